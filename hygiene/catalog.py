@@ -1,0 +1,253 @@
+"""The SQLite catalog: the only module with SQL in it.
+
+The catalog is a cache. Deleting it loses nothing but time. Results are keyed by content
+(sha256 + scan_key) so a renamed or copied file reuses them; paths map to content through the
+files table, keyed by (root, relative path) and checked against size and mtime.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+from hygiene.records import QUALITY_FIELDS, FileEntry, ImageFacts, QualityMetrics, ScanOutcome
+
+SCHEMA_VERSION = 1
+_BUSY_TIMEOUT_S = 60.0
+
+_MIGRATIONS: dict[int, str] = {
+    1: f"""
+    CREATE TABLE roots (
+        root_id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE
+    );
+    -- status/error are set here only for outcomes that depend on more than the bytes
+    -- (non-image content, empty files, timeouts), otherwise the contents row says.
+    CREATE TABLE files (
+        root_id INTEGER NOT NULL REFERENCES roots(root_id),
+        rel_path TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        scan_key TEXT NOT NULL,
+        sha256 TEXT,
+        status TEXT,
+        error TEXT,
+        PRIMARY KEY (root_id, rel_path)
+    ) WITHOUT ROWID;
+    CREATE TABLE contents (
+        sha256 TEXT NOT NULL,
+        scan_key TEXT NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT,
+        format TEXT,
+        width INTEGER,
+        height INTEGER,
+        orientation INTEGER,
+        taken_at TEXT,
+        camera_model TEXT,
+        pixel_sha256 TEXT,
+        phash TEXT,
+        dhash TEXT,
+        {", ".join(f"{name} REAL" for name in QUALITY_FIELDS)},
+        PRIMARY KEY (sha256, scan_key)
+    ) WITHOUT ROWID;
+    CREATE TABLE thumbnails (
+        sha256 TEXT PRIMARY KEY,
+        webp BLOB NOT NULL
+    ) WITHOUT ROWID;
+    -- the files one run saw, in discovery order, cleared once the run has exported them
+    CREATE TABLE run_files (
+        run_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        root_id INTEGER NOT NULL,
+        rel_path TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID;
+    """,
+}
+
+_CONTENT_COLUMNS = (
+    "status", "error", "format", "width", "height", "orientation", "taken_at", "camera_model",
+    "pixel_sha256", "phash", "dhash", *QUALITY_FIELDS,
+)
+
+
+class CatalogError(RuntimeError):
+    """The catalog cannot be used (newer schema, unreadable file); str() says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogRow:
+    """One file of a run, joined with its content result, in discovery order."""
+
+    rel_path: str
+    size_bytes: int
+    sha256: str | None
+    status: str
+    error: str | None
+    format: str | None
+    width: int | None
+    height: int | None
+    taken_at: str | None
+    camera_model: str | None
+    quality: QualityMetrics | None
+
+
+def open_catalog(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        _migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        raise CatalogError(f"cannot open catalog {path}: {exc}") from None
+    return conn
+
+
+def open_catalog_readonly(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT_S)
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        if current > SCHEMA_VERSION:
+            raise CatalogError(
+                f"catalog schema {current} is newer than this hygiene understands "
+                f"({SCHEMA_VERSION}); upgrade hygiene or use another --catalog"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def root_id(conn: sqlite3.Connection, root: Path) -> int:
+    conn.execute("INSERT OR IGNORE INTO roots(path) VALUES (?)", (str(root),))
+    return conn.execute("SELECT root_id FROM roots WHERE path = ?", (str(root),)).fetchone()[0]
+
+
+def is_unchanged(conn: sqlite3.Connection, root: int, entry: FileEntry, scan_key: str) -> bool:
+    """True when this path was scanned before with the same size, mtime and scan settings."""
+    row = conn.execute(
+        """SELECT f.status IS NOT NULL OR EXISTS (
+               SELECT 1 FROM contents c WHERE c.sha256 = f.sha256 AND c.scan_key = f.scan_key)
+           FROM files f
+           WHERE f.root_id = ? AND f.rel_path = ? AND f.size_bytes = ? AND f.mtime_ns = ?
+             AND f.scan_key = ?""",
+        (root, entry.rel_path, entry.size_bytes, entry.mtime_ns, scan_key),
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def has_content(conn: sqlite3.Connection, sha256: str, scan_key: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM contents WHERE sha256 = ? AND scan_key = ?", (sha256, scan_key)
+    ).fetchone()
+    return row is not None
+
+
+def record_file(
+    conn: sqlite3.Connection,
+    root: int,
+    entry: FileEntry,
+    scan_key: str,
+    *,
+    sha256: str | None,
+    status: str | None,
+    error: str | None,
+) -> None:
+    conn.execute(
+        """INSERT OR REPLACE INTO files
+           (root_id, rel_path, size_bytes, mtime_ns, scan_key, sha256, status, error)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+        (root, entry.rel_path, entry.size_bytes, entry.mtime_ns, scan_key, sha256, status, error),
+    )
+
+
+def record_content(conn: sqlite3.Connection, outcome: ScanOutcome, scan_key: str) -> None:
+    assert outcome.sha256 is not None
+    facts = outcome.facts
+    values: list[object] = [outcome.status, outcome.error]
+    if facts is None:
+        values += [None] * (len(_CONTENT_COLUMNS) - 2)
+    else:
+        values += [
+            facts.format, facts.width, facts.height, facts.orientation, facts.taken_at,
+            facts.camera_model, facts.pixel_sha256, facts.phash, facts.dhash,
+            *(getattr(facts.quality, name) for name in QUALITY_FIELDS),
+        ]
+        conn.execute(
+            "INSERT OR REPLACE INTO thumbnails(sha256, webp) VALUES (?, ?)",
+            (outcome.sha256, facts.thumbnail_webp),
+        )
+    placeholders = ", ".join("?" * (len(_CONTENT_COLUMNS) + 2))
+    conn.execute(
+        f"INSERT OR REPLACE INTO contents (sha256, scan_key, {', '.join(_CONTENT_COLUMNS)}) "
+        f"VALUES ({placeholders})",
+        [outcome.sha256, scan_key, *values],
+    )
+
+
+def record_run_files(
+    conn: sqlite3.Connection, run_id: str, root: int, seq_and_paths: Iterable[tuple[int, str]]
+) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO run_files(run_id, seq, root_id, rel_path) VALUES (?, ?, ?, ?)",
+        [(run_id, seq, root, rel_path) for seq, rel_path in seq_and_paths],
+    )
+
+
+def iter_run_rows(conn: sqlite3.Connection, run_id: str) -> Iterator[CatalogRow]:
+    """The files a run saw, in discovery order, streamed (memory does not grow with the run)."""
+    quality_columns = ", ".join(f"c.{name}" for name in QUALITY_FIELDS)
+    query = f"""
+        SELECT r.rel_path, f.size_bytes, f.sha256, COALESCE(f.status, c.status, 'skipped'),
+               COALESCE(f.error, c.error), c.format, c.width, c.height, c.taken_at,
+               c.camera_model, {quality_columns}
+        FROM run_files r
+        LEFT JOIN files f ON f.root_id = r.root_id AND f.rel_path = r.rel_path
+        LEFT JOIN contents c ON c.sha256 = f.sha256 AND c.scan_key = f.scan_key
+                             AND f.status IS NULL
+        WHERE r.run_id = ?
+        ORDER BY r.seq"""
+    with closing(conn.execute(query, (run_id,))) as cursor:
+        while batch := cursor.fetchmany(2000):
+            for row in batch:
+                quality_values = row[10:]
+                quality = (
+                    QualityMetrics(*quality_values) if quality_values[0] is not None else None
+                )
+                yield CatalogRow(*row[:10], quality=quality)
+
+
+def forget_run(conn: sqlite3.Connection, run_id: str) -> None:
+    conn.execute("DELETE FROM run_files WHERE run_id = ?", (run_id,))
+
+
+def thumbnail(conn: sqlite3.Connection, sha256: str) -> bytes | None:
+    row = conn.execute("SELECT webp FROM thumbnails WHERE sha256 = ?", (sha256,)).fetchone()
+    return row[0] if row else None
+
+
+def facts_for(conn: sqlite3.Connection, sha256: str, scan_key: str) -> ImageFacts | None:
+    """The stored facts of one content, for tests and later stages."""
+    row = conn.execute(
+        f"SELECT {', '.join(_CONTENT_COLUMNS)} FROM contents WHERE sha256 = ? AND scan_key = ?",
+        (sha256, scan_key),
+    ).fetchone()
+    if row is None or row[0] != "ok":
+        return None
+    quality = QualityMetrics(*row[11:])
+    return ImageFacts(*row[2:11], quality=quality, thumbnail_webp=thumbnail(conn, sha256) or b"")

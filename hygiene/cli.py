@@ -1,0 +1,200 @@
+"""Commands only: parse arguments, call the stages, render. Errors become one line, no traceback."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from hygiene import __version__
+from hygiene.catalog import CatalogError, forget_run, open_catalog
+from hygiene.config import Config, ConfigError, load_config, to_toml, user_config_path
+from hygiene.export import RunSummary, write_outputs
+from hygiene.pipeline import ScanStats, run_scan
+from hygiene.runs import RunFolderError, new_run_id, prepare_run_folder, write_run_record
+
+err_console = Console(stderr=True)
+out_console = Console()
+
+_CLIP_NOT_YET = "categorization is not available in this version"
+
+
+class _FilesPerSecond(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} files/s" if speed else "– files/s", style="cyan")
+
+
+class _RichProgress:
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._task = progress.add_task("discovering", total=None)
+
+    def start(self, total_files: int) -> None:
+        self._progress.update(self._task, description="scanning", total=total_files)
+
+    def advance(self, files: int = 1) -> None:
+        self._progress.advance(self._task, files)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    sys.exit(code)
+
+
+def _load_config(config_file: Path | None) -> Config:
+    try:
+        return load_config(config_file)
+    except ConfigError as exc:
+        _fail(str(exc))
+        raise AssertionError from exc  # unreachable: _fail exits
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hygiene")
+def cli() -> None:
+    """Clean a photo archive: corrupt files, duplicates, dark/bright/blurry shots, categories."""
+
+
+@cli.command()
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="Run folder (default reports/<run-id>).")
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--catalog", type=click.Path(path_type=Path), help="SQLite cache of scan results.")
+@click.option("--no-clip", is_flag=True, help="Skip CLIP categorization.")
+@click.option("--rescan", is_flag=True, help="Decode every file again, ignoring cached results.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary table.")
+def scan(
+    root: Path,
+    out: Path | None,
+    workers: int | None,
+    config_file: Path | None,
+    catalog: Path | None,
+    no_clip: bool,
+    rescan: bool,
+    quiet: bool,
+) -> None:
+    """Scan ROOT and write images.csv, images.parquet and run.json to a run folder."""
+    config = _load_config(config_file)
+    if not root.is_dir():
+        _fail(f"archive root not found or not a directory: {root}")
+    root = root.resolve()
+    started_at = datetime.now(UTC)
+    run_id = new_run_id(started_at)
+    catalog_path = (catalog or config.scan.catalog_path()).expanduser().resolve()
+    try:
+        folder = prepare_run_folder(root, out, config, run_id)
+        conn = open_catalog(catalog_path)
+    except (RunFolderError, CatalogError) as exc:
+        _fail(str(exc))
+        return
+    worker_count = workers or config.scan.worker_count()
+    try:
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            _FilesPerSecond(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            console=err_console, disable=quiet, transient=False,
+        ) as progress:
+            stats = run_scan(
+                root, config, conn, run_id, catalog_path, _RichProgress(progress),
+                workers=worker_count, rescan=rescan,
+            )
+        summary = write_outputs(conn, run_id, folder, config.quality)
+        forget_run(conn, run_id)
+    except KeyboardInterrupt:
+        err_console.print(
+            "[yellow]interrupted:[/] finished files are saved in the catalog; "
+            "run the same command again to resume."
+        )
+        sys.exit(130)
+    reason = "--no-clip was given" if no_clip else _CLIP_NOT_YET
+    write_run_record(
+        folder, run_id=run_id, root=root, catalog_path=catalog_path, config=config,
+        stats=stats, summary=summary, started_at=started_at, clip_skipped_reason=reason,
+    )
+    if not quiet:
+        _print_summary(summary, stats, folder, reason)
+
+
+def _print_summary(summary: RunSummary, stats: ScanStats, folder: Path, clip_reason: str) -> None:
+    table = Table(title="hygiene scan", show_header=True, header_style="bold")
+    table.add_column("")
+    table.add_column("files", justify="right")
+    table.add_column("size", justify="right")
+    for status in ("ok", "corrupt", "skipped"):
+        table.add_row(
+            status, f"{summary.by_status[status]:,}", _human_bytes(summary.bytes_by_status[status])
+        )
+    table.add_row("[bold]total", f"[bold]{summary.files:,}", _human_bytes(summary.bytes_total))
+    for flag in ("dark", "bright", "blurry"):
+        table.add_row(f"flag: {flag}", f"{summary.flags[flag]:,}", "")
+    elapsed = max(stats.elapsed_s, 1e-9)
+    out_console.print(table)
+    out_console.print(
+        f"decoded {stats.decoded:,}, from cache {stats.cached_by_path + stats.cached_by_content:,} "
+        f"in {stats.elapsed_s:.1f} s ({stats.files_seen / elapsed:,.0f} files/s)",
+        highlight=False,
+    )
+    out_console.print(f"categorization skipped: {clip_reason}", highlight=False)
+    out_console.print(f"results: {folder}/images.csv (and images.parquet, run.json)", highlight=False)
+
+
+def _human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Inspect configuration."""
+
+
+@config_group.command("show")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
+def config_show(config_file: Path | None) -> None:
+    """Print the settings in force, as TOML."""
+    config = _load_config(config_file)
+    sources = ", ".join(config.sources) or f"defaults (no {user_config_path()})"
+    click.echo(f"# settings from: {sources}")
+    click.echo(to_toml(config))
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path), default=Path("hygiene-demo"))
+@click.option("--seed", default=7, show_default=True, help="Seed for the generated archive.")
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
+@click.pass_context
+def demo(ctx: click.Context, folder: Path, seed: int, workers: int | None) -> None:
+    """Generate a sample archive in FOLDER and scan it."""
+    from hygiene.samples import build_sample_archive
+
+    if folder.exists() and any(folder.iterdir()):
+        _fail(f"{folder} exists and is not empty; pass an empty or new folder")
+    files = build_sample_archive(folder, seed=seed)
+    err_console.print(f"generated {len(files)} sample files in {folder}")
+    ctx.invoke(scan, root=folder, workers=workers)
+
+
+def main() -> None:
+    cli(prog_name="hygiene")

@@ -1,0 +1,156 @@
+"""Typed settings with defaults, loaded from TOML files."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; str() names the file and the key."""
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    workers: int = 0
+    max_pixels: int = 200_000_000
+    file_timeout_s: float = 60.0
+    max_file_mb: int = 1024
+    exclude: tuple[str, ...] = ()
+    quarantine_dir: str = ".hygiene-quarantine"
+    catalog: str = ""
+    thumbnail_px: int = 256
+
+    def worker_count(self) -> int:
+        return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
+
+    def catalog_path(self) -> Path:
+        if self.catalog:
+            return Path(self.catalog).expanduser()
+        cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        return Path(cache_home) / "hygiene" / "catalog.sqlite"
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    dark_luma_p99_max: float = 0.30
+    dark_luma_p999_max: float = 0.50
+    bright_highlight_fraction_min: float = 0.20
+    bright_luma_p50_min: float = 0.75
+    bright_luma_p01_min: float = 0.21
+    bright_flat_midtone_fraction_max: float = 0.10
+    blurry_blur_min: float = 0.40
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    reports_dir: str = "reports"
+
+
+@dataclass(frozen=True)
+class Config:
+    scan: ScanSettings = field(default_factory=ScanSettings)
+    quality: QualityThresholds = field(default_factory=QualityThresholds)
+    output: OutputSettings = field(default_factory=OutputSettings)
+    sources: tuple[str, ...] = ()  # files that contributed, for `config show`
+
+
+_SECTIONS = {"scan": ScanSettings, "quality": QualityThresholds, "output": OutputSettings}
+
+
+def user_config_path() -> Path:
+    if env := os.environ.get("HYGIENE_CONFIG"):
+        return Path(env).expanduser()
+    config_home = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(config_home) / "hygiene" / "config.toml"
+
+
+def load_config(explicit: Path | None = None) -> Config:
+    """Defaults, then the per-user file if it exists, then `explicit` (which must exist)."""
+    config = Config()
+    user_file = user_config_path()
+    if user_file.is_file():
+        config = merge_file(config, user_file)
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"config file not found: {explicit}")
+        config = merge_file(config, explicit)
+    return config
+
+
+def merge_file(config: Config, path: Path) -> Config:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return merge_mapping(config, data, origin=str(path))
+
+
+def merge_mapping(config: Config, data: dict[str, Any], origin: str) -> Config:
+    updates: dict[str, Any] = {}
+    for section_name, values in data.items():
+        section_type = _SECTIONS.get(section_name)
+        if section_type is None:
+            raise ConfigError(f"{origin}: unknown section [{section_name}]")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{origin}: [{section_name}] must be a table")
+        current = getattr(config, section_name)
+        updates[section_name] = replace(current, **_typed(section_type, values, origin, section_name))
+    return replace(config, **updates, sources=(*config.sources, origin))
+
+
+def _typed(section_type: type, values: dict[str, Any], origin: str, section: str) -> dict[str, Any]:
+    known = {f.name: f for f in fields(section_type)}
+    typed: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{origin}: unknown key {section}.{key}")
+        default = getattr(section_type(), key)
+        typed[key] = _coerce(value, default, f"{origin}: {section}.{key}")
+    return typed
+
+
+def _coerce(value: Any, default: Any, where: str) -> Any:
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(default, float):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(default, str):
+        if isinstance(value, str):
+            return value
+    elif isinstance(default, tuple):
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return tuple(value)
+    raise ConfigError(f"{where} must be {type(default).__name__}, got {value!r}")
+
+
+def to_toml(config: Config) -> str:
+    """The settings as TOML that `--config` accepts back."""
+    lines: list[str] = []
+    for section_name in _SECTIONS:
+        lines.append(f"[{section_name}]")
+        for key, value in asdict(getattr(config, section_name)).items():
+            lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

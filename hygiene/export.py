@@ -1,0 +1,118 @@
+"""Write a run's machine-readable outputs: images.csv, images.parquet and summary counts.
+
+Rows stream from the catalog in discovery order and are written in chunks, so memory stays flat
+however large the archive is. Quality flags are derived here from the stored raw metrics.
+"""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hygiene import catalog
+from hygiene.config import QualityThresholds
+from hygiene.quality import is_blurry, is_bright, is_dark
+
+IMAGES_COLUMNS: tuple[str, ...] = (
+    "path", "status", "error", "size_bytes", "sha256", "width", "height", "format", "taken_at",
+    "dup_group", "dup_kind", "keeper", "dark", "bright", "blurry", "brightness", "blur",
+    "category", "confidence", "margin", "uncertain", "action",
+)
+_PARQUET_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()), ("status", pa.string()), ("error", pa.string()),
+        ("size_bytes", pa.int64()), ("sha256", pa.string()), ("width", pa.int32()),
+        ("height", pa.int32()), ("format", pa.string()), ("taken_at", pa.string()),
+        ("dup_group", pa.int64()), ("dup_kind", pa.string()), ("keeper", pa.bool_()),
+        ("dark", pa.bool_()), ("bright", pa.bool_()), ("blurry", pa.bool_()),
+        ("brightness", pa.float32()), ("blur", pa.float32()), ("category", pa.string()),
+        ("confidence", pa.float32()), ("margin", pa.float32()), ("uncertain", pa.bool_()),
+        ("action", pa.string()),
+    ]
+)
+_CHUNK_ROWS = 20_000
+
+
+@dataclass
+class RunSummary:
+    files: int = 0
+    bytes_total: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)
+    bytes_by_status: Counter[str] = field(default_factory=Counter)
+    flags: Counter[str] = field(default_factory=Counter)
+
+
+def write_outputs(
+    conn: sqlite3.Connection, run_id: str, out_dir: Path, limits: QualityThresholds
+) -> RunSummary:
+    summary = RunSummary()
+    csv_path, parquet_path = out_dir / "images.csv", out_dir / "images.parquet"
+    with (
+        csv_path.open("w", newline="", encoding="utf-8") as csv_file,
+        pq.ParquetWriter(parquet_path, _PARQUET_SCHEMA) as parquet,
+    ):
+        writer = csv.DictWriter(csv_file, fieldnames=IMAGES_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for chunk in _chunks(_image_rows(conn, run_id, limits, summary), _CHUNK_ROWS):
+            writer.writerows(_csv_row(row) for row in chunk)
+            parquet.write_table(pa.Table.from_pylist(chunk, schema=_PARQUET_SCHEMA))
+    return summary
+
+
+def _image_rows(
+    conn: sqlite3.Connection, run_id: str, limits: QualityThresholds, summary: RunSummary
+) -> Iterator[dict[str, object]]:
+    for item in catalog.iter_run_rows(conn, run_id):
+        row: dict[str, object] = dict.fromkeys(IMAGES_COLUMNS)
+        row.update(
+            path=item.rel_path, status=item.status, error=item.error,
+            size_bytes=item.size_bytes, sha256=item.sha256,
+        )
+        summary.files += 1
+        summary.bytes_total += item.size_bytes
+        summary.by_status[item.status] += 1
+        summary.bytes_by_status[item.status] += item.size_bytes
+        if item.status == "ok" and item.quality is not None:
+            metrics = item.quality
+            flags = {
+                "dark": is_dark(metrics, limits),
+                "bright": is_bright(metrics, limits),
+                "blurry": is_blurry(metrics, limits),
+            }
+            summary.flags.update(name for name, raised in flags.items() if raised)
+            row.update(
+                width=item.width, height=item.height, format=item.format,
+                taken_at=item.taken_at, brightness=round(metrics.luma_mean, 4),
+                blur=round(metrics.blur, 4), **flags,
+            )
+        yield row
+
+
+def _csv_row(row: dict[str, object]) -> dict[str, object]:
+    return {key: _csv_value(value) for key, value in row.items()}
+
+
+def _csv_value(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _chunks(rows: Iterator[dict[str, object]], size: int) -> Iterator[list[dict[str, object]]]:
+    chunk: list[dict[str, object]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

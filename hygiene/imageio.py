@@ -1,0 +1,199 @@
+"""The one place that opens images: strict decode, reduced-size JPEG decode, EXIF, HEIF, pixel cap.
+
+Pillow's LOAD_TRUNCATED_IMAGES is never enabled: a truncated file must fail, not decode grey.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from hygiene.formats import StructureError, check_structure
+
+_PIL_FORMATS: dict[str, list[str]] = {
+    "JPEG": ["JPEG", "MPO"],
+    "PNG": ["PNG"],
+    "GIF": ["GIF"],
+    "WEBP": ["WEBP"],
+    "TIFF": ["TIFF"],
+    "BMP": ["BMP"],
+    "HEIF": ["HEIF"],
+    "AVIF": ["AVIF", "HEIF"],
+}
+_EXIF_IFD = 0x8769
+_TAG_ORIENTATION = 0x0112
+_TAG_MODEL = 0x0110
+_TAG_DATETIME_ORIGINAL = 0x9003
+_ORIENTATION_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_heif_registered = False
+
+
+class DecodeError(Exception):
+    """A file that claims to be an image but cannot be decoded; str() is a one-line reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedImage:
+    format: str  # as Pillow names it: JPEG, MPO, PNG, HEIF, ...
+    width: int  # full resolution, after EXIF orientation
+    height: int
+    orientation: int
+    taken_at: str | None
+    camera_model: str | None
+    rgb: Image.Image  # oriented, RGB, possibly reduced (see full_resolution)
+    full_resolution: bool
+
+
+def register_heif() -> None:
+    global _heif_registered
+    if not _heif_registered:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        _heif_registered = True
+
+
+def decode(data: bytes, sniffed_format: str, *, max_pixels: int, min_side_px: int) -> DecodedImage:
+    """Fully decode `data`, at reduced size when the format allows and `min_side_px` is still met.
+
+    Raises DecodeError with a one-line reason for anything that is not a sound image.
+    """
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    if sniffed_format in ("HEIF", "AVIF"):
+        register_heif()
+    try:
+        check_structure(sniffed_format, data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _decode(data, sniffed_format, max_pixels, min_side_px)
+    except DecodeError:
+        raise
+    except StructureError as exc:
+        raise DecodeError(str(exc)) from None
+    except Image.DecompressionBombError:
+        raise DecodeError(_bomb_message(*_declared_size(data, sniffed_format), max_pixels)) from None
+    except UnidentifiedImageError:
+        raise DecodeError(f"not decodable as {sniffed_format}: damaged header") from None
+    except MemoryError:
+        raise DecodeError("decode ran out of memory") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError) as exc:
+        raise DecodeError(_describe_decoder_error(exc)) from None
+
+
+def encode_webp(image: Image.Image, *, max_side_px: int, quality: int) -> bytes:
+    thumb = image.copy()
+    thumb.thumbnail((max_side_px, max_side_px), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    buffer = io.BytesIO()
+    thumb.save(buffer, format="WEBP", quality=quality, method=4)
+    return buffer.getvalue()
+
+
+def _decode(data: bytes, sniffed_format: str, max_pixels: int, min_side_px: int) -> DecodedImage:
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    img = Image.open(io.BytesIO(data), formats=_PIL_FORMATS.get(sniffed_format))
+    width, height = img.size
+    if width * height > max_pixels:
+        raise DecodeError(_bomb_message(width, height, max_pixels))
+    if width == 0 or height == 0:
+        raise DecodeError("empty image: zero width or height")
+    exif = img.getexif()
+    orientation = _orientation(exif)
+    if img.format in ("JPEG", "MPO") and min(width, height) >= 2 * min_side_px:
+        img.draft("RGB", (min_side_px, min_side_px))
+    full_resolution = img.size == (width, height)
+    img.load()
+    rgb = _to_rgb(img)
+    if orientation != 1:
+        rgb = rgb.transpose(_ORIENTATION_TRANSPOSE[orientation])
+        if orientation in (5, 6, 7, 8):
+            width, height = height, width
+    return DecodedImage(
+        format=img.format or sniffed_format,
+        width=width,
+        height=height,
+        orientation=orientation,
+        taken_at=_taken_at(exif),
+        camera_model=_text_tag(exif.get(_TAG_MODEL)),
+        rgb=rgb,
+        full_resolution=full_resolution,
+    )
+
+
+def _bomb_message(width: int, height: int, max_pixels: int) -> str:
+    size = f"{width}x{height} = {width * height / 1e6:,.1f} MP" if width else "its size"
+    return f"decompression bomb: {size} exceeds the {max_pixels / 1e6:,.1f} MP cap"
+
+
+def _declared_size(data: bytes, sniffed_format: str) -> tuple[int, int]:
+    """The size a header announces, read with Pillow's own bomb check off (no pixels decoded)."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with Image.open(io.BytesIO(data), formats=_PIL_FORMATS.get(sniffed_format)) as img:
+            return img.size
+    except Exception:
+        return 0, 0
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        canvas.alpha_composite(rgba)
+        return canvas.convert("RGB")
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        return img.point(lambda v: v / 256).convert("L").convert("RGB")
+    return img.convert("RGB")
+
+
+def _orientation(exif: Image.Exif) -> int:
+    value = exif.get(_TAG_ORIENTATION, 1)
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _taken_at(exif: Image.Exif) -> str | None:
+    raw = _text_tag(exif.get_ifd(_EXIF_IFD).get(_TAG_DATETIME_ORIGINAL))
+    if not raw:
+        return None
+    try:
+        return datetime.strptime(raw[:19], "%Y:%m:%d %H:%M:%S").isoformat()
+    except ValueError:
+        return None
+
+
+def _text_tag(value: object) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return None
+    cleaned = " ".join(value.replace("\x00", " ").split())
+    return cleaned or None
+
+
+def _describe_decoder_error(exc: BaseException) -> str:
+    message = _one_line(exc)
+    lowered = message.lower()
+    if "truncated" in lowered or isinstance(exc, EOFError):
+        return f"truncated: {message}"
+    if "crc" in lowered:
+        return f"bad checksum: {message}"
+    return f"decode failed: {message}"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:300]

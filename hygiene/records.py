@@ -1,0 +1,64 @@
+"""Small records and vocabularies shared by the stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Literal
+
+Status = Literal["ok", "corrupt", "skipped"]
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """One path found by discovery. `skip_reason` is set when the path is reported but not read."""
+
+    rel_path: str
+    size_bytes: int
+    mtime_ns: int
+    skip_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QualityMetrics:
+    """Raw exposure and sharpness measurements on the fixed-size grey thumbnail (all in 0..1)."""
+
+    luma_mean: float
+    luma_p01: float
+    luma_p05: float
+    luma_p50: float
+    luma_p95: float
+    luma_p99: float
+    luma_p999: float
+    highlight_fraction: float  # share of pixels at or above 0.95
+    flat_midtone_fraction: float  # share of pixels in perfectly flat mid-grey areas
+    blur: float  # 0 = crisp detail somewhere in the frame, 1 = no detail at all
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFacts:
+    """What one decode of a readable image yields."""
+
+    format: str
+    width: int  # after EXIF orientation, full resolution
+    height: int
+    orientation: int  # EXIF orientation tag, 1 when absent
+    taken_at: str | None  # ISO 8601 from EXIF DateTimeOriginal, local time as recorded
+    camera_model: str | None
+    pixel_sha256: str | None  # only when the image was decoded at full resolution
+    phash: str  # 16 hex digits
+    dhash: str
+    quality: QualityMetrics
+    thumbnail_webp: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOutcome:
+    """The result of scanning one file's content. `facts` is set only when status is ok."""
+
+    status: Status
+    error: str | None
+    sha256: str | None
+    facts: ImageFacts | None = None
+
+
+QUALITY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(QualityMetrics))

@@ -1,0 +1,164 @@
+"""Scan one file's content in a worker: read once, hash, decode once, measure everything.
+
+`scan_file` runs in worker processes; `WorkerSettings` reaches them through `init_worker`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from hygiene import catalog
+from hygiene.formats import (
+    IMAGE_EXTENSIONS,
+    RAW_EXTENSIONS,
+    SNIFF_BYTES,
+    describe_non_image,
+    sniff_image_format,
+)
+from hygiene.hashing import perceptual_hashes, pixel_sha256_hex, sha256_hex
+from hygiene.imageio import DecodeError, decode, encode_webp
+from hygiene.quality import QUALITY_SIDE_PX, grey_thumbnail, measure
+from hygiene.records import FileEntry, ImageFacts, ScanOutcome
+
+# Bump when what a scan stores changes; every cached result with another version is redone.
+FEATURE_VERSION = 1
+_THUMBNAIL_QUALITY = 70
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    root: str
+    max_pixels: int
+    max_file_bytes: int
+    thumbnail_px: int
+    catalog_path: str
+
+    @property
+    def scan_key(self) -> str:
+        return f"v{FEATURE_VERSION}:px{self.max_pixels}:mb{self.max_file_bytes}:t{self.thumbnail_px}"
+
+
+@dataclass(frozen=True, slots=True)
+class KnownContent:
+    """The file's bytes were scanned before (under another name): reuse that result."""
+
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileVerdict:
+    """An outcome that depends on the file, not only its bytes (its name, or the read failing)."""
+
+    status: str
+    error: str
+    sha256: str | None = None
+
+
+_settings: WorkerSettings | None = None
+_catalog_conn: sqlite3.Connection | None = None
+
+
+def init_worker(settings: WorkerSettings) -> None:
+    global _settings
+    _settings = settings
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import cv2
+
+    cv2.setNumThreads(1)  # the pool already uses every core
+
+
+def scan_file(entry: FileEntry) -> ScanOutcome | KnownContent | FileVerdict:
+    settings = _settings
+    assert settings is not None, "init_worker was not called"
+    path = os.path.join(settings.root, entry.rel_path)
+    extension = Path(entry.rel_path).suffix.lower()
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+            image_format = sniff_image_format(head)
+            if not head:
+                return _empty_file(extension)
+            if image_format is None:
+                return _not_an_image(head, extension)
+            if image_format == "TIFF" and extension in RAW_EXTENSIONS:
+                return FileVerdict("skipped", f"camera RAW ({extension}) is not decoded")
+            size = os.fstat(handle.fileno()).st_size
+            if size > settings.max_file_bytes:
+                digest = _stream_sha256(handle, head)
+                return ScanOutcome(
+                    "corrupt",
+                    f"too large to decode: {size / 2**20:.0f} MiB exceeds the "
+                    f"{settings.max_file_bytes / 2**20:.0f} MiB limit",
+                    digest,
+                )
+            data = head + handle.read()
+    except PermissionError:
+        return FileVerdict("skipped", "permission denied: cannot read this file")
+    except OSError as exc:
+        return FileVerdict("skipped", f"cannot read this file: {exc.strerror or exc}")
+    digest = sha256_hex(data)
+    if _already_scanned(digest, settings):
+        return KnownContent(digest)
+    return scan_bytes(data, image_format, digest, settings)
+
+
+def scan_bytes(data: bytes, image_format: str, digest: str, settings: WorkerSettings) -> ScanOutcome:
+    try:
+        decoded = decode(
+            data, image_format, max_pixels=settings.max_pixels, min_side_px=QUALITY_SIDE_PX
+        )
+    except DecodeError as exc:
+        return ScanOutcome("corrupt", str(exc), digest)
+    grey = grey_thumbnail(decoded.rgb)
+    phash, dhash = perceptual_hashes(grey)
+    facts = ImageFacts(
+        format=decoded.format,
+        width=decoded.width,
+        height=decoded.height,
+        orientation=decoded.orientation,
+        taken_at=decoded.taken_at,
+        camera_model=decoded.camera_model,
+        pixel_sha256=pixel_sha256_hex(decoded.rgb) if decoded.full_resolution else None,
+        phash=phash,
+        dhash=dhash,
+        quality=measure(grey),
+        thumbnail_webp=encode_webp(
+            decoded.rgb, max_side_px=settings.thumbnail_px, quality=_THUMBNAIL_QUALITY
+        ),
+    )
+    return ScanOutcome("ok", None, digest, facts)
+
+
+def _empty_file(extension: str) -> FileVerdict:
+    if extension in IMAGE_EXTENSIONS:
+        return FileVerdict("corrupt", "empty file (0 bytes)")
+    return FileVerdict("skipped", "empty file (0 bytes)")
+
+
+def _not_an_image(head: bytes, extension: str) -> FileVerdict:
+    what = describe_non_image(head)
+    if extension in IMAGE_EXTENSIONS:
+        return FileVerdict("corrupt", f"not an image: the content is {what}")
+    return FileVerdict("skipped", f"not an image ({what})")
+
+
+def _stream_sha256(handle: BinaryIO, head: bytes) -> str:
+    digest = hashlib.sha256(head)
+    while chunk := handle.read(1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _already_scanned(digest: str, settings: WorkerSettings) -> bool:
+    global _catalog_conn
+    try:
+        if _catalog_conn is None:
+            _catalog_conn = catalog.open_catalog_readonly(Path(settings.catalog_path))
+        return catalog.has_content(_catalog_conn, digest, settings.scan_key)
+    except sqlite3.Error:
+        return False  # the cache is an optimisation; scanning again is always correct
