@@ -36,12 +36,12 @@ class ScanSettings:
 
 @dataclass(frozen=True)
 class QualityThresholds:
-    dark_luma_p99_max: float = 0.30
+    dark_luma_p99_max: float = 0.36
     dark_luma_p999_max: float = 0.50
     bright_highlight_fraction_min: float = 0.20
-    bright_luma_p50_min: float = 0.75
-    bright_luma_p01_min: float = 0.21
-    bright_flat_midtone_fraction_max: float = 0.10
+    bright_luma_p50_min: float = 0.72
+    bright_luma_p01_min: float = 0.15
+    bright_flat_midtone_fraction_max: float = 0.12
     blurry_blur_min: float = 0.40
 
 

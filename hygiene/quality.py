@@ -18,7 +18,7 @@ from hygiene.records import QualityMetrics
 
 QUALITY_SIDE_PX = 512  # measurements are taken at this size; smaller images are not upscaled
 _TILE_PX = 32
-_HIGHLIGHT_LEVEL = 0.95
+_HIGHLIGHT_LEVEL = 0.98
 _BLUR_SCALE = 2.0  # blur = exp(-_BLUR_SCALE * sharpness)
 
 

@@ -29,7 +29,7 @@ class QualityMetrics:
     luma_p95: float
     luma_p99: float
     luma_p999: float
-    highlight_fraction: float  # share of pixels at or above 0.95
+    highlight_fraction: float  # share of pixels clipped to white (at or above 0.98)
     flat_midtone_fraction: float  # share of pixels in perfectly flat mid-grey areas
     blur: float  # 0 = crisp detail somewhere in the frame, 1 = no detail at all
 

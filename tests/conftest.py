@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hygiene.samples import SampleFile, build_sample_archive
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """No test reads or writes the real ~/.config or ~/.cache."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.delenv("HYGIENE_CONFIG", raising=False)
+
+
+@dataclass
+class SampleArchive:
+    root: Path
+    files: list[SampleFile]
+
+    def by_path(self) -> dict[str, SampleFile]:
+        return {f.rel_path: f for f in self.files}
+
+
+@pytest.fixture(scope="session")
+def sample_archive(tmp_path_factory: pytest.TempPathFactory) -> SampleArchive:
+    root = tmp_path_factory.mktemp("archive") / "Photos"
+    files = build_sample_archive(root, seed=3, photos=8, scale=0.5)
+    return SampleArchive(root, files)
+
+
+@dataclass
+class ScanRun:
+    process: subprocess.CompletedProcess[str]
+    out: Path
+
+    @property
+    def rows(self) -> list[dict[str, str]]:
+        with (self.out / "images.csv").open(newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+
+    @property
+    def header(self) -> list[str]:
+        with (self.out / "images.csv").open(newline="", encoding="utf-8") as handle:
+            return next(csv.reader(handle))
+
+    @property
+    def record(self) -> dict:
+        return json.loads((self.out / "run.json").read_text())
+
+
+def run_hygiene(*args: str | Path, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hygiene", *map(str, args)],
+        capture_output=True, text=True, timeout=timeout, env=os.environ.copy(), **kwargs,
+    )
+
+
+@pytest.fixture
+def scan(tmp_path: Path):
+    """Run `hygiene scan` in a subprocess with a private catalog; returns a ScanRun."""
+    counter = iter(range(1000))
+
+    def _scan(root: Path, *extra: str | Path, catalog: Path | None = None) -> ScanRun:
+        out = tmp_path / f"run{next(counter)}"
+        process = run_hygiene(
+            "scan", root, "--out", out, "--catalog", catalog or tmp_path / "catalog.sqlite",
+            "--quiet", *extra,
+        )
+        assert process.returncode == 0, process.stderr
+        return ScanRun(process, out)
+
+    return _scan
