@@ -70,8 +70,18 @@ _MIGRATIONS: dict[int, str] = {
 }
 
 _CONTENT_COLUMNS = (
-    "status", "error", "format", "width", "height", "orientation", "taken_at", "camera_model",
-    "pixel_sha256", "phash", "dhash", *QUALITY_FIELDS,
+    "status",
+    "error",
+    "format",
+    "width",
+    "height",
+    "orientation",
+    "taken_at",
+    "camera_model",
+    "pixel_sha256",
+    "phash",
+    "dhash",
+    *QUALITY_FIELDS,
 )
 
 
@@ -184,8 +194,15 @@ def record_content(conn: sqlite3.Connection, outcome: ScanOutcome, scan_key: str
         values += [None] * (len(_CONTENT_COLUMNS) - 2)
     else:
         values += [
-            facts.format, facts.width, facts.height, facts.orientation, facts.taken_at,
-            facts.camera_model, facts.pixel_sha256, facts.phash, facts.dhash,
+            facts.format,
+            facts.width,
+            facts.height,
+            facts.orientation,
+            facts.taken_at,
+            facts.camera_model,
+            facts.pixel_sha256,
+            facts.phash,
+            facts.dhash,
             *(getattr(facts.quality, name) for name in QUALITY_FIELDS),
         ]
         conn.execute(
@@ -226,9 +243,7 @@ def iter_run_rows(conn: sqlite3.Connection, run_id: str) -> Iterator[CatalogRow]
         while batch := cursor.fetchmany(2000):
             for row in batch:
                 quality_values = row[10:]
-                quality = (
-                    QualityMetrics(*quality_values) if quality_values[0] is not None else None
-                )
+                quality = QualityMetrics(*quality_values) if quality_values[0] is not None else None
                 yield CatalogRow(*row[:10], quality=quality)
 
 

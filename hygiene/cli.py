@@ -74,8 +74,12 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("root", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), help="Run folder (default reports/<run-id>).")
-@click.option("--workers", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Run folder (default reports/<run-id>)."
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Worker processes (default: all cores)."
+)
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
 @click.option("--catalog", type=click.Path(path_type=Path), help="SQLite cache of scan results.")
 @click.option("--no-clip", is_flag=True, help="Skip CLIP categorization.")
@@ -108,13 +112,27 @@ def scan(
     worker_count = workers or config.scan.worker_count()
     try:
         with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            _FilesPerSecond(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            console=err_console, disable=quiet, transient=False,
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _FilesPerSecond(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=err_console,
+            disable=quiet,
+            transient=False,
         ) as progress:
             stats = run_scan(
-                root, config, conn, run_id, catalog_path, _RichProgress(progress),
-                workers=worker_count, rescan=rescan,
+                root,
+                config,
+                conn,
+                run_id,
+                catalog_path,
+                _RichProgress(progress),
+                workers=worker_count,
+                rescan=rescan,
             )
         summary = write_outputs(conn, run_id, folder, config.quality)
         forget_run(conn, run_id)
@@ -126,8 +144,15 @@ def scan(
         sys.exit(130)
     reason = "--no-clip was given" if no_clip else _CLIP_NOT_YET
     write_run_record(
-        folder, run_id=run_id, root=root, catalog_path=catalog_path, config=config,
-        stats=stats, summary=summary, started_at=started_at, clip_skipped_reason=reason,
+        folder,
+        run_id=run_id,
+        root=root,
+        catalog_path=catalog_path,
+        config=config,
+        stats=stats,
+        summary=summary,
+        started_at=started_at,
+        clip_skipped_reason=reason,
     )
     if not quiet:
         _print_summary(summary, stats, folder, reason)
@@ -153,7 +178,9 @@ def _print_summary(summary: RunSummary, stats: ScanStats, folder: Path, clip_rea
         highlight=False,
     )
     out_console.print(f"categorization skipped: {clip_reason}", highlight=False)
-    out_console.print(f"results: {folder}/images.csv (and images.parquet, run.json)", highlight=False)
+    out_console.print(
+        f"results: {folder}/images.csv (and images.parquet, run.json)", highlight=False
+    )
 
 
 def _human_bytes(size: int) -> str:
@@ -183,7 +210,9 @@ def config_show(config_file: Path | None) -> None:
 @cli.command()
 @click.argument("folder", type=click.Path(path_type=Path), default=Path("hygiene-demo"))
 @click.option("--seed", default=7, show_default=True, help="Seed for the generated archive.")
-@click.option("--workers", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Worker processes (default: all cores)."
+)
 @click.pass_context
 def demo(ctx: click.Context, folder: Path, seed: int, workers: int | None) -> None:
     """Generate a sample archive in FOLDER and scan it."""

@@ -100,7 +100,9 @@ def merge_mapping(config: Config, data: dict[str, Any], origin: str) -> Config:
         if not isinstance(values, dict):
             raise ConfigError(f"{origin}: [{section_name}] must be a table")
         current = getattr(config, section_name)
-        updates[section_name] = replace(current, **_typed(section_type, values, origin, section_name))
+        updates[section_name] = replace(
+            current, **_typed(section_type, values, origin, section_name)
+        )
     return replace(config, **updates, sources=(*config.sources, origin))
 
 
@@ -116,21 +118,22 @@ def _typed(section_type: type, values: dict[str, Any], origin: str, section: str
 
 
 def _coerce(value: Any, default: Any, where: str) -> Any:
-    if isinstance(default, bool):
-        if isinstance(value, bool):
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(default, bool) and isinstance(value, bool):
+        return value
+    if isinstance(default, int) and not isinstance(default, bool) and is_number:
+        if isinstance(value, int):
             return value
-    elif isinstance(default, int):
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif isinstance(default, float):
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    elif isinstance(default, str):
-        if isinstance(value, str):
-            return value
-    elif isinstance(default, tuple):
-        if isinstance(value, list) and all(isinstance(item, str) for item in value):
-            return tuple(value)
+    elif isinstance(default, float) and is_number:
+        return float(value)
+    elif isinstance(default, str) and isinstance(value, str):
+        return value
+    elif (
+        isinstance(default, tuple)
+        and isinstance(value, list)
+        and all(isinstance(item, str) for item in value)
+    ):
+        return tuple(value)
     raise ConfigError(f"{where} must be {type(default).__name__}, got {value!r}")
 
 

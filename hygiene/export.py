@@ -21,19 +21,52 @@ from hygiene.config import QualityThresholds
 from hygiene.quality import is_blurry, is_bright, is_dark
 
 IMAGES_COLUMNS: tuple[str, ...] = (
-    "path", "status", "error", "size_bytes", "sha256", "width", "height", "format", "taken_at",
-    "dup_group", "dup_kind", "keeper", "dark", "bright", "blurry", "brightness", "blur",
-    "category", "confidence", "margin", "uncertain", "action",
+    "path",
+    "status",
+    "error",
+    "size_bytes",
+    "sha256",
+    "width",
+    "height",
+    "format",
+    "taken_at",
+    "dup_group",
+    "dup_kind",
+    "keeper",
+    "dark",
+    "bright",
+    "blurry",
+    "brightness",
+    "blur",
+    "category",
+    "confidence",
+    "margin",
+    "uncertain",
+    "action",
 )
 _PARQUET_SCHEMA = pa.schema(
     [
-        ("path", pa.string()), ("status", pa.string()), ("error", pa.string()),
-        ("size_bytes", pa.int64()), ("sha256", pa.string()), ("width", pa.int32()),
-        ("height", pa.int32()), ("format", pa.string()), ("taken_at", pa.string()),
-        ("dup_group", pa.int64()), ("dup_kind", pa.string()), ("keeper", pa.bool_()),
-        ("dark", pa.bool_()), ("bright", pa.bool_()), ("blurry", pa.bool_()),
-        ("brightness", pa.float32()), ("blur", pa.float32()), ("category", pa.string()),
-        ("confidence", pa.float32()), ("margin", pa.float32()), ("uncertain", pa.bool_()),
+        ("path", pa.string()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("size_bytes", pa.int64()),
+        ("sha256", pa.string()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("format", pa.string()),
+        ("taken_at", pa.string()),
+        ("dup_group", pa.int64()),
+        ("dup_kind", pa.string()),
+        ("keeper", pa.bool_()),
+        ("dark", pa.bool_()),
+        ("bright", pa.bool_()),
+        ("blurry", pa.bool_()),
+        ("brightness", pa.float32()),
+        ("blur", pa.float32()),
+        ("category", pa.string()),
+        ("confidence", pa.float32()),
+        ("margin", pa.float32()),
+        ("uncertain", pa.bool_()),
         ("action", pa.string()),
     ]
 )
@@ -72,8 +105,11 @@ def _image_rows(
     for item in catalog.iter_run_rows(conn, run_id):
         row: dict[str, object] = dict.fromkeys(IMAGES_COLUMNS)
         row.update(
-            path=item.rel_path, status=item.status, error=item.error,
-            size_bytes=item.size_bytes, sha256=item.sha256,
+            path=item.rel_path,
+            status=item.status,
+            error=item.error,
+            size_bytes=item.size_bytes,
+            sha256=item.sha256,
         )
         summary.files += 1
         summary.bytes_total += item.size_bytes
@@ -88,9 +124,13 @@ def _image_rows(
             }
             summary.flags.update(name for name, raised in flags.items() if raised)
             row.update(
-                width=item.width, height=item.height, format=item.format,
-                taken_at=item.taken_at, brightness=round(metrics.luma_mean, 4),
-                blur=round(metrics.blur, 4), **flags,
+                width=item.width,
+                height=item.height,
+                format=item.format,
+                taken_at=item.taken_at,
+                brightness=round(metrics.luma_mean, 4),
+                blur=round(metrics.blur, 4),
+                **flags,
             )
         yield row
 

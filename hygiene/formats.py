@@ -11,8 +11,22 @@ import zlib
 
 IMAGE_EXTENSIONS = frozenset(
     {
-        ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".webp", ".tif", ".tiff", ".bmp",
-        ".dib", ".heic", ".heif", ".hif", ".avif", ".mpo",
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".png",
+        ".gif",
+        ".webp",
+        ".tif",
+        ".tiff",
+        ".bmp",
+        ".dib",
+        ".heic",
+        ".heif",
+        ".hif",
+        ".avif",
+        ".mpo",
     }
 )
 RAW_EXTENSIONS = frozenset(

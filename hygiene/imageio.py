@@ -83,7 +83,9 @@ def decode(data: bytes, sniffed_format: str, *, max_pixels: int, min_side_px: in
     except StructureError as exc:
         raise DecodeError(str(exc)) from None
     except Image.DecompressionBombError:
-        raise DecodeError(_bomb_message(*_declared_size(data, sniffed_format), max_pixels)) from None
+        raise DecodeError(
+            _bomb_message(*_declared_size(data, sniffed_format), max_pixels)
+        ) from None
     except UnidentifiedImageError:
         raise DecodeError(f"not decodable as {sniffed_format}: damaged header") from None
     except MemoryError:

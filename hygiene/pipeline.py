@@ -99,8 +99,13 @@ def run_scan(
             stats.files_seen += 1
             if entry.skip_reason is not None:
                 catalog.record_file(
-                    conn, root_key, entry, settings.scan_key,
-                    sha256=None, status="skipped", error=entry.skip_reason,
+                    conn,
+                    root_key,
+                    entry,
+                    settings.scan_key,
+                    sha256=None,
+                    status="skipped",
+                    error=entry.skip_reason,
                 )
                 stats.skipped_early += 1
                 progress.advance()

@@ -28,7 +28,9 @@ def grey_thumbnail(rgb: Image.Image) -> np.ndarray:
     small.thumbnail((QUALITY_SIDE_PX, QUALITY_SIDE_PX), Image.Resampling.BILINEAR, reducing_gap=2.0)
     channels = np.asarray(small, dtype=np.float32) / 255.0
     weighted = (
-        0.241 * channels[..., 0] ** 2 + 0.691 * channels[..., 1] ** 2 + 0.068 * channels[..., 2] ** 2
+        0.241 * channels[..., 0] ** 2
+        + 0.691 * channels[..., 1] ** 2
+        + 0.068 * channels[..., 2] ** 2
     )
     return np.sqrt(weighted)
 

@@ -54,8 +54,13 @@ def photo(seed: int, width: int = 1600, height: int = 1200) -> Image.Image:
     for _ in range(rng.integers(6, 14)):
         colour = tuple(int(c) for c in rng.integers(0, 256, 3))
         centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
-        axes = (int(rng.integers(width // 30, width // 6)), int(rng.integers(height // 30, height // 6)))
-        cv2.ellipse(image, centre, axes, float(rng.uniform(0, 180)), 0, 360, colour, -1, cv2.LINE_AA)
+        axes = (
+            int(rng.integers(width // 30, width // 6)),
+            int(rng.integers(height // 30, height // 6)),
+        )
+        cv2.ellipse(
+            image, centre, axes, float(rng.uniform(0, 180)), 0, 360, colour, -1, cv2.LINE_AA
+        )
     for _ in range(rng.integers(20, 40)):
         p1 = (int(rng.integers(0, width)), int(rng.integers(0, height)))
         p2 = (p1[0] + int(rng.integers(-200, 200)), p1[1] + int(rng.integers(-200, 200)))
@@ -73,7 +78,9 @@ def night_sky(seed: int, width: int = 1600, height: int = 1200) -> Image.Image:
     for _ in range(count):
         x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
         level = float(rng.uniform(150, 255))
-        cv2.circle(sky, (x, y), int(rng.integers(1, 3)), (level, level, level * 0.95), -1, cv2.LINE_AA)
+        cv2.circle(
+            sky, (x, y), int(rng.integers(1, 3)), (level, level, level * 0.95), -1, cv2.LINE_AA
+        )
     return Image.fromarray(np.clip(sky, 0, 255).astype(np.uint8))
 
 
@@ -83,7 +90,9 @@ def screenshot(seed: int, width: int = 1080, height: int = 1920) -> Image.Image:
     image = np.full((height, width, 3), 255, np.uint8)
     bar = tuple(int(c) for c in rng.integers(0, 160, 3))
     cv2.rectangle(image, (0, 0), (width, height // 12), bar, -1)
-    cv2.putText(image, "Family group", (40, height // 18), cv2.FONT_HERSHEY_SIMPLEX, 2, (255,) * 3, 3)
+    cv2.putText(
+        image, "Family group", (40, height // 18), cv2.FONT_HERSHEY_SIMPLEX, 2, (255,) * 3, 3
+    )
     y = height // 8
     while y < height - 200:
         mine = bool(rng.integers(0, 2))
@@ -94,8 +103,16 @@ def screenshot(seed: int, width: int = 1080, height: int = 1920) -> Image.Image:
         cv2.rectangle(image, (x0, y), (x0 + bubble_w, y + bubble_h), colour, -1)
         for line in range(bubble_h // 60):
             words = "".join(chr(c) for c in rng.integers(97, 123, int(rng.integers(8, 24))))
-            cv2.putText(image, words, (x0 + 20, y + 50 + 55 * line), cv2.FONT_HERSHEY_SIMPLEX,
-                        1.4, (20, 20, 20), 2, cv2.LINE_AA)
+            cv2.putText(
+                image,
+                words,
+                (x0 + 20, y + 50 + 55 * line),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                1.4,
+                (20, 20, 20),
+                2,
+                cv2.LINE_AA,
+            )
         y += bubble_h + int(rng.integers(20, 60))
     return Image.fromarray(image)
 
@@ -179,9 +196,14 @@ def bmp_bomb_header(width: int = 60_000, height: int = 60_000) -> bytes:
     """A BMP header announcing billions of pixels, with almost no data behind it."""
     row = (width * 3 + 3) // 4 * 4
     info = (
-        (40).to_bytes(4, "little") + width.to_bytes(4, "little") + height.to_bytes(4, "little")
-        + (1).to_bytes(2, "little") + (24).to_bytes(2, "little") + bytes(4)
-        + (row * height % 2**32).to_bytes(4, "little") + bytes(16)
+        (40).to_bytes(4, "little")
+        + width.to_bytes(4, "little")
+        + height.to_bytes(4, "little")
+        + (1).to_bytes(2, "little")
+        + (24).to_bytes(2, "little")
+        + bytes(4)
+        + (row * height % 2**32).to_bytes(4, "little")
+        + bytes(16)
     )
     header = b"BM" + (54 + 64).to_bytes(4, "little") + bytes(4) + (54).to_bytes(4, "little")
     return header + info + bytes(64)
@@ -209,14 +231,18 @@ class _Archive:
         self.root = root
         self.files: list[SampleFile] = []
 
-    def add(self, rel_path: str, data: bytes, kind: str, status: str = "ok", **info: object) -> None:
+    def add(
+        self, rel_path: str, data: bytes, kind: str, status: str = "ok", **info: object
+    ) -> None:
         path = self.root / rel_path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         self.files.append(SampleFile(rel_path, kind, status, **info))  # type: ignore[arg-type]
 
 
-def build_sample_archive(root: Path, *, seed: int = 7, photos: int = 12, scale: float = 1.0) -> list[SampleFile]:
+def build_sample_archive(
+    root: Path, *, seed: int = 7, photos: int = 12, scale: float = 1.0
+) -> list[SampleFile]:
     """Write a small phone-backup-like archive under `root` and return its ground truth."""
     root.mkdir(parents=True, exist_ok=True)
     archive = _Archive(root)
@@ -238,37 +264,71 @@ def _add_duplicates(archive: _Archive, originals: list[Image.Image]) -> None:
     first = archive.files[0].rel_path
     data = (archive.root / first).read_bytes()
     for copy in range(3):
-        archive.add(f"WhatsApp/IMG-20190701-WA000{copy}.jpg", data, "photo",
-                    source=first, transform="exact_copy")
+        archive.add(
+            f"WhatsApp/IMG-20190701-WA000{copy}.jpg",
+            data,
+            "photo",
+            source=first,
+            transform="exact_copy",
+        )
     second = originals[1]
     small = second.resize((second.width // 2, second.height // 2), Image.Resampling.LANCZOS)
-    archive.add("Downloads/IMG_0001_small.jpg", jpeg_bytes(small, 85), "photo",
-                source="Camera/IMG_0001.jpg", transform="resize_0.5")
-    archive.add("Downloads/IMG_0001_q40.jpg", jpeg_bytes(second, 40), "photo",
-                source="Camera/IMG_0001.jpg", transform="jpeg_q40")
+    archive.add(
+        "Downloads/IMG_0001_small.jpg",
+        jpeg_bytes(small, 85),
+        "photo",
+        source="Camera/IMG_0001.jpg",
+        transform="resize_0.5",
+    )
+    archive.add(
+        "Downloads/IMG_0001_q40.jpg",
+        jpeg_bytes(second, 40),
+        "photo",
+        source="Camera/IMG_0001.jpg",
+        transform="jpeg_q40",
+    )
 
 
 def _add_degraded(archive: _Archive, originals: list[Image.Image], seed: int) -> None:
     rng = np.random.default_rng(seed + 77)
     for i in range(2, min(len(originals), 5)):
         image = originals[i]
-        archive.add(f"Camera/IMG_{i:04d}_dark.jpg", jpeg_bytes(darken(image, rng.uniform(0.12, 0.22))),
-                    "dark", flags=frozenset({"dark"}), source=f"Camera/IMG_{i:04d}.jpg")
-        archive.add(f"Camera/IMG_{i:04d}_bright.jpg",
-                    jpeg_bytes(overexpose(image, rng.uniform(2.4, 3.0))),
-                    "bright", flags=frozenset({"bright"}), source=f"Camera/IMG_{i:04d}.jpg")
-        archive.add(f"Camera/IMG_{i:04d}_blur.jpg",
-                    jpeg_bytes(defocus(image, rng.uniform(0.008, 0.015))),
-                    "blurry", flags=frozenset({"blurry"}), source=f"Camera/IMG_{i:04d}.jpg")
+        archive.add(
+            f"Camera/IMG_{i:04d}_dark.jpg",
+            jpeg_bytes(darken(image, rng.uniform(0.12, 0.22))),
+            "dark",
+            flags=frozenset({"dark"}),
+            source=f"Camera/IMG_{i:04d}.jpg",
+        )
+        archive.add(
+            f"Camera/IMG_{i:04d}_bright.jpg",
+            jpeg_bytes(overexpose(image, rng.uniform(2.4, 3.0))),
+            "bright",
+            flags=frozenset({"bright"}),
+            source=f"Camera/IMG_{i:04d}.jpg",
+        )
+        archive.add(
+            f"Camera/IMG_{i:04d}_blur.jpg",
+            jpeg_bytes(defocus(image, rng.uniform(0.008, 0.015))),
+            "blurry",
+            flags=frozenset({"blurry"}),
+            source=f"Camera/IMG_{i:04d}.jpg",
+        )
 
 
 def _add_look_alikes(archive: _Archive, seed: int, size: tuple[int, int]) -> None:
     archive.add("Camera/night_sky.jpg", jpeg_bytes(night_sky(seed + 11, *size)), "night_sky")
     archive.add("Camera/black_cat.jpg", jpeg_bytes(dark_subject(seed + 12, *size)), "dark_subject")
-    archive.add("Screenshots/Screenshot_20200101.png", encoded(screenshot(seed + 13), "PNG"),
-                "screenshot")
-    archive.add("Screenshots/Screenshot_20200101.jpg", jpeg_bytes(screenshot(seed + 13), 90),
-                "screenshot", source="Screenshots/Screenshot_20200101.png", transform="to_jpeg")
+    archive.add(
+        "Screenshots/Screenshot_20200101.png", encoded(screenshot(seed + 13), "PNG"), "screenshot"
+    )
+    archive.add(
+        "Screenshots/Screenshot_20200101.jpg",
+        jpeg_bytes(screenshot(seed + 13), 90),
+        "screenshot",
+        source="Screenshots/Screenshot_20200101.png",
+        transform="to_jpeg",
+    )
     archive.add("Documents/receipt scan.jpg", jpeg_bytes(document(seed + 14), 85), "document")
 
 
@@ -280,15 +340,21 @@ def _add_formats(archive: _Archive, originals: list[Image.Image]) -> None:
     archive.add("Formats/photo.tiff", encoded(small, "TIFF"), "photo")
     archive.add("Formats/photo.bmp", encoded(small, "BMP"), "photo")
     archive.add("Formats/photo.heic", encoded(small, "HEIF", quality=80), "photo")
-    archive.add("Formats/stereo.mpo", encoded(small, "MPO", save_all=True, append_images=[small]),
-                "photo")
+    archive.add(
+        "Formats/stereo.mpo", encoded(small, "MPO", save_all=True, append_images=[small]), "photo"
+    )
     rotated = image.transpose(Image.Transpose.ROTATE_90)  # stored sideways, EXIF turns it back
-    archive.add("Formats/rotated_exif6.jpg",
-                jpeg_bytes(rotated, 90, camera_exif("2020:01:02 03:04:05", "iPhone 8", 6)),
-                "photo", extra={"width": image.width, "height": image.height})
+    archive.add(
+        "Formats/rotated_exif6.jpg",
+        jpeg_bytes(rotated, 90, camera_exif("2020:01:02 03:04:05", "iPhone 8", 6)),
+        "photo",
+        extra={"width": image.width, "height": image.height},
+    )
     archive.add("Ümlaut Ordner/Strand  mit Leerzeichen.jpg", jpeg_bytes(small), "photo")
     archive.add("Names/line\nbreak.jpg", jpeg_bytes(small, 70), "photo")
-    archive.add("Names/photo.txt", jpeg_bytes(small, 75), "photo", extra={"note": "JPEG named .txt"})
+    archive.add(
+        "Names/photo.txt", jpeg_bytes(small, 75), "photo", extra={"note": "JPEG named .txt"}
+    )
     archive.add(".thumbnails/hidden.jpg", jpeg_bytes(small), "hidden", status="absent")
     archive.add(".hygiene-quarantine/old.jpg", jpeg_bytes(small), "quarantined", status="absent")
 
@@ -303,8 +369,11 @@ def _add_broken(archive: _Archive, image: Image.Image) -> None:
         ("Broken/truncated_no_eoi.jpg", good[:-2], "missing_eoi"),
         ("Broken/bad_crc.png", png_with_bad_crc(image.resize((400, 300))), "bad_crc"),
         ("Broken/truncated.png", png[: len(png) * 2 // 3], "truncated_png"),
-        ("Broken/page.html.jpg", b"<!DOCTYPE html><html><body>Not a photo</body></html>\n",
-         "wrong_magic"),
+        (
+            "Broken/page.html.jpg",
+            b"<!DOCTYPE html><html><body>Not a photo</body></html>\n",
+            "wrong_magic",
+        ),
         ("Broken/random.png", np.random.default_rng(5).bytes(5000), "random_bytes"),
         ("Broken/bomb.bmp", bmp_bomb_header(), "bomb"),
         ("Broken/truncated.webp", encoded(image, "WEBP")[:3000], "truncated_webp"),
@@ -316,9 +385,13 @@ def _add_broken(archive: _Archive, image: Image.Image) -> None:
 def _add_non_images(archive: _Archive) -> None:
     video = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(2000)
     archive.add("Videos/VID_0001.mp4", video, "video", status="skipped")
-    archive.add("Documents/notes.txt", "shopping list\nmilk\n".encode(), "text", status="skipped")
-    archive.add("Documents/manual.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n" + bytes(500), "pdf",
-                status="skipped")
+    archive.add("Documents/notes.txt", b"shopping list\nmilk\n", "text", status="skipped")
+    archive.add(
+        "Documents/manual.pdf",
+        b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n" + bytes(500),
+        "pdf",
+        status="skipped",
+    )
     archive.add("Documents/empty.txt", b"", "empty_text", status="skipped")
 
 

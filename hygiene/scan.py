@@ -40,7 +40,9 @@ class WorkerSettings:
 
     @property
     def scan_key(self) -> str:
-        return f"v{FEATURE_VERSION}:px{self.max_pixels}:mb{self.max_file_bytes}:t{self.thumbnail_px}"
+        return (
+            f"v{FEATURE_VERSION}:px{self.max_pixels}:mb{self.max_file_bytes}:t{self.thumbnail_px}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +109,9 @@ def scan_file(entry: FileEntry) -> ScanOutcome | KnownContent | FileVerdict:
     return scan_bytes(data, image_format, digest, settings)
 
 
-def scan_bytes(data: bytes, image_format: str, digest: str, settings: WorkerSettings) -> ScanOutcome:
+def scan_bytes(
+    data: bytes, image_format: str, digest: str, settings: WorkerSettings
+) -> ScanOutcome:
     try:
         decoded = decode(
             data, image_format, max_pixels=settings.max_pixels, min_side_px=QUALITY_SIDE_PX

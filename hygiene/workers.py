@@ -7,6 +7,7 @@ task at a time and the parent watches the clock and the process.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import signal
@@ -84,10 +85,8 @@ class SupervisedPool(Generic[T, R]):
 
     def close(self) -> None:
         for slot in self._slots:
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 slot.conn.send(None)
-            except (OSError, ValueError):
-                pass
         deadline = time.monotonic() + 2.0
         for slot in self._slots:
             slot.process.join(max(0.0, deadline - time.monotonic()))
@@ -116,10 +115,8 @@ class SupervisedPool(Generic[T, R]):
     def _send(self, slot: _Slot, task: tuple[int, Any]) -> None:
         slot.task = task
         slot.started_at = time.monotonic()
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a dead worker is reported by _collect
             slot.conn.send(task)
-        except (OSError, ValueError):
-            pass  # the worker is gone; _collect reports it as crashed
 
     def _wait(self, busy: list[_Slot]) -> None:
         now = time.monotonic()

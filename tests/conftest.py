@@ -58,10 +58,16 @@ class ScanRun:
         return json.loads((self.out / "run.json").read_text())
 
 
-def run_hygiene(*args: str | Path, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess[str]:
+def run_hygiene(
+    *args: str | Path, timeout: float = 300, **kwargs
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hygiene", *map(str, args)],
-        capture_output=True, text=True, timeout=timeout, env=os.environ.copy(), **kwargs,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
+        **kwargs,
     )
 
 
@@ -73,8 +79,14 @@ def scan(tmp_path: Path):
     def _scan(root: Path, *extra: str | Path, catalog: Path | None = None) -> ScanRun:
         out = tmp_path / f"run{next(counter)}"
         process = run_hygiene(
-            "scan", root, "--out", out, "--catalog", catalog or tmp_path / "catalog.sqlite",
-            "--quiet", *extra,
+            "scan",
+            root,
+            "--out",
+            out,
+            "--catalog",
+            catalog or tmp_path / "catalog.sqlite",
+            "--quiet",
+            *extra,
         )
         assert process.returncode == 0, process.stderr
         return ScanRun(process, out)

@@ -24,8 +24,18 @@ def real_photos() -> dict[str, Image.Image]:
     import sklearn
 
     skimage_dir = Path(skimage.__file__).parent / "data"
-    names = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png",
-             "grass.png", "gravel.png", "brick.png", "coins.png", "camera.png"]
+    names = [
+        "astronaut.png",
+        "chelsea.png",
+        "coffee.png",
+        "rocket.jpg",
+        "motorcycle_left.png",
+        "grass.png",
+        "gravel.png",
+        "brick.png",
+        "coins.png",
+        "camera.png",
+    ]
     photos = {name: Image.open(skimage_dir / name).convert("RGB") for name in names}
     for path in sorted((Path(sklearn.__file__).parent / "datasets" / "images").glob("*.jpg")):
         photos[path.name] = Image.open(path).convert("RGB")
@@ -34,8 +44,9 @@ def real_photos() -> dict[str, Image.Image]:
 
 def metrics_of(image: Image.Image) -> QualityMetrics:
     """Through the real path: JPEG bytes -> strict decode -> grey thumbnail -> metrics."""
-    decoded = decode(samples.jpeg_bytes(image, 92), "JPEG", max_pixels=10**9,
-                     min_side_px=QUALITY_SIDE_PX)
+    decoded = decode(
+        samples.jpeg_bytes(image, 92), "JPEG", max_pixels=10**9, min_side_px=QUALITY_SIDE_PX
+    )
     return measure(grey_thumbnail(decoded.rgb))
 
 
@@ -46,15 +57,34 @@ def labelled_corpus() -> list[tuple[str, frozenset[str], QualityMetrics]]:
     corpus: list[tuple[str, frozenset[str], QualityMetrics]] = []
     for name, image in originals.items():
         corpus.append((name, frozenset(), metrics_of(image)))
-        corpus.append((f"{name}/dark", frozenset({"dark"}),
-                       metrics_of(samples.darken(image, rng.uniform(0.1, 0.35)))))
-        corpus.append((f"{name}/bright", frozenset({"bright"}),
-                       metrics_of(samples.overexpose(image, rng.uniform(2.2, 3.0)))))
-        corpus.append((f"{name}/blurry", frozenset({"blurry"}),
-                       metrics_of(samples.defocus(image, rng.uniform(0.006, 0.015)))))
+        corpus.append(
+            (
+                f"{name}/dark",
+                frozenset({"dark"}),
+                metrics_of(samples.darken(image, rng.uniform(0.1, 0.35))),
+            )
+        )
+        corpus.append(
+            (
+                f"{name}/bright",
+                frozenset({"bright"}),
+                metrics_of(samples.overexpose(image, rng.uniform(2.2, 3.0))),
+            )
+        )
+        corpus.append(
+            (
+                f"{name}/blurry",
+                frozenset({"blurry"}),
+                metrics_of(samples.defocus(image, rng.uniform(0.006, 0.015))),
+            )
+        )
     for seed in range(4):
-        for kind, make in [("night_sky", samples.night_sky), ("black_cat", samples.dark_subject),
-                           ("screenshot", samples.screenshot), ("document", samples.document)]:
+        for kind, make in [
+            ("night_sky", samples.night_sky),
+            ("black_cat", samples.dark_subject),
+            ("screenshot", samples.screenshot),
+            ("document", samples.document),
+        ]:
             corpus.append((f"{kind}_{seed}", frozenset(), metrics_of(make(500 + seed))))
     return corpus
 
@@ -77,8 +107,9 @@ def f1(corpus, flag: str, predict) -> tuple[float, list[str]]:
     return (2 * tp / (2 * tp + fp + fn) if tp else 0.0), mistakes
 
 
-@pytest.mark.parametrize("flag,predict", [("dark", is_dark), ("bright", is_bright),
-                                          ("blurry", is_blurry)])
+@pytest.mark.parametrize(
+    "flag,predict", [("dark", is_dark), ("bright", is_bright), ("blurry", is_blurry)]
+)
 def test_flag_f1_is_at_least_085(corpus, flag, predict):
     score, mistakes = f1(corpus, flag, predict)
     assert score >= 0.85, (score, mistakes)
@@ -88,7 +119,11 @@ def test_flag_f1_is_at_least_085(corpus, flag, predict):
 def test_look_alikes_are_not_flagged(corpus, kind):
     for name, _, metrics in corpus:
         if name.startswith(kind):
-            flags = [is_dark(metrics, LIMITS), is_bright(metrics, LIMITS), is_blurry(metrics, LIMITS)]
+            flags = [
+                is_dark(metrics, LIMITS),
+                is_bright(metrics, LIMITS),
+                is_blurry(metrics, LIMITS),
+            ]
             assert flags == [False, False, False], name
 
 

@@ -18,15 +18,38 @@ import pandas as pd
 from hygiene.samples import build_sample_archive, iter_expected, jpeg_bytes, photo
 from tests.conftest import run_hygiene
 
-CONTRACT = (
-    "path,status,error,size_bytes,sha256,width,height,format,taken_at,dup_group,dup_kind,keeper,"
-    "dark,bright,blurry,brightness,blur,category,confidence,margin,uncertain,action"
-).split(",")
+CONTRACT = [
+    "path",
+    "status",
+    "error",
+    "size_bytes",
+    "sha256",
+    "width",
+    "height",
+    "format",
+    "taken_at",
+    "dup_group",
+    "dup_kind",
+    "keeper",
+    "dark",
+    "bright",
+    "blurry",
+    "brightness",
+    "blur",
+    "category",
+    "confidence",
+    "margin",
+    "uncertain",
+    "action",
+]
 
 
 def tree_fingerprint(root: Path) -> dict[str, tuple[str, int]]:
     return {
-        str(path.relative_to(root)): (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns)
+        str(path.relative_to(root)): (
+            hashlib.sha256(path.read_bytes()).hexdigest(),
+            path.stat().st_mtime_ns,
+        )
         for path in sorted(root.rglob("*"))
         if path.is_file()
     }
@@ -56,7 +79,11 @@ def test_every_file_gets_the_status_its_ground_truth_says(sample_archive, scan):
     rows = {row["path"]: row for row in scan(sample_archive.root).rows}
     expected = {f.rel_path: f for f in iter_expected(sample_archive.files)}
     assert set(rows) == set(expected)
-    wrong = {p: (rows[p]["status"], rows[p]["error"]) for p, f in expected.items() if rows[p]["status"] != f.status}
+    wrong = {
+        p: (rows[p]["status"], rows[p]["error"])
+        for p, f in expected.items()
+        if rows[p]["status"] != f.status
+    }
     assert not wrong
 
 
@@ -84,8 +111,12 @@ def test_formats_dimensions_and_exif(sample_archive, scan):
     rows = {row["path"]: row for row in scan(sample_archive.root).rows}
     formats = {p: rows[p]["format"] for p in rows if p.startswith("Formats/")}
     assert formats == {
-        "Formats/photo.webp": "WEBP", "Formats/photo.gif": "GIF", "Formats/photo.tiff": "TIFF",
-        "Formats/photo.bmp": "BMP", "Formats/photo.heic": "HEIF", "Formats/stereo.mpo": "MPO",
+        "Formats/photo.webp": "WEBP",
+        "Formats/photo.gif": "GIF",
+        "Formats/photo.tiff": "TIFF",
+        "Formats/photo.bmp": "BMP",
+        "Formats/photo.heic": "HEIF",
+        "Formats/stereo.mpo": "MPO",
         "Formats/rotated_exif6.jpg": "JPEG",
     }
     truth = sample_archive.by_path()["Formats/rotated_exif6.jpg"].extra
@@ -105,8 +136,15 @@ def test_scan_never_writes_inside_the_archive(sample_archive, scan):
 
 
 def test_output_folder_inside_the_archive_is_refused(sample_archive, tmp_path):
-    result = run_hygiene("scan", sample_archive.root, "--out", sample_archive.root / "reports",
-                         "--catalog", tmp_path / "c.sqlite", "--quiet")
+    result = run_hygiene(
+        "scan",
+        sample_archive.root,
+        "--out",
+        sample_archive.root / "reports",
+        "--catalog",
+        tmp_path / "c.sqlite",
+        "--quiet",
+    )
     assert result.returncode == 2
     assert "inside the archive" in result.stderr and "Traceback" not in result.stderr
     assert not (sample_archive.root / "reports").exists()
@@ -125,7 +163,10 @@ def test_second_run_decodes_only_what_changed(tmp_path, scan):
     assert first["scan"]["decoded"] > 10
     second = scan(root).record
     assert second["scan"]["decoded"] == 0
-    assert second["scan"]["cached_by_path"] == first["scan"]["files_seen"] - first["scan"]["skipped_early"]
+    assert (
+        second["scan"]["cached_by_path"]
+        == first["scan"]["files_seen"] - first["scan"]["skipped_early"]
+    )
 
     changed = root / "Camera/IMG_0001.jpg"
     changed.write_bytes(jpeg_bytes(photo(99, 640, 480)))
@@ -153,8 +194,20 @@ def test_kill_9_mid_scan_then_rerun_completes(tmp_path):
         (root / f"d{i % 3}").mkdir(parents=True, exist_ok=True)
         (root / f"d{i % 3}" / f"p{i:03d}.jpg").write_bytes(jpeg_bytes(photo(i, 1600, 1200)))
     catalog = tmp_path / "catalog.sqlite"
-    command = [sys.executable, "-m", "hygiene", "scan", str(root), "--out", str(tmp_path / "killed"),
-               "--catalog", str(catalog), "--workers", "1", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "hygiene",
+        "scan",
+        str(root),
+        "--out",
+        str(tmp_path / "killed"),
+        "--catalog",
+        str(catalog),
+        "--workers",
+        "1",
+        "--quiet",
+    ]
     process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     done = 0
@@ -186,9 +239,22 @@ def test_two_scans_at_once_share_a_catalog_safely(tmp_path):
     catalog = tmp_path / "catalog.sqlite"
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "hygiene", "scan", str(root), "--out", str(tmp_path / f"r{i}"),
-             "--catalog", str(catalog), "--workers", "1", "--quiet"],
-            stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "hygiene",
+                "scan",
+                str(root),
+                "--out",
+                str(tmp_path / f"r{i}"),
+                "--catalog",
+                str(catalog),
+                "--workers",
+                "1",
+                "--quiet",
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for i in range(2)
     ]

@@ -1,0 +1,662 @@
+"""A by-hand benchmark of `hygiene scan`: cold and cached throughput, peak memory, a naive baseline.
+
+Not a test: run it and read the table. bench/README.md says how and what the numbers mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import imagehash
+import numpy as np
+import pillow_heif
+from PIL import Image
+
+from hygiene import samples
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+OUT_DIR = BENCH_DIR / "out"
+MANIFEST_NAME = "corpus.json"
+IMAGES_DIR = "images"
+JPEG_QUALITY = 90
+HEIC_QUALITY = 80
+SMALL_SIZE = (320, 240)
+SAMPLE_INTERVAL_S = 0.05
+CACHED_RATIO_GOAL = 0.05
+SPEEDUP_GOAL = 4.0
+SEED_BASE = {"HEIF": 200_000, "PNG": 100_000, "JPEG": 0}
+EXTENSIONS = {"HEIF": "heic", "PNG": "png", "JPEG": "jpg"}
+KIB_PER_MIB = 1024
+
+Job = tuple[str, str, int, int, int]
+
+
+class BenchError(RuntimeError):
+    """A benchmark step failed; str() says which one and why."""
+
+
+# ---------------------------------------------------------------- corpus
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    jpegs: int
+    pngs: int
+    heics: int
+    width: int
+    height: int
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {"HEIF": self.heics, "PNG": self.pngs, "JPEG": self.jpegs}
+
+    @property
+    def total(self) -> int:
+        return self.jpegs + self.pngs + self.heics
+
+    def describe(self) -> str:
+        kinds = {
+            f"JPEG q{JPEG_QUALITY}": self.jpegs,
+            "PNG": self.pngs,
+            f"HEIC q{HEIC_QUALITY}": self.heics,
+        }
+        listed = " + ".join(f"{count} {kind}" for kind, count in kinds.items() if count)
+        return f"{listed} at {self.width}x{self.height}"
+
+    def default_dir(self) -> Path:
+        name = f"corpus-{self.jpegs}j-{self.pngs}p-{self.heics}h-{self.width}x{self.height}"
+        return OUT_DIR / name
+
+
+@dataclass(frozen=True)
+class Corpus:
+    root: Path
+    spec: CorpusSpec
+    files: int
+    bytes: int
+    generated_s: float | None
+
+    @property
+    def images(self) -> Path:
+        return self.root / IMAGES_DIR
+
+    def describe(self) -> str:
+        how = "reused" if self.generated_s is None else f"generated in {self.generated_s:.1f} s"
+        return (
+            f"{self.spec.describe()}: {self.files} files, {self.bytes / 2**20:.1f} MiB "
+            f"in {self.images} ({how})"
+        )
+
+
+def corpus_jobs(spec: CorpusSpec, images: Path) -> list[Job]:
+    return [
+        (str(images / f"{fmt}_{i:05d}.{EXTENSIONS[fmt]}"), fmt, SEED_BASE[fmt] + i,
+         spec.width, spec.height)
+        for fmt, count in spec.counts.items()
+        for i in range(count)
+    ]
+
+
+def write_image(job: Job) -> None:
+    path, fmt, seed, width, height = job
+    image = samples.photo(seed, width, height)
+    if fmt == "HEIF":
+        Path(path).write_bytes(samples.encoded(image, "HEIF", quality=HEIC_QUALITY))
+    elif fmt == "PNG":
+        image.save(path, "PNG")
+    else:
+        image.save(path, "JPEG", quality=JPEG_QUALITY)
+
+
+def _single_threaded_cv2() -> None:
+    cv2.setNumThreads(1)
+
+
+def generate(jobs: list[Job]) -> None:
+    processes = max(1, min(os.cpu_count() or 1, len(jobs)))
+    chunksize = max(1, len(jobs) // (processes * 16))
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes, initializer=_single_threaded_cv2) as pool:
+        for _ in pool.imap_unordered(write_image, jobs, chunksize):
+            pass
+
+
+def _read_manifest(root: Path) -> dict[str, object] | None:
+    try:
+        return json.loads((root / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_manifest(root: Path, spec: CorpusSpec, complete: bool) -> None:
+    record = {**asdict(spec), "complete": complete}
+    (root / MANIFEST_NAME).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+
+
+def _reset_corpus_dir(root: Path) -> None:
+    if _read_manifest(root) is not None:
+        shutil.rmtree(root / IMAGES_DIR, ignore_errors=True)
+    elif root.exists() and any(root.iterdir()):
+        raise BenchError(f"{root} is not empty and holds no {MANIFEST_NAME}: not touching it")
+    (root / IMAGES_DIR).mkdir(parents=True)
+
+
+def list_images(images: Path) -> list[Path]:
+    return sorted(path for path in images.rglob("*") if path.is_file())
+
+
+def ensure_corpus(root: Path, spec: CorpusSpec) -> Corpus:
+    """Reuse `root` if it holds a complete corpus of `spec`, otherwise (re)generate it."""
+    generated_s = None
+    if _read_manifest(root) != {**asdict(spec), "complete": True}:
+        _reset_corpus_dir(root)
+        _write_manifest(root, spec, complete=False)
+        print(f"generating {spec.describe()} in {root} ...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        generate(corpus_jobs(spec, root / IMAGES_DIR))
+        generated_s = time.perf_counter() - started
+        _write_manifest(root, spec, complete=True)
+        print(f"generation took {generated_s:.1f} s", file=sys.stderr, flush=True)
+    files = list_images(root / IMAGES_DIR)
+    size = sum(path.stat().st_size for path in files)
+    return Corpus(root, spec, len(files), size, generated_s)
+
+
+def warm_page_cache(images: Path) -> None:
+    for path in list_images(images):
+        with path.open("rb") as handle:
+            while handle.read(1 << 20):
+                pass
+
+
+# ---------------------------------------------------------------- memory sampling
+
+
+def _children_by_parent() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rpartition(")")[2].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    return children
+
+
+def process_tree(root_pid: int) -> list[int]:
+    children = _children_by_parent()
+    tree: list[int] = []
+    pending = [root_pid]
+    while pending:
+        pid = pending.pop()
+        tree.append(pid)
+        pending.extend(children.get(pid, []))
+    return tree
+
+
+def _proc_kib(path: str, keys: Sequence[str]) -> dict[str, int]:
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return {}
+    values: dict[str, int] = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        if key in keys:
+            values[key] = int(rest.split()[0])
+    return values
+
+
+@dataclass
+class MemoryPeaks:
+    parent_kib: int = 0
+    tree_rss_kib: int = 0
+    tree_pss_kib: int = 0
+    processes: int = 0
+    samples: int = 0
+
+
+class TreeSampler:
+    """Samples the RSS and PSS of a process and all its descendants every SAMPLE_INTERVAL_S."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peaks = MemoryPeaks()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> TreeSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while True:
+            self.sample()
+            if self._stop.wait(SAMPLE_INTERVAL_S):
+                return
+
+    def sample(self) -> None:
+        rss = pss = 0
+        pids = process_tree(self.pid)
+        for pid in pids:
+            status = _proc_kib(f"/proc/{pid}/status", ("VmRSS", "VmHWM"))
+            rss += status.get("VmRSS", 0)
+            pss += _proc_kib(f"/proc/{pid}/smaps_rollup", ("Pss",)).get("Pss", 0)
+            if pid == self.pid:
+                parent = max(status.get("VmHWM", 0), status.get("VmRSS", 0))
+                self.peaks.parent_kib = max(self.peaks.parent_kib, parent)
+        self.peaks.tree_rss_kib = max(self.peaks.tree_rss_kib, rss)
+        self.peaks.tree_pss_kib = max(self.peaks.tree_pss_kib, pss)
+        self.peaks.processes = max(self.peaks.processes, len(pids))
+        self.peaks.samples += 1
+
+
+@dataclass
+class Finished:
+    command: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    wall_s: float
+    peaks: MemoryPeaks
+
+
+def run_sampled(command: list[str], env: dict[str, str] | None = None) -> Finished:
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=err, cwd=REPO_ROOT, env=env)
+        with TreeSampler(process.pid) as sampler:
+            returncode = process.wait()
+        wall_s = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        return Finished(command, returncode, out.read(), err.read(), wall_s, sampler.peaks)
+
+
+def checked(finished: Finished) -> Finished:
+    if finished.returncode != 0:
+        raise BenchError(
+            f"`{shlex.join(finished.command)}` exited with {finished.returncode}\n"
+            f"stderr:\n{finished.stderr.strip()}\nstdout:\n{finished.stdout.strip()}"
+        )
+    return finished
+
+
+# ---------------------------------------------------------------- measurements
+
+
+@dataclass
+class Measurement:
+    name: str
+    files: int
+    wall_s: float
+    inner_s: float | None
+    files_per_s: float
+    parent_peak_mib: float
+    tree_peak_rss_mib: float
+    tree_peak_pss_mib: float
+    max_processes: int
+    details: dict[str, object] = field(default_factory=dict)
+
+
+def measurement(
+    name: str, files: int, finished: Finished, inner_s: float | None, details: dict[str, object]
+) -> Measurement:
+    peaks = finished.peaks
+    return Measurement(
+        name=name,
+        files=files,
+        wall_s=finished.wall_s,
+        inner_s=inner_s,
+        files_per_s=files / finished.wall_s,
+        parent_peak_mib=peaks.parent_kib / KIB_PER_MIB,
+        tree_peak_rss_mib=peaks.tree_rss_kib / KIB_PER_MIB,
+        tree_peak_pss_mib=peaks.tree_pss_kib / KIB_PER_MIB,
+        max_processes=peaks.processes,
+        details={"command": shlex.join(finished.command), "rss_samples": peaks.samples, **details},
+    )
+
+
+def isolated_env(work: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key != "HYGIENE_CONFIG"}
+    env["XDG_CONFIG_HOME"] = str(work / "xdg-config")
+    env["XDG_CACHE_HOME"] = str(work / "xdg-cache")
+    return env
+
+
+@dataclass(frozen=True)
+class ScanJob:
+    name: str
+    images: Path
+    files: int
+    out: Path
+    catalog: Path
+    workers: int
+
+
+def hygiene_scan(job: ScanJob, env: dict[str, str]) -> Measurement:
+    command = [
+        sys.executable, "-m", "hygiene", "scan", str(job.images), "--out", str(job.out),
+        "--catalog", str(job.catalog), "--quiet", "--workers", str(job.workers),
+    ]
+    finished = checked(run_sampled(command, env))
+    record = json.loads((job.out / "run.json").read_text(encoding="utf-8"))
+    details = {"scan": record["scan"], "by_status": record["by_status"], "flags": record["flags"]}
+    return measurement(job.name, job.files, finished, record["scan"]["elapsed_s"], details)
+
+
+def naive_baseline(images: Path, files: int) -> Measurement:
+    command = [sys.executable, str(Path(__file__).resolve()), "--baseline-worker", str(images)]
+    finished = checked(run_sampled(command))
+    result = json.loads(finished.stdout)
+    return measurement("naive baseline, 1 process", files, finished, result["elapsed_s"], {})
+
+
+def cli_startup(env: dict[str, str], repeats: int = 3) -> Measurement:
+    command = [sys.executable, "-m", "hygiene", "--version"]
+    runs = [checked(run_sampled(command, env)) for _ in range(repeats)]
+    best = min(runs, key=lambda finished: finished.wall_s)
+    return measurement(f"`hygiene --version` (best of {repeats})", 0, best, None, {})
+
+
+def naive_measure(path: Path) -> dict[str, float | str]:
+    with Image.open(path) as image:
+        rgb = image.convert("RGB")
+    grey = np.asarray(rgb.convert("L"), dtype=np.float32)
+    p1, p50, p99 = np.percentile(grey, [1, 50, 99])
+    return {
+        "phash": str(imagehash.phash(rgb)),
+        "mean": float(grey.mean()),
+        "std": float(grey.std()),
+        "p1": float(p1),
+        "p50": float(p50),
+        "p99": float(p99),
+        "laplacian_var": float(cv2.Laplacian(grey, cv2.CV_32F).var()),
+    }
+
+
+def baseline_worker(images: Path) -> None:
+    """Runs in the child process: measure every file naively and print the timing as JSON."""
+    pillow_heif.register_heif_opener()
+    paths = list_images(images)
+    started = time.perf_counter()
+    for path in paths:
+        naive_measure(path)
+    print(json.dumps({"files": len(paths), "elapsed_s": time.perf_counter() - started}))
+
+
+# ---------------------------------------------------------------- checks and report
+
+
+@dataclass
+class Goal:
+    name: str
+    measured: str
+    goal: str
+    met: bool
+
+
+def scan_warnings(result: Measurement, expect: str) -> list[str]:
+    scan = result.details["scan"]
+    by_status = result.details["by_status"]
+    assert isinstance(scan, dict) and isinstance(by_status, dict)
+    problems = []
+    if by_status.get("ok") != result.files:
+        problems.append(f"{result.name}: expected {result.files} ok files, got {by_status}")
+    if scan.get(expect) != result.files:
+        problems.append(f"{result.name}: expected {expect}={result.files}, got {scan}")
+    return problems
+
+
+def goals(cold: Measurement, cached: Measurement, baseline: Measurement) -> list[Goal]:
+    speedup = cold.files_per_s / baseline.files_per_s
+    ratio = cached.wall_s / cold.wall_s
+    return [
+        Goal("cold hygiene files/s ÷ naive baseline files/s", f"{speedup:.2f}x",
+             f">= {SPEEDUP_GOAL:g}x", speedup >= SPEEDUP_GOAL),
+        Goal("cached re-run wall ÷ cold wall", f"{ratio:.1%}",
+             f"<= {CACHED_RATIO_GOAL:.0%}", ratio <= CACHED_RATIO_GOAL),
+    ]
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name":
+            return value.strip()
+    return platform.processor() or "unknown"
+
+
+def machine_info() -> dict[str, object]:
+    mem_kib = _proc_kib("/proc/meminfo", ("MemTotal",)).get("MemTotal", 0)
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu_count": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "memory_gib": round(mem_kib / 2**20, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+@dataclass
+class Report:
+    machine: dict[str, object]
+    corpus: str
+    workers: int
+    runs: list[Measurement]
+    goals: list[Goal]
+    memory_corpora: list[str]
+    memory_check: list[Measurement]
+    warnings: list[str]
+
+
+def _cell(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def runs_table(runs: list[Measurement]) -> list[str]:
+    lines = [
+        "| run | files | wall (s) | inner (s) | files/s | parent peak RSS (MiB) "
+        "| tree peak RSS (MiB) | tree peak PSS (MiB) | processes |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for run in runs:
+        rate = _cell(run.files_per_s, 2) if run.files else "–"
+        lines.append(
+            f"| {run.name} | {run.files} | {_cell(run.wall_s, 2)} | {_cell(run.inner_s, 2)} "
+            f"| {rate} | {_cell(run.parent_peak_mib)} | {_cell(run.tree_peak_rss_mib)} "
+            f"| {_cell(run.tree_peak_pss_mib)} | {run.max_processes} |"
+        )
+    return lines
+
+
+def goals_table(items: list[Goal]) -> list[str]:
+    lines = ["| check | measured | goal | met |", "|---|--:|--:|:-:|"]
+    lines += [
+        f"| {g.name} | {g.measured} | {g.goal} | {'yes' if g.met else 'NO'} |" for g in items
+    ]
+    return lines
+
+
+def memory_growth(runs: list[Measurement]) -> str:
+    small, large = runs[0], runs[-1]
+    return (
+        f"{small.files} → {large.files} files: parent peak "
+        f"{large.parent_peak_mib - small.parent_peak_mib:+.1f} MiB, tree peak RSS "
+        f"{large.tree_peak_rss_mib - small.tree_peak_rss_mib:+.1f} MiB, tree peak PSS "
+        f"{large.tree_peak_pss_mib - small.tree_peak_pss_mib:+.1f} MiB"
+    )
+
+
+def render(report: Report) -> str:
+    m = report.machine
+    lines = [
+        "## hygiene scan benchmark",
+        "",
+        f"- machine: nproc {m['nproc']}, {m['cpu_model']}, {m['memory_gib']} GiB RAM, "
+        f"Python {m['python']}, {m['platform']}",
+        f"- corpus: {report.corpus}",
+        f"- hygiene workers: {report.workers}",
+        "",
+        *runs_table(report.runs),
+        "",
+        *goals_table(report.goals),
+    ]
+    if report.memory_check:
+        lines += ["", "### memory growth (cold scans of 320x240 JPEGs)", ""]
+        lines += [f"- corpus: {corpus}" for corpus in report.memory_corpora]
+        lines += ["", *runs_table(report.memory_check)]
+        lines += ["", f"- {memory_growth(report.memory_check)}"]
+    if report.warnings:
+        lines += ["", "### warnings", "", *(f"- {warning}" for warning in report.warnings)]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- main
+
+
+def main_benchmark(corpus: Corpus, workers: int, work: Path) -> tuple[list[Measurement], list[str]]:
+    env = isolated_env(work)
+    catalog = work / "main.sqlite"
+    warm_page_cache(corpus.images)
+    cold = hygiene_scan(
+        ScanJob("hygiene scan, cold", corpus.images, corpus.files, work / "cold", catalog, workers),
+        env,
+    )
+    cached = hygiene_scan(
+        ScanJob("hygiene scan, cached re-run", corpus.images, corpus.files, work / "cached",
+                catalog, workers),
+        env,
+    )
+    baseline = naive_baseline(corpus.images, corpus.files)
+    startup = cli_startup(env)
+    warnings = scan_warnings(cold, "decoded") + scan_warnings(cached, "cached_by_path")
+    return [cold, cached, baseline, startup], warnings
+
+
+def memory_check(
+    counts: list[int], workers: int, work: Path
+) -> tuple[list[str], list[Measurement], list[str]]:
+    env = isolated_env(work)
+    corpora, runs, warnings = [], [], []
+    for count in counts:
+        spec = CorpusSpec(jpegs=count, pngs=0, heics=0, width=SMALL_SIZE[0], height=SMALL_SIZE[1])
+        corpus = ensure_corpus(OUT_DIR / f"memory-{count}", spec)
+        warm_page_cache(corpus.images)
+        job = ScanJob(f"hygiene scan, cold, {count} files", corpus.images, corpus.files,
+                      work / f"memory-{count}", work / f"memory-{count}.sqlite", workers)
+        run = hygiene_scan(job, env)
+        corpora.append(corpus.describe())
+        runs.append(run)
+        warnings += scan_warnings(run, "decoded")
+    return corpora, runs, warnings
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    return int(width), int(height)
+
+
+def parse_counts(text: str) -> list[int]:
+    return sorted(int(part) for part in text.split(",") if part.strip())
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--files", type=int, default=40, help="12 MP JPEGs (default 40)")
+    parser.add_argument("--pngs", type=int, help="PNG files (default max(1, files/10))")
+    parser.add_argument("--heics", type=int, help="HEIC files (default max(1, files/10))")
+    parser.add_argument("--size", type=parse_size, default=(4000, 3000),
+                        help="WIDTHxHEIGHT of every corpus image (default 4000x3000)")
+    parser.add_argument("--corpus", type=Path,
+                        help="corpus folder, reused when its parameters match "
+                             "(default bench/out/corpus-<parameters>)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="hygiene scan --workers (default os.cpu_count())")
+    parser.add_argument("--memory-check", action="store_true",
+                        help="also cold-scan many small JPEGs to show peak RSS does not grow")
+    parser.add_argument("--memory-files", type=parse_counts,
+                        help="file counts for the memory check (default 2000,8000; implies it)")
+    parser.add_argument("--json", type=Path, default=OUT_DIR / "scan_bench.json",
+                        help="where to write the results as JSON (default bench/out/)")
+    parser.add_argument("--baseline-worker", type=Path, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def corpus_spec(args: argparse.Namespace) -> CorpusSpec:
+    extra = max(1, args.files // 10)
+    return CorpusSpec(
+        jpegs=args.files,
+        pngs=extra if args.pngs is None else args.pngs,
+        heics=extra if args.heics is None else args.heics,
+        width=args.size[0],
+        height=args.size[1],
+    )
+
+
+def run(args: argparse.Namespace) -> Report:
+    spec = corpus_spec(args)
+    corpus = ensure_corpus((args.corpus or spec.default_dir()).resolve(), spec)
+    with tempfile.TemporaryDirectory(prefix="scan-bench-") as tmp:
+        runs, warnings = main_benchmark(corpus, args.workers, Path(tmp))
+        memory_corpora: list[str] = []
+        memory_runs: list[Measurement] = []
+        if args.memory_check or args.memory_files:
+            counts = args.memory_files or [2000, 8000]
+            memory_corpora, memory_runs, more = memory_check(counts, args.workers, Path(tmp))
+            warnings += more
+    return Report(
+        machine=machine_info(),
+        corpus=corpus.describe(),
+        workers=args.workers,
+        runs=runs,
+        goals=goals(*runs[:3]),
+        memory_corpora=memory_corpora,
+        memory_check=memory_runs,
+        warnings=warnings,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.baseline_worker is not None:
+        baseline_worker(args.baseline_worker)
+        return 0
+    try:
+        report = run(args)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(render(report))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8")
+    print(f"\nJSON: {args.json}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
