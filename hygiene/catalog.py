@@ -8,14 +8,22 @@ files table, keyed by (root, relative path) and checked against size and mtime.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from hygiene.records import QUALITY_FIELDS, FileEntry, ImageFacts, QualityMetrics, ScanOutcome
+from hygiene.records import (
+    FACT_FIELDS,
+    QUALITY_FIELDS,
+    FileEntry,
+    ImageFacts,
+    QualityMetrics,
+    ScanOutcome,
+)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _BUSY_TIMEOUT_S = 60.0
 
 _MIGRATIONS: dict[int, str] = {
@@ -67,22 +75,14 @@ _MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (run_id, seq)
     ) WITHOUT ROWID;
     """,
+    2: """
+    ALTER TABLE contents ADD COLUMN near_hashes BLOB;
+    ALTER TABLE contents ADD COLUMN colourfulness REAL;
+    ALTER TABLE contents ADD COLUMN content_fraction REAL;
+    """,
 }
 
-_CONTENT_COLUMNS = (
-    "status",
-    "error",
-    "format",
-    "width",
-    "height",
-    "orientation",
-    "taken_at",
-    "camera_model",
-    "pixel_sha256",
-    "phash",
-    "dhash",
-    *QUALITY_FIELDS,
-)
+_CONTENT_COLUMNS = ("status", "error", *FACT_FIELDS, *QUALITY_FIELDS)
 
 
 class CatalogError(RuntimeError):
@@ -93,29 +93,39 @@ class CatalogError(RuntimeError):
 class CatalogRow:
     """One file of a run, joined with its content result, in discovery order."""
 
+    seq: int
     rel_path: str
     size_bytes: int
     sha256: str | None
     status: str
     error: str | None
-    format: str | None
-    width: int | None
-    height: int | None
-    taken_at: str | None
-    camera_model: str | None
-    quality: QualityMetrics | None
+    facts: ImageFacts | None  # for readable images; thumbnail_webp is left empty
 
 
 def open_catalog(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
+        _retry_while_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
         conn.execute("PRAGMA synchronous=NORMAL")
-        _migrate(conn)
+        _retry_while_locked(lambda: _migrate(conn))
     except sqlite3.DatabaseError as exc:
         raise CatalogError(f"cannot open catalog {path}: {exc}") from None
     return conn
+
+
+def _retry_while_locked(action: Callable[[], object]) -> None:
+    """Switching to WAL and migrating need a lock SQLite's busy handler does not always wait for
+    (two runs creating the same catalog at once), so wait for it here."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    while True:
+        try:
+            action()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def open_catalog_readonly(path: Path) -> sqlite3.Connection:
@@ -193,18 +203,8 @@ def record_content(conn: sqlite3.Connection, outcome: ScanOutcome, scan_key: str
     if facts is None:
         values += [None] * (len(_CONTENT_COLUMNS) - 2)
     else:
-        values += [
-            facts.format,
-            facts.width,
-            facts.height,
-            facts.orientation,
-            facts.taken_at,
-            facts.camera_model,
-            facts.pixel_sha256,
-            facts.phash,
-            facts.dhash,
-            *(getattr(facts.quality, name) for name in QUALITY_FIELDS),
-        ]
+        values += [getattr(facts, name) for name in FACT_FIELDS]
+        values += [getattr(facts.quality, name) for name in QUALITY_FIELDS]
         conn.execute(
             "INSERT OR REPLACE INTO thumbnails(sha256, webp) VALUES (?, ?)",
             (outcome.sha256, facts.thumbnail_webp),
@@ -228,11 +228,10 @@ def record_run_files(
 
 def iter_run_rows(conn: sqlite3.Connection, run_id: str) -> Iterator[CatalogRow]:
     """The files a run saw, in discovery order, streamed (memory does not grow with the run)."""
-    quality_columns = ", ".join(f"c.{name}" for name in QUALITY_FIELDS)
+    content_columns = ", ".join(f"c.{name}" for name in _CONTENT_COLUMNS[2:])
     query = f"""
-        SELECT r.rel_path, f.size_bytes, f.sha256, COALESCE(f.status, c.status, 'skipped'),
-               COALESCE(f.error, c.error), c.format, c.width, c.height, c.taken_at,
-               c.camera_model, {quality_columns}
+        SELECT r.seq, r.rel_path, f.size_bytes, f.sha256, COALESCE(f.status, c.status, 'skipped'),
+               COALESCE(f.error, c.error), {content_columns}
         FROM run_files r
         LEFT JOIN files f ON f.root_id = r.root_id AND f.rel_path = r.rel_path
         LEFT JOIN contents c ON c.sha256 = f.sha256 AND c.scan_key = f.scan_key
@@ -242,9 +241,19 @@ def iter_run_rows(conn: sqlite3.Connection, run_id: str) -> Iterator[CatalogRow]
     with closing(conn.execute(query, (run_id,))) as cursor:
         while batch := cursor.fetchmany(2000):
             for row in batch:
-                quality_values = row[10:]
-                quality = QualityMetrics(*quality_values) if quality_values[0] is not None else None
-                yield CatalogRow(*row[:10], quality=quality)
+                facts = _facts(row[6:]) if row[4] == "ok" else None
+                yield CatalogRow(*row[:6], facts=facts)
+
+
+def _facts(values: tuple[object, ...], thumbnail_webp: bytes = b"") -> ImageFacts:
+    count = len(FACT_FIELDS)
+    quality = QualityMetrics(*values[count:])  # type: ignore[arg-type]
+    named = dict(zip(FACT_FIELDS, values[:count], strict=True))
+    return ImageFacts(**named, quality=quality, thumbnail_webp=thumbnail_webp)  # type: ignore[arg-type]
+
+
+def set_pixel_sha256(conn: sqlite3.Connection, sha256: str, pixel_sha256: str) -> None:
+    conn.execute("UPDATE contents SET pixel_sha256 = ? WHERE sha256 = ?", (pixel_sha256, sha256))
 
 
 def forget_run(conn: sqlite3.Connection, run_id: str) -> None:
@@ -257,12 +266,11 @@ def thumbnail(conn: sqlite3.Connection, sha256: str) -> bytes | None:
 
 
 def facts_for(conn: sqlite3.Connection, sha256: str, scan_key: str) -> ImageFacts | None:
-    """The stored facts of one content, for tests and later stages."""
+    """The stored facts of one content, with its thumbnail."""
     row = conn.execute(
         f"SELECT {', '.join(_CONTENT_COLUMNS)} FROM contents WHERE sha256 = ? AND scan_key = ?",
         (sha256, scan_key),
     ).fetchone()
     if row is None or row[0] != "ok":
         return None
-    quality = QualityMetrics(*row[11:])
-    return ImageFacts(*row[2:11], quality=quality, thumbnail_webp=thumbnail(conn, sha256) or b"")
+    return _facts(row[2:], thumbnail(conn, sha256) or b"")

@@ -115,8 +115,8 @@ def _image_rows(
         summary.bytes_total += item.size_bytes
         summary.by_status[item.status] += 1
         summary.bytes_by_status[item.status] += item.size_bytes
-        if item.status == "ok" and item.quality is not None:
-            metrics = item.quality
+        if item.facts is not None:
+            facts, metrics = item.facts, item.facts.quality
             flags = {
                 "dark": is_dark(metrics, limits),
                 "bright": is_bright(metrics, limits),
@@ -124,10 +124,10 @@ def _image_rows(
             }
             summary.flags.update(name for name, raised in flags.items() if raised)
             row.update(
-                width=item.width,
-                height=item.height,
-                format=item.format,
-                taken_at=item.taken_at,
+                width=facts.width,
+                height=facts.height,
+                format=facts.format,
+                taken_at=facts.taken_at,
                 brightness=round(metrics.luma_mean, 4),
                 blur=round(metrics.blur, 4),
                 **flags,

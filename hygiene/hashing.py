@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import cv2
 import imagehash
 import numpy as np
 from PIL import Image
@@ -28,3 +29,77 @@ def perceptual_hashes(grey: np.ndarray) -> tuple[str, str]:
 
 def hamming_distance(hex_a: str, hex_b: str) -> int:
     return (int(hex_a, 16) ^ int(hex_b, 16)).bit_count()
+
+
+# The eight rotations and mirrors of a frame, in a fixed order. Index 0 is the frame itself.
+DIHEDRAL: tuple[Image.Transpose | None, ...] = (
+    None,
+    Image.Transpose.ROTATE_90,
+    Image.Transpose.ROTATE_180,
+    Image.Transpose.ROTATE_270,
+    Image.Transpose.FLIP_LEFT_RIGHT,
+    Image.Transpose.TRANSPOSE,
+    Image.Transpose.FLIP_TOP_BOTTOM,
+    Image.Transpose.TRANSVERSE,
+)
+# Sub-windows (left, top, right, bottom as fractions) whose hashes let a cropped copy find its
+# original: a copy that lost up to ~10% on some sides matches one of these windows.
+CROP_WINDOWS: tuple[tuple[float, float, float, float], ...] = (
+    (0.05, 0.05, 0.95, 0.95),
+    (0.0, 0.0, 0.9, 0.9),
+    (0.1, 0.0, 1.0, 0.9),
+    (0.0, 0.1, 0.9, 1.0),
+    (0.1, 0.1, 1.0, 1.0),
+)
+NEAR_HASH_COUNT = len(DIHEDRAL) + len(CROP_WINDOWS)
+_HASH_SIDE = 32
+_BORDER_TOLERANCE = 0.03  # luminance spread allowed inside a padded border
+_MAX_BORDER_FRACTION = 0.3
+
+
+def content_box(grey: np.ndarray) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the frame inside a uniform padded border, if any."""
+    height, width = grey.shape
+    top, bottom, left, right = 0, height, 0, width
+    limit_y, limit_x = int(height * _MAX_BORDER_FRACTION), int(width * _MAX_BORDER_FRACTION)
+    corner = float(np.median([grey[0, 0], grey[0, -1], grey[-1, 0], grey[-1, -1]]))
+
+    def uniform(strip: np.ndarray) -> bool:
+        return bool(np.abs(strip - corner).max() <= _BORDER_TOLERANCE)
+
+    while top < limit_y and uniform(grey[top, :]):
+        top += 1
+    while height - bottom < limit_y and uniform(grey[bottom - 1, :]):
+        bottom -= 1
+    while left < limit_x and uniform(grey[top:bottom, left]):
+        left += 1
+    while width - right < limit_x and uniform(grey[top:bottom, right - 1]):
+        right -= 1
+    if top < 2 and left < 2 and height - bottom < 2 and width - right < 2:
+        return 0, 0, width, height  # a one-pixel edge is resampling, not padding
+    return left, top, right, bottom
+
+
+def near_hashes(grey: np.ndarray) -> np.ndarray:
+    """pHashes for near-duplicate search (uint64, NEAR_HASH_COUNT of them).
+
+    The first eight are the border-trimmed frame under each rotation and mirror (DIHEDRAL order);
+    the rest are the CROP_WINDOWS of the trimmed frame, unrotated.
+    """
+    left, top, right, bottom = content_box(grey)
+    frame = grey[top:bottom, left:right]
+    levels = np.clip(frame * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    small = Image.fromarray(
+        cv2.resize(levels, (_HASH_SIDE, _HASH_SIDE), interpolation=cv2.INTER_AREA)
+    )
+    hashes = [_phash_int(small if t is None else small.transpose(t)) for t in DIHEDRAL]
+    height, width = levels.shape
+    for x0, y0, x1, y1 in CROP_WINDOWS:
+        window = levels[int(y0 * height) : int(y1 * height), int(x0 * width) : int(x1 * width)]
+        resized = cv2.resize(window, (_HASH_SIDE, _HASH_SIDE), interpolation=cv2.INTER_AREA)
+        hashes.append(_phash_int(Image.fromarray(resized)))
+    return np.array(hashes, dtype=np.uint64)
+
+
+def _phash_int(image: Image.Image) -> int:
+    return int(str(imagehash.phash(image)), 16)

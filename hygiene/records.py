@@ -47,6 +47,9 @@ class ImageFacts:
     pixel_sha256: str | None  # only when the image was decoded at full resolution
     phash: str  # 16 hex digits
     dhash: str
+    near_hashes: bytes  # uint64 pHashes for near-duplicate search, see hashing.near_hashes
+    colourfulness: float  # mean chroma 0..1; about 0 for a greyscale picture
+    content_fraction: float  # share of the frame inside any uniform padded border
     quality: QualityMetrics
     thumbnail_webp: bytes
 
@@ -62,3 +65,7 @@ class ScanOutcome:
 
 
 QUALITY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(QualityMetrics))
+# ImageFacts fields stored as plain catalog columns (the rest are stored on their own).
+FACT_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in fields(ImageFacts) if f.name not in ("quality", "thumbnail_webp")
+)

@@ -403,3 +403,175 @@ def iter_expected(files: list[SampleFile]) -> Iterator[SampleFile]:
 def write_manifest(files: list[SampleFile], path: Path) -> None:
     records = [{**asdict(f), "flags": sorted(f.flags)} for f in files]
     path.write_text(json.dumps(records, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+# ---------------------------------------------------------------- duplicate corpus
+
+
+def strip_jpeg_metadata(data: bytes) -> bytes:
+    """The same JPEG without its APPn segments: other bytes, identical pixels."""
+    out, pos = bytearray(data[:2]), 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF and data[pos + 1] != 0xDA:
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if not 0xE1 <= data[pos + 1] <= 0xEF:
+            out += data[pos : pos + 2 + length]
+        pos += 2 + length
+    return bytes(out + data[pos:])
+
+
+def caption(image: Image.Image, text: str, *, watermark: bool = False) -> Image.Image:
+    pixels = np.asarray(image).copy()
+    height, width = pixels.shape[:2]
+    scale = width / 500
+    if watermark:
+        overlay = pixels.copy()
+        cv2.putText(
+            overlay,
+            text,
+            (int(width * 0.55), int(height * 0.93)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale * 0.8,
+            (255, 255, 255),
+            max(1, int(scale * 2)),
+        )
+        pixels = cv2.addWeighted(overlay, 0.5, pixels, 0.5, 0)
+    else:
+        for y in (int(height * 0.1), int(height * 0.95)):
+            origin = (int(width * 0.05), y)
+            cv2.putText(
+                pixels,
+                text,
+                origin,
+                cv2.FONT_HERSHEY_SIMPLEX,
+                scale,
+                (0, 0, 0),
+                max(2, int(scale * 6)),
+                cv2.LINE_AA,
+            )
+            cv2.putText(
+                pixels,
+                text,
+                origin,
+                cv2.FONT_HERSHEY_SIMPLEX,
+                scale,
+                (255, 255, 255),
+                max(1, int(scale * 2)),
+                cv2.LINE_AA,
+            )
+    return Image.fromarray(pixels)
+
+
+def pad(image: Image.Image, fraction: float, colour: tuple[int, int, int]) -> Image.Image:
+    border = int(max(image.size) * fraction)
+    canvas = Image.new("RGB", (image.width + 2 * border, image.height + 2 * border), colour)
+    canvas.paste(image, (border, border))
+    return canvas
+
+
+def burst_frame(image: Image.Image, seed: int) -> Image.Image:
+    """The next frame of a burst: the camera drifts a little and one subject moves."""
+    rng = np.random.default_rng(seed)
+    pixels = np.asarray(image)
+    height, width = pixels.shape[:2]
+    shift = np.float32(
+        [[1, 0, rng.uniform(-0.015, 0.015) * width], [0, 1, rng.uniform(-0.015, 0.015) * height]]
+    )
+    moved = cv2.warpAffine(pixels, shift, (width, height), borderMode=cv2.BORDER_REFLECT)
+    x, y = int(rng.uniform(0.3, 0.6) * width), int(rng.uniform(0.3, 0.6) * height)
+    w, h = width // 5, height // 5
+    dx = int(rng.choice([-1, 1]) * width * 0.06)
+    patch = moved[y : y + h, x : x + w].copy()
+    moved[y : y + h, x + dx : x + dx + w] = patch[:, : max(0, min(w, width - x - dx))]
+    colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+    cv2.circle(moved, (x + w // 2, y - h // 3), max(4, w // 4), colour, -1, cv2.LINE_AA)
+    return Image.fromarray(moved)
+
+
+def _transforms(original: bytes, image: Image.Image) -> dict[str, tuple[bytes, str, str]]:
+    """transform name -> (bytes, extension, relation a scan must find: exact | pixel | near)."""
+    decoded = Image.open(io.BytesIO(original)).convert("RGB")
+    width, height = image.size
+    exif6 = camera_exif("2001:01:01 00:00:00", "Phone", 6)
+    return {
+        "exact_copy": (original, "jpg", "exact"),
+        "metadata_stripped": (strip_jpeg_metadata(original), "jpg", "pixel"),
+        "lossless_png": (encoded(decoded, "PNG"), "png", "pixel"),
+        "lossless_bmp": (encoded(decoded, "BMP"), "bmp", "pixel"),
+        "resize_half": (
+            jpeg_bytes(image.resize((width // 2, height // 2), Image.Resampling.LANCZOS), 85),
+            "jpg",
+            "near",
+        ),
+        "resize_small": (
+            jpeg_bytes(
+                image.resize((width * 3 // 10, height * 3 // 10), Image.Resampling.LANCZOS), 80
+            ),
+            "jpg",
+            "near",
+        ),
+        "jpeg_q35": (jpeg_bytes(image, 35), "jpg", "near"),
+        "webp_q60": (encoded(image, "WEBP", quality=60), "webp", "near"),
+        "crop_10": (
+            jpeg_bytes(image.crop((width // 10, 0, width, height * 9 // 10)), 90),
+            "jpg",
+            "near",
+        ),
+        "crop_center": (
+            jpeg_bytes(
+                image.crop((width // 20, height // 20, width * 19 // 20, height * 19 // 20)), 90
+            ),
+            "jpg",
+            "near",
+        ),
+        "pad_white": (jpeg_bytes(pad(image, 0.08, (255, 255, 255)), 90), "jpg", "near"),
+        "pad_black": (jpeg_bytes(pad(image, 0.05, (0, 0, 0)), 90), "jpg", "near"),
+        "caption": (jpeg_bytes(caption(image, "WHEN IT'S FRIDAY"), 90), "jpg", "near"),
+        "watermark": (jpeg_bytes(caption(image, "(c) stock", watermark=True), 90), "jpg", "near"),
+        "grayscale": (jpeg_bytes(image.convert("L").convert("RGB"), 90), "jpg", "near"),
+        "brighter": (jpeg_bytes(darken(image, 1.15), 90), "jpg", "near"),
+        "darker": (jpeg_bytes(darken(image, 0.85), 90), "jpg", "near"),
+        "rotate_90": (jpeg_bytes(image.transpose(Image.Transpose.ROTATE_90), 90), "jpg", "near"),
+        "rotate_180": (jpeg_bytes(image.transpose(Image.Transpose.ROTATE_180), 90), "jpg", "near"),
+        "rotate_270": (jpeg_bytes(image.transpose(Image.Transpose.ROTATE_270), 90), "jpg", "near"),
+        "exif_rotated": (
+            jpeg_bytes(image.transpose(Image.Transpose.ROTATE_90), 90, exif6),
+            "jpg",
+            "near",
+        ),
+        "mirrored": (
+            jpeg_bytes(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), 90),
+            "jpg",
+            "near",
+        ),
+    }
+
+
+def build_duplicate_corpus(
+    root: Path, originals: dict[str, Image.Image], *, bursts: bool = True
+) -> list[SampleFile]:
+    """Every original with every duplicate transform, plus burst pairs (similar, not duplicates)."""
+    archive = _Archive(root)
+    for index, (name, image) in enumerate(sorted(originals.items())):
+        taken = f"2015:03:{index % 28 + 1:02d} 12:{index % 60:02d}:00"
+        original = jpeg_bytes(image, 92, camera_exif(taken, "Camera"))
+        source = f"originals/{name}.jpg"
+        archive.add(source, original, "photo", extra={"group": name})
+        for transform, (data, extension, relation) in _transforms(original, image).items():
+            archive.add(
+                f"copies/{name}/{transform}.{extension}",
+                data,
+                "photo",
+                source=source,
+                transform=transform,
+                extra={"group": name, "relation": relation},
+            )
+        if bursts:
+            frame = burst_frame(image, index)
+            later = f"2015:03:{index % 28 + 1:02d} 12:{index % 60:02d}:01"
+            archive.add(
+                f"bursts/{name}_next.jpg",
+                jpeg_bytes(frame, 92, camera_exif(later, "Camera")),
+                "burst",
+                extra={"group": f"{name}#burst", "similar_to": source},
+            )
+    return archive.files

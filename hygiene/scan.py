@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
+from PIL import Image
+
 from hygiene import catalog
 from hygiene.formats import (
     IMAGE_EXTENSIONS,
@@ -20,13 +23,20 @@ from hygiene.formats import (
     describe_non_image,
     sniff_image_format,
 )
-from hygiene.hashing import perceptual_hashes, pixel_sha256_hex, sha256_hex
+from hygiene.hashing import (
+    content_box,
+    near_hashes,
+    perceptual_hashes,
+    pixel_sha256_hex,
+    sha256_hex,
+)
 from hygiene.imageio import DecodeError, decode, encode_webp
 from hygiene.quality import QUALITY_SIDE_PX, grey_thumbnail, measure
 from hygiene.records import FileEntry, ImageFacts, ScanOutcome
+from hygiene.verify import colourfulness
 
 # Bump when what a scan stores changes; every cached result with another version is redone.
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 _THUMBNAIL_QUALITY = 70
 
 
@@ -130,12 +140,25 @@ def scan_bytes(
         pixel_sha256=pixel_sha256_hex(decoded.rgb) if decoded.full_resolution else None,
         phash=phash,
         dhash=dhash,
+        near_hashes=near_hashes(grey).tobytes(),
+        colourfulness=colourfulness(_small_rgb(decoded.rgb)),
+        content_fraction=_content_fraction(grey),
         quality=measure(grey),
         thumbnail_webp=encode_webp(
             decoded.rgb, max_side_px=settings.thumbnail_px, quality=_THUMBNAIL_QUALITY
         ),
     )
     return ScanOutcome("ok", None, digest, facts)
+
+
+def _small_rgb(rgb: Image.Image) -> np.ndarray:
+    small = rgb.resize((64, 64), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.asarray(small, np.float32) / 255.0
+
+
+def _content_fraction(grey: np.ndarray) -> float:
+    left, top, right, bottom = content_box(grey)
+    return (right - left) * (bottom - top) / grey.size
 
 
 def _empty_file(extension: str) -> FileVerdict:
