@@ -26,7 +26,7 @@ from hygiene import __version__
 from hygiene.catalog import CatalogError, forget_run, open_catalog
 from hygiene.config import Config, ConfigError, load_config, to_toml, user_config_path
 from hygiene.export import RunSummary, write_outputs
-from hygiene.pipeline import ScanStats, run_scan
+from hygiene.pipeline import ScanStats, run_duplicates, run_scan
 from hygiene.runs import RunFolderError, new_run_id, prepare_run_folder, write_run_record
 
 err_console = Console(stderr=True)
@@ -134,7 +134,8 @@ def scan(
                 workers=worker_count,
                 rescan=rescan,
             )
-        summary = write_outputs(conn, run_id, folder, config.quality)
+        duplicates = run_duplicates(conn, run_id, root, config)
+        summary = write_outputs(conn, run_id, folder, config.quality, duplicates)
         forget_run(conn, run_id)
     except KeyboardInterrupt:
         err_console.print(
@@ -170,6 +171,12 @@ def _print_summary(summary: RunSummary, stats: ScanStats, folder: Path, clip_rea
     table.add_row("[bold]total", f"[bold]{summary.files:,}", _human_bytes(summary.bytes_total))
     for flag in ("dark", "bright", "blurry"):
         table.add_row(f"flag: {flag}", f"{summary.flags[flag]:,}", "")
+    table.add_row(
+        f"duplicates ({summary.duplicate_groups:,} groups)",
+        f"{summary.duplicate_files:,}",
+        _human_bytes(summary.reclaimable_bytes),
+    )
+    table.add_row("similar-shot clusters", f"{summary.similar_clusters:,}", "")
     elapsed = max(stats.elapsed_s, 1e-9)
     out_console.print(table)
     out_console.print(

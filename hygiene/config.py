@@ -46,6 +46,29 @@ class QualityThresholds:
 
 
 @dataclass(frozen=True)
+class DuplicateSettings:
+    keeper_rules: tuple[str, ...] = (
+        "not_degraded",
+        "most_pixels",
+        "colour",
+        "least_lossy",
+        "oldest_date",
+        "protected",
+        "shortest_path",
+    )
+    protected_roots: tuple[str, ...] = ()
+    near_max_distance: int = 12
+    crop_max_distance: int = 10
+    pixel_max_distance: int = 4
+    min_correlation: float = 0.70
+    max_changed_fraction: float = 0.10
+    max_colour_difference: float = 0.06
+    similar_max_distance: int = 22
+    similar_min_correlation: float = 0.65
+    similar_max_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
 class OutputSettings:
     reports_dir: str = "reports"
 
@@ -54,11 +77,17 @@ class OutputSettings:
 class Config:
     scan: ScanSettings = field(default_factory=ScanSettings)
     quality: QualityThresholds = field(default_factory=QualityThresholds)
+    duplicates: DuplicateSettings = field(default_factory=DuplicateSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
     sources: tuple[str, ...] = ()  # files that contributed, for `config show`
 
 
-_SECTIONS = {"scan": ScanSettings, "quality": QualityThresholds, "output": OutputSettings}
+_SECTIONS = {
+    "scan": ScanSettings,
+    "quality": QualityThresholds,
+    "duplicates": DuplicateSettings,
+    "output": OutputSettings,
+}
 
 
 def user_config_path() -> Path:

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from hygiene import catalog
 from hygiene.config import QualityThresholds
+from hygiene.duplicates import DuplicateReport, Member
 from hygiene.quality import is_blurry, is_bright, is_dark
 
 IMAGES_COLUMNS: tuple[str, ...] = (
@@ -44,6 +45,17 @@ IMAGES_COLUMNS: tuple[str, ...] = (
     "uncertain",
     "action",
 )
+DUPLICATES_COLUMNS = (
+    "group",
+    "kind",
+    "path",
+    "distance",
+    "keeper",
+    "size_bytes",
+    "reason",
+    "rationale",
+)
+SIMILAR_COLUMNS = ("cluster", "path", "taken_at")
 _PARQUET_SCHEMA = pa.schema(
     [
         ("path", pa.string()),
@@ -76,6 +88,10 @@ _CHUNK_ROWS = 20_000
 @dataclass
 class RunSummary:
     files: int = 0
+    duplicate_groups: int = 0
+    duplicate_files: int = 0  # files a plan could remove (not keepers, not protected)
+    reclaimable_bytes: int = 0
+    similar_clusters: int = 0
     bytes_total: int = 0
     by_status: Counter[str] = field(default_factory=Counter)
     bytes_by_status: Counter[str] = field(default_factory=Counter)
@@ -83,9 +99,15 @@ class RunSummary:
 
 
 def write_outputs(
-    conn: sqlite3.Connection, run_id: str, out_dir: Path, limits: QualityThresholds
+    conn: sqlite3.Connection,
+    run_id: str,
+    out_dir: Path,
+    limits: QualityThresholds,
+    duplicates: DuplicateReport,
 ) -> RunSummary:
     summary = RunSummary()
+    _write_duplicates(duplicates, out_dir, summary)
+    members = duplicates.members_by_seq()
     csv_path, parquet_path = out_dir / "images.csv", out_dir / "images.parquet"
     with (
         csv_path.open("w", newline="", encoding="utf-8") as csv_file,
@@ -93,14 +115,19 @@ def write_outputs(
     ):
         writer = csv.DictWriter(csv_file, fieldnames=IMAGES_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        for chunk in _chunks(_image_rows(conn, run_id, limits, summary), _CHUNK_ROWS):
+        rows = _image_rows(conn, run_id, limits, summary, members)
+        for chunk in _chunks(rows, _CHUNK_ROWS):
             writer.writerows(_csv_row(row) for row in chunk)
             parquet.write_table(pa.Table.from_pylist(chunk, schema=_PARQUET_SCHEMA))
     return summary
 
 
 def _image_rows(
-    conn: sqlite3.Connection, run_id: str, limits: QualityThresholds, summary: RunSummary
+    conn: sqlite3.Connection,
+    run_id: str,
+    limits: QualityThresholds,
+    summary: RunSummary,
+    members: dict[int, Member],
 ) -> Iterator[dict[str, object]]:
     for item in catalog.iter_run_rows(conn, run_id):
         row: dict[str, object] = dict.fromkeys(IMAGES_COLUMNS)
@@ -132,7 +159,39 @@ def _image_rows(
                 blur=round(metrics.blur, 4),
                 **flags,
             )
+        if (member := members.get(item.seq)) is not None:
+            row.update(dup_group=member.group, dup_kind=member.kind, keeper=member.keeper)
         yield row
+
+
+def _write_duplicates(report: DuplicateReport, out_dir: Path, summary: RunSummary) -> None:
+    summary.duplicate_groups = len(report.groups)
+    summary.duplicate_files = len(report.removable)
+    summary.reclaimable_bytes = sum(m.size_bytes for m in report.removable)
+    summary.similar_clusters = len(report.similar)
+    with (out_dir / "duplicates.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(DUPLICATES_COLUMNS)
+        for group in report.groups:
+            for member in group.members:
+                writer.writerow(
+                    [
+                        group.group,
+                        member.kind,
+                        member.rel_path,
+                        member.distance,
+                        _csv_value(member.keeper),
+                        member.size_bytes,
+                        member.reason,
+                        group.rationale,
+                    ]
+                )
+    with (out_dir / "similar.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(SIMILAR_COLUMNS)
+        for cluster_id, cluster in enumerate(report.similar, start=1):
+            for shot in cluster:
+                writer.writerow([cluster_id, shot.rel_path, shot.taken_at or ""])
 
 
 def _csv_row(row: dict[str, object]) -> dict[str, object]:

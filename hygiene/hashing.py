@@ -51,13 +51,19 @@ CROP_WINDOWS: tuple[tuple[float, float, float, float], ...] = (
     (0.0, 0.1, 0.9, 1.0),
     (0.1, 0.1, 1.0, 1.0),
 )
-NEAR_HASH_COUNT = len(DIHEDRAL) + len(CROP_WINDOWS)
+# The middle band of the frame: a meme caption or a date stamp along the top or bottom edge
+# leaves it untouched.
+CENTRE_BAND = (0.0, 0.2, 1.0, 0.8)
+NEAR_HASH_COUNT = len(DIHEDRAL) + len(CROP_WINDOWS) + 1
+CENTRE_BAND_SLOT = NEAR_HASH_COUNT - 1
 _HASH_SIDE = 32
 _BORDER_TOLERANCE = 0.03  # luminance spread allowed inside a padded border
 _MAX_BORDER_FRACTION = 0.3
 
 
-def content_box(grey: np.ndarray) -> tuple[int, int, int, int]:
+def content_box(
+    grey: np.ndarray, tolerance: float = _BORDER_TOLERANCE
+) -> tuple[int, int, int, int]:
     """(left, top, right, bottom) of the frame inside a uniform padded border, if any."""
     height, width = grey.shape
     top, bottom, left, right = 0, height, 0, width
@@ -65,7 +71,7 @@ def content_box(grey: np.ndarray) -> tuple[int, int, int, int]:
     corner = float(np.median([grey[0, 0], grey[0, -1], grey[-1, 0], grey[-1, -1]]))
 
     def uniform(strip: np.ndarray) -> bool:
-        return bool(np.abs(strip - corner).max() <= _BORDER_TOLERANCE)
+        return bool(np.abs(strip - corner).max() <= tolerance)
 
     while top < limit_y and uniform(grey[top, :]):
         top += 1
@@ -84,7 +90,7 @@ def near_hashes(grey: np.ndarray) -> np.ndarray:
     """pHashes for near-duplicate search (uint64, NEAR_HASH_COUNT of them).
 
     The first eight are the border-trimmed frame under each rotation and mirror (DIHEDRAL order);
-    the rest are the CROP_WINDOWS of the trimmed frame, unrotated.
+    then the CROP_WINDOWS and the CENTRE_BAND of the trimmed frame, unrotated.
     """
     left, top, right, bottom = content_box(grey)
     frame = grey[top:bottom, left:right]
@@ -94,7 +100,7 @@ def near_hashes(grey: np.ndarray) -> np.ndarray:
     )
     hashes = [_phash_int(small if t is None else small.transpose(t)) for t in DIHEDRAL]
     height, width = levels.shape
-    for x0, y0, x1, y1 in CROP_WINDOWS:
+    for x0, y0, x1, y1 in (*CROP_WINDOWS, CENTRE_BAND):
         window = levels[int(y0 * height) : int(y1 * height), int(x0 * width) : int(x1 * width)]
         resized = cv2.resize(window, (_HASH_SIDE, _HASH_SIDE), interpolation=cv2.INTER_AREA)
         hashes.append(_phash_int(Image.fromarray(resized)))

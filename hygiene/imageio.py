@@ -10,6 +10,7 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from hygiene.formats import StructureError, check_structure
@@ -94,12 +95,26 @@ def decode(data: bytes, sniffed_format: str, *, max_pixels: int, min_side_px: in
         raise DecodeError(_describe_decoder_error(exc)) from None
 
 
+def downscale(image: Image.Image, max_side_px: int) -> Image.Image:
+    """The image with its longest side at most `max_side_px` (never enlarged)."""
+    scale = max_side_px / max(image.size)
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
 def encode_webp(image: Image.Image, *, max_side_px: int, quality: int) -> bytes:
-    thumb = image.copy()
-    thumb.thumbnail((max_side_px, max_side_px), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    thumb = downscale(image, max_side_px)
     buffer = io.BytesIO()
     thumb.save(buffer, format="WEBP", quality=quality, method=4)
     return buffer.getvalue()
+
+
+def decode_thumbnail(webp: bytes) -> np.ndarray:
+    """RGB uint8 pixels of a thumbnail this tool wrote itself."""
+    with Image.open(io.BytesIO(webp), formats=["WEBP"]) as img:
+        return np.asarray(img.convert("RGB"))
 
 
 def _decode(data: bytes, sniffed_format: str, max_pixels: int, min_side_px: int) -> DecodedImage:

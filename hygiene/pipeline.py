@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Protocol
 from hygiene import catalog
 from hygiene.config import Config
 from hygiene.discover import iter_files
+from hygiene.duplicates import DuplicateReport, ImageRow, find_duplicates
 from hygiene.records import FileEntry, ScanOutcome
 from hygiene.scan import FileVerdict, KnownContent, WorkerSettings, init_worker, scan_file
 from hygiene.workers import SupervisedPool, WorkerFailure, set_preload
@@ -116,20 +118,23 @@ def run_scan(
                 yield entry
             writer.wrote()
 
-    set_preload(["hygiene.scan"])
+    pending = files_to_decode()
     try:
-        with SupervisedPool(
-            scan_file,
-            workers=workers,
-            timeout_s=config.scan.file_timeout_s,
-            initializer=init_worker,
-            initargs=(settings,),
-        ) as pool:
-            for entry, result in pool.map_unordered(files_to_decode()):
-                writer.begin()
-                _store(conn, root_key, entry, settings.scan_key, result, stats)
-                writer.wrote()
-                progress.advance()
+        first = next(pending, None)  # a fully cached run never starts a worker
+        if first is not None:
+            set_preload(["hygiene.scan"])
+            with SupervisedPool(
+                scan_file,
+                workers=workers,
+                timeout_s=config.scan.file_timeout_s,
+                initializer=init_worker,
+                initargs=(settings,),
+            ) as pool:
+                for entry, result in pool.map_unordered(itertools.chain([first], pending)):
+                    writer.begin()
+                    _store(conn, root_key, entry, settings.scan_key, result, stats)
+                    writer.wrote()
+                    progress.advance()
     finally:
         writer.commit()
     stats.elapsed_s = time.monotonic() - started
@@ -164,3 +169,17 @@ def _store(
         status, error = "corrupt", result.detail
         stats.worker_failures += 1
     catalog.record_file(conn, root_key, entry, scan_key, sha256=sha256, status=status, error=error)
+
+
+def run_duplicates(
+    conn: sqlite3.Connection, run_id: str, root: Path, config: Config
+) -> DuplicateReport:
+    """Group the run's readable images into duplicate groups and similar-shot clusters."""
+    rows = [
+        ImageRow(row.seq, row.rel_path, row.size_bytes, row.sha256, row.facts)
+        for row in catalog.iter_run_rows(conn, run_id)
+        if row.facts is not None and row.sha256 is not None
+    ]
+    return find_duplicates(
+        rows, root, conn, config.duplicates, config.quality, max_pixels=config.scan.max_pixels
+    )

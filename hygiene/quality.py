@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from hygiene.config import QualityThresholds
+from hygiene.imageio import downscale
 from hygiene.records import QualityMetrics
 
 QUALITY_SIDE_PX = 512  # measurements are taken at this size; smaller images are not upscaled
@@ -24,9 +25,7 @@ _BLUR_SCALE = 2.0  # blur = exp(-_BLUR_SCALE * sharpness)
 
 def grey_thumbnail(rgb: Image.Image) -> np.ndarray:
     """Perceived luminance in 0..1 (float32) with the longest side at most QUALITY_SIDE_PX."""
-    small = rgb.copy()
-    small.thumbnail((QUALITY_SIDE_PX, QUALITY_SIDE_PX), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    channels = np.asarray(small, dtype=np.float32) / 255.0
+    channels = np.asarray(downscale(rgb, QUALITY_SIDE_PX), dtype=np.float32) / 255.0
     weighted = (
         0.241 * channels[..., 0] ** 2
         + 0.691 * channels[..., 1] ** 2

@@ -68,6 +68,12 @@ def write_run_record(
         "by_status": dict(summary.by_status),
         "bytes_by_status": dict(summary.bytes_by_status),
         "flags": dict(summary.flags),
+        "duplicates": {
+            "groups": summary.duplicate_groups,
+            "removable_files": summary.duplicate_files,
+            "reclaimable_bytes": summary.reclaimable_bytes,
+            "similar_clusters": summary.similar_clusters,
+        },
         "categorization": {"skipped": True, "reason": clip_skipped_reason},
     }
     path = folder / "run.json"

@@ -487,11 +487,13 @@ def burst_frame(image: Image.Image, seed: int) -> Image.Image:
     return Image.fromarray(moved)
 
 
-def _transforms(original: bytes, image: Image.Image) -> dict[str, tuple[bytes, str, str]]:
+def _transforms(
+    original: bytes, image: Image.Image, taken: str
+) -> dict[str, tuple[bytes, str, str]]:
     """transform name -> (bytes, extension, relation a scan must find: exact | pixel | near)."""
     decoded = Image.open(io.BytesIO(original)).convert("RGB")
     width, height = image.size
-    exif6 = camera_exif("2001:01:01 00:00:00", "Phone", 6)
+    exif6 = camera_exif(taken, "Camera", 6)  # the phone turned it, the date stays
     return {
         "exact_copy": (original, "jpg", "exact"),
         "metadata_stripped": (strip_jpeg_metadata(original), "jpg", "pixel"),
@@ -556,7 +558,7 @@ def build_duplicate_corpus(
         original = jpeg_bytes(image, 92, camera_exif(taken, "Camera"))
         source = f"originals/{name}.jpg"
         archive.add(source, original, "photo", extra={"group": name})
-        for transform, (data, extension, relation) in _transforms(original, image).items():
+        for transform, (data, extension, relation) in _transforms(original, image, taken).items():
             archive.add(
                 f"copies/{name}/{transform}.{extension}",
                 data,

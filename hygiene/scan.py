@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image
 
 from hygiene import catalog
 from hygiene.formats import (
@@ -27,16 +26,15 @@ from hygiene.hashing import (
     content_box,
     near_hashes,
     perceptual_hashes,
-    pixel_sha256_hex,
     sha256_hex,
 )
-from hygiene.imageio import DecodeError, decode, encode_webp
+from hygiene.imageio import DecodeError, decode, downscale, encode_webp
 from hygiene.quality import QUALITY_SIDE_PX, grey_thumbnail, measure
 from hygiene.records import FileEntry, ImageFacts, ScanOutcome
 from hygiene.verify import colourfulness
 
 # Bump when what a scan stores changes; every cached result with another version is redone.
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
 _THUMBNAIL_QUALITY = 70
 
 
@@ -128,7 +126,8 @@ def scan_bytes(
         )
     except DecodeError as exc:
         return ScanOutcome("corrupt", str(exc), digest)
-    grey = grey_thumbnail(decoded.rgb)
+    small = downscale(decoded.rgb, QUALITY_SIDE_PX)  # every measurement below starts here
+    grey = grey_thumbnail(small)
     phash, dhash = perceptual_hashes(grey)
     facts = ImageFacts(
         format=decoded.format,
@@ -137,23 +136,19 @@ def scan_bytes(
         orientation=decoded.orientation,
         taken_at=decoded.taken_at,
         camera_model=decoded.camera_model,
-        pixel_sha256=pixel_sha256_hex(decoded.rgb) if decoded.full_resolution else None,
+        pixel_sha256=None,  # full-resolution pixel hashes are computed by the duplicate stage,
+        # and only for the few files whose grouping needs one
         phash=phash,
         dhash=dhash,
         near_hashes=near_hashes(grey).tobytes(),
-        colourfulness=colourfulness(_small_rgb(decoded.rgb)),
+        colourfulness=colourfulness(np.asarray(downscale(small, 64), np.float32) / 255.0),
         content_fraction=_content_fraction(grey),
         quality=measure(grey),
         thumbnail_webp=encode_webp(
-            decoded.rgb, max_side_px=settings.thumbnail_px, quality=_THUMBNAIL_QUALITY
+            small, max_side_px=settings.thumbnail_px, quality=_THUMBNAIL_QUALITY
         ),
     )
     return ScanOutcome("ok", None, digest, facts)
-
-
-def _small_rgb(rgb: Image.Image) -> np.ndarray:
-    small = rgb.resize((64, 64), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.asarray(small, np.float32) / 255.0
 
 
 def _content_fraction(grey: np.ndarray) -> float:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from hygiene.config import DuplicateSettings
 from hygiene.hashing import content_box
 
 _SIDE = 64
@@ -30,29 +31,22 @@ class Comparison:
     changed_fraction: float  # of non-background pixels still differing after a gain/offset fit
     colour_difference: float  # mean chroma distance, 0 when either side is greyscale
 
-    def is_duplicate(self, limits: DuplicateLimits) -> bool:
+    def is_duplicate(self, limits: DuplicateSettings) -> bool:
         return (
             self.correlation >= limits.min_correlation
             and self.changed_fraction <= limits.max_changed_fraction
             and self.colour_difference <= limits.max_colour_difference
         )
 
-    def is_similar(self, limits: DuplicateLimits) -> bool:
+    def is_similar(self, limits: DuplicateSettings) -> bool:
         return self.correlation >= limits.similar_min_correlation
-
-
-@dataclass(frozen=True, slots=True)
-class DuplicateLimits:
-    min_correlation: float = 0.90
-    max_changed_fraction: float = 0.10
-    max_colour_difference: float = 0.06
-    similar_min_correlation: float = 0.65
 
 
 def rgb_array(thumbnail_rgb: np.ndarray) -> np.ndarray:
     """Float RGB in 0..1, cropped to the content inside any uniform padded border."""
     rgb = thumbnail_rgb.astype(np.float32) / 255.0
-    left, top, right, bottom = content_box(_grey(rgb))
+    # Thumbnails are lossy WebP: a padded border rings near its edge, so allow more spread.
+    left, top, right, bottom = content_box(_grey(rgb), tolerance=0.08)
     return rgb[top:bottom, left:right]
 
 

@@ -1,0 +1,576 @@
+"""Exact, pixel-identical and near-duplicate groups with a keeper each; similar-shot clusters.
+
+Evidence flows one way: identical bytes (confirmed byte by byte) -> identical decoded pixels ->
+hash candidates from a sub-quadratic search, each confirmed on aligned thumbnails. A group is
+built around its keeper and every member is confirmed against that keeper directly, so groups
+cannot chain two unrelated photos together through a third.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import sqlite3
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from hygiene import catalog
+from hygiene.config import DuplicateSettings, QualityThresholds
+from hygiene.hashing import CENTRE_BAND_SLOT, DIHEDRAL, pixel_sha256_hex
+from hygiene.imageio import DecodeError, decode, decode_thumbnail
+from hygiene.keeper import Candidate, describe_keeper, group_scale, rank_key, why_not_kept
+from hygiene.nearsearch import hamming_pairs
+from hygiene.quality import is_blurry, is_bright, is_dark
+from hygiene.records import ImageFacts
+from hygiene.verify import Comparison, compare, rgb_array
+
+DupKind = str  # "exact" | "pixel" | "near"
+_KIND_STRENGTH = {"exact": 0, "pixel": 1, "near": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRow:
+    """A readable image of the run, as the duplicate stage needs it."""
+
+    seq: int
+    rel_path: str
+    size_bytes: int
+    sha256: str
+    facts: ImageFacts
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    seq: int
+    rel_path: str
+    group: int
+    kind: DupKind  # how this file relates to the keeper; the keeper carries the group's kind
+    distance: int  # pHash bits between this file and the keeper (0 for exact and pixel)
+    size_bytes: int
+    keeper: bool
+    reason: str  # why this file is kept, or why not
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarShot:
+    seq: int
+    rel_path: str
+    taken_at: str | None
+
+
+@dataclass
+class DuplicateGroup:
+    group: int
+    kind: DupKind  # the loosest relation in the group
+    keeper_seq: int
+    rationale: str
+    members: list[Member] = field(default_factory=list)
+
+
+@dataclass
+class DuplicateReport:
+    groups: list[DuplicateGroup]
+    similar: list[list[SimilarShot]]  # clusters, each with at least two distinct photos
+    candidate_pairs: int = 0
+    verified_pairs: int = 0
+
+    def members_by_seq(self) -> dict[int, Member]:
+        return {m.seq: m for g in self.groups for m in g.members}
+
+    @property
+    def removable(self) -> list[Member]:
+        return [m for g in self.groups for m in g.members if not m.keeper]
+
+
+@dataclass(frozen=True, slots=True)
+class _Edge:
+    kind: DupKind
+    distance: int
+
+
+@dataclass
+class _Node:
+    """One distinct content: files with identical bytes."""
+
+    rows: list[ImageRow]
+    hashes: np.ndarray
+    best: Candidate
+
+    @property
+    def facts(self) -> ImageFacts:
+        return self.rows[0].facts
+
+
+class _Thumbnails:
+    """Decoded thumbnails for verification, in a bounded cache (memory must not grow with N)."""
+
+    def __init__(self, load: Callable[[str], bytes | None], capacity: int = 128) -> None:
+        self._load = load
+        self._cache: OrderedDict[str, np.ndarray | None] = OrderedDict()
+        self._capacity = capacity
+
+    def get(self, sha256: str) -> np.ndarray | None:
+        if sha256 in self._cache:
+            self._cache.move_to_end(sha256)
+            return self._cache[sha256]
+        webp = self._load(sha256)
+        value = rgb_array(decode_thumbnail(webp)) if webp else None
+        self._cache[sha256] = value
+        if len(self._cache) > self._capacity:
+            self._cache.popitem(last=False)
+        return value
+
+
+def find_duplicates(
+    rows: list[ImageRow],
+    root: Path,
+    conn: sqlite3.Connection,
+    settings: DuplicateSettings,
+    quality: QualityThresholds,
+    *,
+    max_pixels: int,
+) -> DuplicateReport:
+    protected = _protected_matcher(root, settings.protected_roots)
+    nodes = _nodes(rows, root, settings.keeper_rules, quality, protected)
+    thumbnails = _Thumbnails(lambda sha: catalog.thumbnail(conn, sha))
+    pixel_hash = _PixelHashes(root, conn, max_pixels)
+    edges, similar_pairs, candidates = _confirmed_edges(nodes, settings, thumbnails, pixel_hash)
+
+    def confirm(a: int, b: int) -> int | None:
+        """The rotation or mirror under which b matches a on thumbnails, if any."""
+        rgb_a, rgb_b = (
+            thumbnails.get(nodes[a].rows[0].sha256),
+            thumbnails.get(nodes[b].rows[0].sha256),
+        )
+        if rgb_a is None or rgb_b is None:
+            return None
+        for transform in range(len(DIHEDRAL)):
+            if compare(rgb_a, rgb_b, transform, b_is_crop_of_a=False).is_duplicate(settings):
+                return transform
+        return None
+
+    groups = _groups(nodes, edges, settings.keeper_rules, confirm)
+    similar = _similar_clusters(nodes, similar_pairs, groups)
+    return DuplicateReport(groups, similar, candidates, sum(len(e) for e in edges.values()) // 2)
+
+
+# ---------------------------------------------------------------- nodes and exact duplicates
+
+
+def _nodes(
+    rows: list[ImageRow],
+    root: Path,
+    rules: tuple[str, ...],
+    quality: QualityThresholds,
+    protected: Callable[[str], bool],
+) -> list[_Node]:
+    by_content: dict[tuple[int, str], list[ImageRow]] = defaultdict(list)
+    for row in rows:
+        by_content[(row.size_bytes, row.sha256)].append(row)  # size first, as dedupe tools do
+    nodes = []
+    for same_hash in by_content.values():
+        for same_bytes in _split_by_bytes(same_hash, root):
+            candidates = [_candidate(r, quality, protected) for r in same_bytes]
+            ordered = sorted(
+                zip(candidates, same_bytes, strict=True), key=lambda p: rank_key(p[0], rules)
+            )
+            hashes = np.frombuffer(same_bytes[0].facts.near_hashes, dtype=np.uint64)
+            nodes.append(_Node([r for _, r in ordered], hashes, ordered[0][0]))
+    return nodes
+
+
+def _split_by_bytes(rows: list[ImageRow], root: Path) -> list[list[ImageRow]]:
+    """Equal sha256 is confirmed byte by byte before files are called exact duplicates."""
+    groups: list[list[ImageRow]] = []
+    for row in rows:
+        for group in groups:
+            if _same_bytes(root / group[0].rel_path, root / row.rel_path):
+                group.append(row)
+                break
+        else:
+            groups.append([row])
+    return groups
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    try:
+        return filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False  # unreadable now: do not vouch for it
+
+
+def _candidate(
+    row: ImageRow, quality: QualityThresholds, protected: Callable[[str], bool]
+) -> Candidate:
+    facts = row.facts
+    degraded = tuple(
+        name
+        for name, raised in (
+            ("dark", is_dark(facts.quality, quality)),
+            ("bright", is_bright(facts.quality, quality)),
+            ("blurry", is_blurry(facts.quality, quality)),
+        )
+        if raised
+    )
+    return Candidate(
+        seq=row.seq,
+        rel_path=row.rel_path,
+        size_bytes=row.size_bytes,
+        width=facts.width,
+        height=facts.height,
+        format=facts.format,
+        content_fraction=facts.content_fraction,
+        colourfulness=facts.colourfulness,
+        taken_at=facts.taken_at,
+        degraded=degraded,
+        protected=protected(row.rel_path),
+    )
+
+
+def _protected_matcher(root: Path, protected_roots: tuple[str, ...]) -> Callable[[str], bool]:
+    prefixes = []
+    for entry in protected_roots:
+        path = Path(entry).expanduser()
+        relative = path.resolve().relative_to(root) if path.is_absolute() else path
+        prefixes.append(relative.as_posix().strip("/") + "/")
+    return lambda rel_path: any(rel_path.startswith(prefix) for prefix in prefixes)
+
+
+# ---------------------------------------------------------------- candidates and confirmation
+
+
+class _PixelHashes:
+    """Full-resolution pixel hashes, computed only for the files a decision needs, and cached."""
+
+    def __init__(self, root: Path, conn: sqlite3.Connection, max_pixels: int) -> None:
+        self._root, self._conn, self._max_pixels = root, conn, max_pixels
+
+    def get(self, node: _Node) -> str | None:
+        facts = node.facts
+        if facts.pixel_sha256:
+            return facts.pixel_sha256
+        row = node.rows[0]
+        try:
+            data = (self._root / row.rel_path).read_bytes()
+            fmt = "HEIF" if facts.format in ("HEIF", "AVIF") else facts.format
+            fmt = "JPEG" if fmt == "MPO" else fmt
+            decoded = decode(data, fmt, max_pixels=self._max_pixels, min_side_px=1 << 30)
+        except (OSError, DecodeError):
+            return None
+        digest = pixel_sha256_hex(decoded.rgb)
+        catalog.set_pixel_sha256(self._conn, row.sha256, digest)
+        node.rows = [_with_pixel_hash(r, digest) for r in node.rows]
+        return digest
+
+
+def _with_pixel_hash(row: ImageRow, digest: str) -> ImageRow:
+    return replace(row, facts=replace(row.facts, pixel_sha256=digest))
+
+
+Proposal = tuple[int, int, int, bool, int]  # a, b, transform, b is a crop of a, distance
+
+
+def _confirmed_edges(
+    nodes: list[_Node],
+    settings: DuplicateSettings,
+    thumbnails: _Thumbnails,
+    pixel_hash: _PixelHashes,
+) -> tuple[dict[int, dict[int, _Edge]], list[tuple[int, int]], int]:
+    edges: dict[int, dict[int, _Edge]] = defaultdict(dict)
+    similar: list[tuple[int, int]] = []
+    proposals = _proposals(nodes, settings)
+    for a, b, transform, crop, distance in proposals:
+        kind = _relation(
+            nodes[a], nodes[b], transform, crop, distance, settings, thumbnails, pixel_hash
+        )
+        if kind == "similar":
+            similar.append((a, b))
+        elif kind is not None:
+            edges[a][b] = edges[b][a] = _Edge(kind, 0 if kind == "pixel" else distance)
+    return edges, similar, len(proposals)
+
+
+def _proposals(nodes: list[_Node], settings: DuplicateSettings) -> list[Proposal]:
+    """The closest proposed alignment for every pair of nodes the hash search brings together.
+
+    (a, b, t, False, d): b looks like DIHEDRAL[t] of a.
+    (a, b, 0, True, d): b looks like a crop of a.
+    """
+    if len(nodes) < 2:
+        return []
+    hashes = np.stack([n.hashes for n in nodes])
+    rotations = len(DIHEDRAL)
+    widest = max(settings.near_max_distance, settings.similar_max_distance)
+    best: dict[tuple[int, int], Proposal] = {}
+
+    def propose(a: int, b: int, transform: int, crop: bool, distance: int) -> None:
+        key = (min(a, b), max(a, b))
+        if a != b and (key not in best or distance < best[key][4]):
+            best[key] = (a, b, transform, crop, distance)
+
+    whole = hamming_pairs(hashes[:, 0], hashes[:, :rotations].ravel(), widest)
+    a_nodes, transforms = np.divmod(whole.query, rotations)
+    for a, t, b, d in zip(
+        a_nodes.tolist(),
+        transforms.tolist(),
+        whole.index.tolist(),
+        whole.distance.tolist(),
+        strict=True,
+    ):
+        if t == 0 or d <= settings.near_max_distance:  # similar shots are never rotated
+            propose(a, b, t, False, d)
+    bands = hamming_pairs(
+        hashes[:, CENTRE_BAND_SLOT], hashes[:, CENTRE_BAND_SLOT], settings.near_max_distance
+    )
+    for a, b, d in zip(
+        bands.query.tolist(), bands.index.tolist(), bands.distance.tolist(), strict=True
+    ):
+        propose(a, b, 0, False, d)
+    windows = hashes[:, rotations:CENTRE_BAND_SLOT]
+    crops = hamming_pairs(windows.ravel(), hashes[:, 0], settings.crop_max_distance)
+    for b, w, d in zip(
+        crops.query.tolist(), crops.index.tolist(), crops.distance.tolist(), strict=True
+    ):
+        propose(w // windows.shape[1], b, 0, True, d)
+    return list(best.values())
+
+
+def _relation(
+    a: _Node,
+    b: _Node,
+    transform: int,
+    crop: bool,
+    distance: int,
+    settings: DuplicateSettings,
+    thumbnails: _Thumbnails,
+    pixel_hash: _PixelHashes,
+) -> str | None:
+    same_size = (a.facts.width, a.facts.height) == (b.facts.width, b.facts.height)
+    if transform == 0 and not crop and same_size and distance <= settings.pixel_max_distance:
+        first, second = pixel_hash.get(a), pixel_hash.get(b)
+        if first is not None and first == second:
+            return "pixel"
+    rgb_a, rgb_b = thumbnails.get(a.rows[0].sha256), thumbnails.get(b.rows[0].sha256)
+    if rgb_a is None or rgb_b is None:
+        return None
+    comparison = compare(rgb_a, rgb_b, transform, b_is_crop_of_a=crop)
+    distinct_captures = _different_capture_times(a.facts.taken_at, b.facts.taken_at)
+    close = distance <= _near_limit(crop, settings) and not distinct_captures
+    if close and comparison.is_duplicate(settings):
+        return "near"
+    if transform == 0 and not crop and _similar(comparison, a, b, settings):
+        return "similar"
+    return None
+
+
+def _near_limit(crop: bool, settings: DuplicateSettings) -> int:
+    return settings.crop_max_distance if crop else settings.near_max_distance
+
+
+def _similar(comparison: Comparison, a: _Node, b: _Node, settings: DuplicateSettings) -> bool:
+    if not comparison.is_similar(settings):
+        return False
+    seconds = _seconds_apart(a.facts.taken_at, b.facts.taken_at)
+    return seconds is None or seconds <= settings.similar_max_seconds
+
+
+def _different_capture_times(first: str | None, second: str | None) -> bool:
+    """Two EXIF capture times that differ mean two exposures, however alike they look."""
+    return first is not None and second is not None and first != second
+
+
+def _seconds_apart(first: str | None, second: str | None) -> float | None:
+    if first is None or second is None:
+        return None
+    try:
+        return abs((datetime.fromisoformat(first) - datetime.fromisoformat(second)).total_seconds())
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------- groups around keepers
+
+
+def _groups(
+    nodes: list[_Node],
+    edges: dict[int, dict[int, _Edge]],
+    rules: tuple[str, ...],
+    confirm: Callable[[int, int], int | None],
+) -> list[DuplicateGroup]:
+    """Seed groups with central nodes; a node joins only a seed it is confirmed against.
+
+    Seeds go in order of fewest quality flags, then most confirmed relations (an original
+    matches all its copies; a cropped or padded copy matches fewer), then keeper rank. Closest
+    relations join first, and a node whose EXIF capture time differs from one already in the
+    group is another exposure (a burst frame next to a copy that lost its EXIF), so it stays
+    out. The keeper is then chosen among the members.
+    """
+
+    def rank(index: int) -> tuple[object, ...]:
+        return rank_key(nodes[index].best, rules)
+
+    def seed_order(index: int) -> tuple[object, ...]:
+        return (len(nodes[index].best.degraded), -len(edges.get(index, {})), rank(index))
+
+    closest_time = _closest_capture_times(nodes, edges)
+    assigned: set[int] = set()
+    groups: list[DuplicateGroup] = []
+    for seed in sorted(range(len(nodes)), key=seed_order):
+        if seed in assigned:
+            continue
+        times = {nodes[seed].facts.taken_at} - {None}
+        joined = [seed]
+        closest_first = sorted(
+            edges.get(seed, {}).items(),
+            key=lambda item: (_KIND_STRENGTH[item[1].kind], item[1].distance, rank(item[0])),
+        )
+        for other, _ in closest_first:
+            taken_at = nodes[other].facts.taken_at or closest_time.get(other)
+            if other in assigned or (taken_at is not None and times and taken_at not in times):
+                continue
+            times |= {nodes[other].facts.taken_at} - {None}
+            joined.append(other)
+        if len(joined) > 1 or len(nodes[seed].rows) > 1:
+            assigned.update(joined)
+            groups.append(_group(len(groups) + 1, nodes, joined, edges, rules, confirm))
+    return groups
+
+
+def _closest_capture_times(
+    nodes: list[_Node], edges: dict[int, dict[int, _Edge]]
+) -> dict[int, str]:
+    """For a copy without EXIF time, the capture time of the closest confirmed photo with one.
+
+    A copy that matches both a photo and the next frame of its burst belongs with the frame it
+    is closest to; this keeps it from pulling the other frame into its group.
+    """
+    closest: dict[int, str] = {}
+    for index, node in enumerate(nodes):
+        if node.facts.taken_at is not None:
+            continue
+        timed = [
+            (edge.distance, nodes[other].facts.taken_at)
+            for other, edge in edges.get(index, {}).items()
+            if nodes[other].facts.taken_at is not None
+        ]
+        if timed:
+            closest[index] = min(timed)[1]  # type: ignore[assignment]
+    return closest
+
+
+def _confirm_all(
+    index: int,
+    joined: list[int],
+    edges: dict[int, dict[int, _Edge]],
+    confirm: Callable[[int, int], int | None],
+) -> bool:
+    """Make sure `index` is confirmed against every member, checking the pairs not yet compared.
+
+    The hash search may have paired a member only with the seed; a keeper must still match it
+    directly (no chaining), so the missing pairs are compared on thumbnails now.
+    """
+    for other in joined:
+        if other == index or other in edges.get(index, {}):
+            continue
+        transform = confirm(index, other)
+        if transform is None:
+            return False
+        edges[index][other] = edges[other][index] = _Edge("near", edges[joined[0]][other].distance)
+    return True
+
+
+def _group(
+    group: int,
+    nodes: list[_Node],
+    joined: list[int],
+    edges: dict[int, dict[int, _Edge]],
+    rules: tuple[str, ...],
+    confirm: Callable[[int, int], int | None],
+) -> DuplicateGroup:
+    """Choose the keeper among everything that joined, then describe each file against it."""
+    files = [(index, c) for index in joined for c in _candidates_of(nodes[index])]
+    scale = group_scale([c for _, c in files])
+    keeper_node, keeper = joined[0], nodes[joined[0]].best  # the seed matches every member
+    for index, candidate in sorted(files, key=lambda f: rank_key(f[1], rules, scale)):
+        if index == keeper_node or _confirm_all(index, joined, edges, confirm):
+            keeper_node, keeper = index, candidate
+            break
+    relations = []
+    for index, candidate in files:
+        if candidate.seq == keeper.seq:
+            continue
+        edge = _Edge("exact", 0) if index == keeper_node else edges[keeper_node][index]
+        relations.append((candidate, edge))
+    kind = max((e.kind for _, e in relations), key=_KIND_STRENGTH.__getitem__, default="exact")
+    result = DuplicateGroup(group, kind, keeper.seq, "")
+    result.members.append(_member(keeper, group, kind, 0, True, "kept"))
+    reasons: dict[str, int] = defaultdict(int)
+    for candidate, edge in relations:
+        if candidate.protected:
+            reason = "in a protected folder: always kept"
+        elif rank_key(candidate, rules, scale) < rank_key(keeper, rules, scale):
+            reason = "ranks higher but is not confirmed against every copy"
+        else:
+            reason = why_not_kept(keeper, candidate, rules, scale)
+        reasons[f"{edge.kind} ({reason})"] += 1
+        result.members.append(
+            _member(candidate, group, edge.kind, edge.distance, candidate.protected, reason)
+        )
+    summary = "; ".join(f"{count} {text}" for text, count in sorted(reasons.items()))
+    result.rationale = f"kept: {describe_keeper(keeper)}; others: {summary}"
+    return result
+
+
+def _member(
+    candidate: Candidate, group: int, kind: DupKind, distance: int, keeper: bool, reason: str
+) -> Member:
+    return Member(
+        candidate.seq,
+        candidate.rel_path,
+        group,
+        kind,
+        distance,
+        candidate.size_bytes,
+        keeper,
+        reason,
+    )
+
+
+def _candidates_of(node: _Node) -> list[Candidate]:
+    """The node's files as keeper candidates, best first (node.rows is kept in rank order)."""
+    return [node.best] + [_as_candidate_like(node.best, row) for row in node.rows[1:]]
+
+
+def _as_candidate_like(best: Candidate, row: ImageRow) -> Candidate:
+    return replace(best, seq=row.seq, rel_path=row.rel_path)
+
+
+def _similar_clusters(
+    nodes: list[_Node], pairs: list[tuple[int, int]], groups: list[DuplicateGroup]
+) -> list[list[SimilarShot]]:
+    """Connected similar pairs, merged per duplicate group; only clusters of distinct photos."""
+    seq_group = {m.seq: g.group for g in groups for m in g.members}
+    unit = [seq_group.get(node.rows[0].seq, -1 - index) for index, node in enumerate(nodes)]
+    parent = {u: u for u in unit}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        parent[find(unit[a])] = find(unit[b])
+    clusters: dict[int, list[SimilarShot]] = defaultdict(list)
+    distinct: dict[int, set[int]] = defaultdict(set)
+    for index, node in enumerate(nodes):
+        root = find(unit[index])
+        row = node.rows[0]
+        clusters[root].append(SimilarShot(row.seq, row.rel_path, row.facts.taken_at))
+        distinct[root].add(unit[index])
+    kept = [sorted(c, key=lambda s: s.seq) for r, c in clusters.items() if len(distinct[r]) > 1]
+    return sorted(kept, key=lambda cluster: cluster[0].seq)

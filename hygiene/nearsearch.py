@@ -1,0 +1,92 @@
+"""Sub-quadratic search for pairs of 64-bit hashes within a Hamming radius (multi-index hashing).
+
+Each hash is cut into four 16-bit bands; two hashes that differ in at most three bits agree
+exactly on at least one band (pigeonhole), so looking up each query's bands in a table finds
+them all. Repeating with the bits rotated by a few places moves the band boundaries, which also
+finds most pairs that differ in up to ~10 bits. Work grows with the number of hashes times the
+bucket size, not with the square of the number of hashes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_BANDS = 4
+_BAND_BITS = 16
+_KEYS = 1 << _BAND_BITS
+
+
+@dataclass(frozen=True, slots=True)
+class HashPairs:
+    query: np.ndarray  # positions in the query array
+    index: np.ndarray  # positions in the index array
+    distance: np.ndarray  # Hamming distance, uint8
+
+
+def hamming_pairs(
+    index: np.ndarray,
+    queries: np.ndarray,
+    max_distance: int,
+    *,
+    rotations: tuple[int, ...] = (0, 8),
+    max_bucket: int = 4096,
+    chunk_queries: int = 250_000,
+) -> HashPairs:
+    """Unique (query, index) pairs whose hashes differ in at most `max_distance` bits.
+
+    Buckets holding more than `max_bucket` hashes (blank frames all hash alike) are not expanded:
+    they would make the search quadratic and carry no evidence.
+    """
+    index = np.ascontiguousarray(index, dtype=np.uint64)
+    queries = np.ascontiguousarray(queries, dtype=np.uint64)
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for rotation in rotations:
+        rotated_index, rotated_queries = _rotate(index, rotation), _rotate(queries, rotation)
+        for band in range(_BANDS):
+            table = _BandTable(_band(rotated_index, band), max_bucket)
+            keys = _band(rotated_queries, band)
+            for start in range(0, len(queries), chunk_queries):
+                q, i = table.lookup(keys[start : start + chunk_queries], offset=start)
+                distance = np.bitwise_count(queries[q] ^ index[i])
+                close = distance <= max_distance
+                found.append((q[close], i[close], distance[close].astype(np.uint8)))
+    return _unique(found, len(index))
+
+
+class _BandTable:
+    def __init__(self, keys: np.ndarray, max_bucket: int) -> None:
+        self.order = np.argsort(keys, kind="stable")
+        self.counts = np.bincount(keys, minlength=_KEYS)
+        self.starts = np.cumsum(self.counts) - self.counts
+        self.counts[self.counts > max_bucket] = 0
+
+    def lookup(self, keys: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray]:
+        counts = self.counts[keys]
+        total = int(counts.sum())
+        query_pos = np.repeat(np.arange(offset, offset + len(keys)), counts)
+        first = np.repeat(self.starts[keys] - (np.cumsum(counts) - counts), counts)
+        return query_pos, self.order[first + np.arange(total)]
+
+
+def _band(hashes: np.ndarray, band: int) -> np.ndarray:
+    return ((hashes >> np.uint64(band * _BAND_BITS)) & np.uint64(_KEYS - 1)).astype(np.int64)
+
+
+def _rotate(hashes: np.ndarray, bits: int) -> np.ndarray:
+    if bits == 0:
+        return hashes
+    shift, back = np.uint64(bits), np.uint64(64 - bits)
+    return (hashes << shift) | (hashes >> back)
+
+
+def _unique(found: list[tuple[np.ndarray, np.ndarray, np.ndarray]], index_size: int) -> HashPairs:
+    if not found:
+        empty = np.empty(0, np.int64)
+        return HashPairs(empty, empty, np.empty(0, np.uint8))
+    query = np.concatenate([f[0] for f in found])
+    index = np.concatenate([f[1] for f in found])
+    distance = np.concatenate([f[2] for f in found])
+    keys, first = np.unique(query.astype(np.int64) * index_size + index, return_index=True)
+    return HashPairs(keys // index_size, keys % index_size, distance[first])
