@@ -23,7 +23,7 @@ from hygiene.records import (
     ScanOutcome,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _BUSY_TIMEOUT_S = 60.0
 
 _MIGRATIONS: dict[int, str] = {
@@ -79,6 +79,16 @@ _MIGRATIONS: dict[int, str] = {
     ALTER TABLE contents ADD COLUMN near_hashes BLOB;
     ALTER TABLE contents ADD COLUMN colourfulness REAL;
     ALTER TABLE contents ADD COLUMN content_fraction REAL;
+    """,
+    3: """
+    -- what comparing two contents concluded, so a re-run does not compare them again
+    CREATE TABLE pair_relations (
+        sha_a TEXT NOT NULL,
+        sha_b TEXT NOT NULL,
+        check_key TEXT NOT NULL,
+        relation TEXT NOT NULL,
+        PRIMARY KEY (sha_a, sha_b, check_key)
+    ) WITHOUT ROWID;
     """,
 }
 
@@ -250,6 +260,24 @@ def _facts(values: tuple[object, ...], thumbnail_webp: bytes = b"") -> ImageFact
     quality = QualityMetrics(*values[count:])  # type: ignore[arg-type]
     named = dict(zip(FACT_FIELDS, values[:count], strict=True))
     return ImageFacts(**named, quality=quality, thumbnail_webp=thumbnail_webp)  # type: ignore[arg-type]
+
+
+def pair_relation(conn: sqlite3.Connection, sha_a: str, sha_b: str, check_key: str) -> str | None:
+    row = conn.execute(
+        "SELECT relation FROM pair_relations WHERE sha_a = ? AND sha_b = ? AND check_key = ?",
+        (sha_a, sha_b, check_key),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def record_pair_relation(
+    conn: sqlite3.Connection, sha_a: str, sha_b: str, check_key: str, relation: str
+) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO pair_relations (sha_a, sha_b, check_key, relation) "
+        "VALUES (?, ?, ?, ?)",
+        (sha_a, sha_b, check_key, relation),
+    )
 
 
 def set_pixel_sha256(conn: sqlite3.Connection, sha256: str, pixel_sha256: str) -> None:

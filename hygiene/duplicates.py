@@ -9,10 +9,12 @@ cannot chain two unrelated photos together through a third.
 from __future__ import annotations
 
 import filecmp
+import hashlib
 import sqlite3
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +31,8 @@ from hygiene.records import ImageFacts
 from hygiene.verify import Comparison, compare, rgb_array
 
 DupKind = str  # "exact" | "pixel" | "near"
+# Bump when the way a pair is judged changes: cached verdicts from other versions are ignored.
+VERIFY_VERSION = 1
 _KIND_STRENGTH = {"exact": 0, "pixel": 1, "near": 2}
 
 
@@ -138,20 +142,21 @@ def find_duplicates(
     nodes = _nodes(rows, root, settings.keeper_rules, quality, protected)
     thumbnails = _Thumbnails(lambda sha: catalog.thumbnail(conn, sha))
     pixel_hash = _PixelHashes(root, conn, max_pixels)
-    edges, similar_pairs, candidates = _confirmed_edges(nodes, settings, thumbnails, pixel_hash)
+    edges, similar_pairs, candidates = _confirmed_edges(
+        conn, nodes, settings, thumbnails, pixel_hash
+    )
 
-    def confirm(a: int, b: int) -> int | None:
-        """The rotation or mirror under which b matches a on thumbnails, if any."""
-        rgb_a, rgb_b = (
-            thumbnails.get(nodes[a].rows[0].sha256),
-            thumbnails.get(nodes[b].rows[0].sha256),
-        )
+    def confirm(a: int, b: int) -> bool:
+        """Whether b matches a on thumbnails under some rotation or mirror, or as a crop."""
+        rgb_a = thumbnails.get(nodes[a].rows[0].sha256)
+        rgb_b = thumbnails.get(nodes[b].rows[0].sha256)
         if rgb_a is None or rgb_b is None:
-            return None
-        for transform in range(len(DIHEDRAL)):
-            if compare(rgb_a, rgb_b, transform, b_is_crop_of_a=False).is_duplicate(settings):
-                return transform
-        return None
+            return False
+        checks = [(rgb_a, rgb_b, t, False) for t in range(len(DIHEDRAL))]
+        checks += [(rgb_a, rgb_b, 0, True), (rgb_b, rgb_a, 0, True)]
+        return any(
+            compare(x, y, t, b_is_crop_of_a=c).is_duplicate(settings) for x, y, t, c in checks
+        )
 
     groups = _groups(nodes, edges, settings.keeper_rules, confirm)
     similar = _similar_clusters(nodes, similar_pairs, groups)
@@ -274,7 +279,14 @@ def _with_pixel_hash(row: ImageRow, digest: str) -> ImageRow:
 Proposal = tuple[int, int, int, bool, int]  # a, b, transform, b is a crop of a, distance
 
 
+def _check_key(settings: DuplicateSettings) -> str:
+    """Names the code and settings a cached pair verdict came from."""
+    fields = (VERIFY_VERSION, *(getattr(settings, f.name) for f in dataclass_fields(settings)))
+    return hashlib.sha256(repr(fields).encode()).hexdigest()[:16]
+
+
 def _confirmed_edges(
+    conn: sqlite3.Connection,
     nodes: list[_Node],
     settings: DuplicateSettings,
     thumbnails: _Thumbnails,
@@ -283,13 +295,21 @@ def _confirmed_edges(
     edges: dict[int, dict[int, _Edge]] = defaultdict(dict)
     similar: list[tuple[int, int]] = []
     proposals = _proposals(nodes, settings)
+    check_key = _check_key(settings)
     for a, b, transform, crop, distance in proposals:
-        kind = _relation(
-            nodes[a], nodes[b], transform, crop, distance, settings, thumbnails, pixel_hash
-        )
+        sha_a, sha_b = nodes[a].rows[0].sha256, nodes[b].rows[0].sha256
+        kind = catalog.pair_relation(conn, sha_a, sha_b, check_key)
+        if kind is None:
+            kind = (
+                _relation(
+                    nodes[a], nodes[b], transform, crop, distance, settings, thumbnails, pixel_hash
+                )
+                or "none"
+            )
+            catalog.record_pair_relation(conn, sha_a, sha_b, check_key, kind)
         if kind == "similar":
             similar.append((a, b))
-        elif kind is not None:
+        elif kind != "none":
             edges[a][b] = edges[b][a] = _Edge(kind, 0 if kind == "pixel" else distance)
     return edges, similar, len(proposals)
 
@@ -323,13 +343,13 @@ def _proposals(nodes: list[_Node], settings: DuplicateSettings) -> list[Proposal
     ):
         if t == 0 or d <= settings.near_max_distance:  # similar shots are never rotated
             propose(a, b, t, False, d)
-    bands = hamming_pairs(
-        hashes[:, CENTRE_BAND_SLOT], hashes[:, CENTRE_BAND_SLOT], settings.near_max_distance
-    )
+    bands = hamming_pairs(hashes[:, CENTRE_BAND_SLOT], hashes[:, CENTRE_BAND_SLOT], widest)
     for a, b, d in zip(
         bands.query.tolist(), bands.index.tolist(), bands.distance.tolist(), strict=True
     ):
         propose(a, b, 0, False, d)
+    for a, b in _taken_close_together(nodes, settings.similar_max_seconds):
+        propose(a, b, 0, False, int(np.bitwise_count(hashes[a, 0] ^ hashes[b, 0])))
     windows = hashes[:, rotations:CENTRE_BAND_SLOT]
     crops = hamming_pairs(windows.ravel(), hashes[:, 0], settings.crop_max_distance)
     for b, w, d in zip(
@@ -337,6 +357,34 @@ def _proposals(nodes: list[_Node], settings: DuplicateSettings) -> list[Proposal
     ):
         propose(w // windows.shape[1], b, 0, True, d)
     return list(best.values())
+
+
+_BURST_NEIGHBOURS = 50  # a burst of hundreds of frames in seconds is compared frame to nearby frame
+
+
+def _taken_close_together(nodes: list[_Node], max_seconds: float) -> list[tuple[int, int]]:
+    """Pairs of photos taken within `max_seconds` of each other (burst candidates)."""
+    timed = sorted(
+        (when, index)
+        for index, node in enumerate(nodes)
+        if (when := _timestamp(node.facts.taken_at)) is not None
+    )
+    pairs = []
+    for position, (when, index) in enumerate(timed):
+        for later, other in timed[position + 1 : position + 1 + _BURST_NEIGHBOURS]:
+            if later - when > max_seconds:
+                break
+            pairs.append((index, other))
+    return pairs
+
+
+def _timestamp(taken_at: str | None) -> float | None:
+    if taken_at is None:
+        return None
+    try:
+        return datetime.fromisoformat(taken_at).timestamp()
+    except ValueError:
+        return None
 
 
 def _relation(
@@ -384,12 +432,8 @@ def _different_capture_times(first: str | None, second: str | None) -> bool:
 
 
 def _seconds_apart(first: str | None, second: str | None) -> float | None:
-    if first is None or second is None:
-        return None
-    try:
-        return abs((datetime.fromisoformat(first) - datetime.fromisoformat(second)).total_seconds())
-    except ValueError:
-        return None
+    a, b = _timestamp(first), _timestamp(second)
+    return None if a is None or b is None else abs(a - b)
 
 
 # ---------------------------------------------------------------- groups around keepers
@@ -399,7 +443,7 @@ def _groups(
     nodes: list[_Node],
     edges: dict[int, dict[int, _Edge]],
     rules: tuple[str, ...],
-    confirm: Callable[[int, int], int | None],
+    confirm: Callable[[int, int], bool],
 ) -> list[DuplicateGroup]:
     """Seed groups with central nodes; a node joins only a seed it is confirmed against.
 
@@ -466,7 +510,7 @@ def _confirm_all(
     index: int,
     joined: list[int],
     edges: dict[int, dict[int, _Edge]],
-    confirm: Callable[[int, int], int | None],
+    confirm: Callable[[int, int], bool],
 ) -> bool:
     """Make sure `index` is confirmed against every member, checking the pairs not yet compared.
 
@@ -476,8 +520,7 @@ def _confirm_all(
     for other in joined:
         if other == index or other in edges.get(index, {}):
             continue
-        transform = confirm(index, other)
-        if transform is None:
+        if not confirm(index, other):
             return False
         edges[index][other] = edges[other][index] = _Edge("near", edges[joined[0]][other].distance)
     return True
@@ -489,7 +532,7 @@ def _group(
     joined: list[int],
     edges: dict[int, dict[int, _Edge]],
     rules: tuple[str, ...],
-    confirm: Callable[[int, int], int | None],
+    confirm: Callable[[int, int], bool],
 ) -> DuplicateGroup:
     """Choose the keeper among everything that joined, then describe each file against it."""
     files = [(index, c) for index in joined for c in _candidates_of(nodes[index])]

@@ -180,6 +180,13 @@ def run_duplicates(
         for row in catalog.iter_run_rows(conn, run_id)
         if row.facts is not None and row.sha256 is not None
     ]
-    return find_duplicates(
-        rows, root, conn, config.duplicates, config.quality, max_pixels=config.scan.max_pixels
-    )
+    conn.execute("BEGIN IMMEDIATE")  # one transaction for the verdicts this stage caches
+    try:
+        report = find_duplicates(
+            rows, root, conn, config.duplicates, config.quality, max_pixels=config.scan.max_pixels
+        )
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return report

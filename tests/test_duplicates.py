@@ -1,0 +1,232 @@
+"""Duplicate groups, keepers and similar shots, measured on real and generated photos."""
+
+from __future__ import annotations
+
+import collections
+import csv
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hygiene import samples
+from hygiene.duplicates import ImageRow, _split_by_bytes
+from hygiene.nearsearch import hamming_pairs
+from tests.test_quality import real_photos
+
+KEEPABLE = {None, "exact_copy", "metadata_stripped", "lossless_png", "lossless_bmp"}
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def corpus_run(tmp_path_factory):
+    """Every duplicate transform of 12 real and 6 generated photos, bursts and look-alikes."""
+    import os
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("dups") / "archive"
+    originals = dict(real_photos())
+    originals.update({f"generated_{i}": samples.photo(700 + i, 1024, 768) for i in range(6)})
+    files = samples.build_duplicate_corpus(root, originals)
+    look_alikes = {  # distinct photos that share a layout or a scene
+        "lookalike/chat_a.png": samples.encoded(samples.screenshot(41), "PNG"),
+        "lookalike/chat_b.png": samples.encoded(samples.screenshot(42), "PNG"),
+        "lookalike/page_a.jpg": samples.jpeg_bytes(samples.document(43)),
+        "lookalike/page_b.jpg": samples.jpeg_bytes(samples.document(44)),
+        "lookalike/stars_a.jpg": samples.jpeg_bytes(samples.night_sky(45, 800, 600)),
+        "lookalike/stars_b.jpg": samples.jpeg_bytes(samples.night_sky(46, 800, 600)),
+    }
+    for rel_path, data in look_alikes.items():
+        (root / rel_path).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel_path).write_bytes(data)
+        files.append(samples.SampleFile(rel_path, "look_alike", "ok", extra={"group": rel_path}))
+    out = root.parent / "run"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hygiene",
+            "scan",
+            str(root),
+            "--out",
+            str(out),
+            "--quiet",
+            "--catalog",
+            str(root.parent / "catalog.sqlite"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=os.environ.copy(),
+    )
+    assert result.returncode == 0, result.stderr
+    return files, out
+
+
+def pairs_within(groups: dict[str, list[str]]) -> set[tuple[str, str]]:
+    return {
+        pair for members in groups.values() for pair in itertools.combinations(sorted(members), 2)
+    }
+
+
+def test_near_duplicate_precision_and_recall(corpus_run):
+    files, out = corpus_run
+    rows = {row["path"]: row for row in read_csv(out / "images.csv")}
+    truth_groups = collections.defaultdict(list)
+    for f in files:
+        truth_groups[f.extra["group"]].append(f.rel_path)
+    predicted_groups = collections.defaultdict(list)
+    for path, row in rows.items():
+        if row["dup_group"]:
+            predicted_groups[row["dup_group"]].append(path)
+    truth, predicted = pairs_within(truth_groups), pairs_within(predicted_groups)
+    precision = len(truth & predicted) / len(predicted)
+    recall = len(truth & predicted) / len(truth)
+    assert precision >= 0.99 and recall >= 0.90, (precision, recall)
+
+    by_transform = collections.defaultdict(list)
+    for f in files:
+        if f.transform:
+            by_transform[f.transform].append(tuple(sorted((f.rel_path, f.source))) in predicted)
+    for transform, found in by_transform.items():
+        expected = 1.0 if transform in KEEPABLE else 0.85
+        assert np.mean(found) >= expected, (transform, np.mean(found))
+
+
+def test_groups_never_merge_unrelated_photos_or_bursts(corpus_run):
+    files, out = corpus_run
+    group_of = {f.rel_path: f.extra["group"] for f in files}
+    predicted = collections.defaultdict(set)
+    for row in read_csv(out / "images.csv"):
+        if row["dup_group"]:
+            predicted[row["dup_group"]].add(group_of[row["path"]])
+    merged = [groups for groups in predicted.values() if len(groups) > 1]
+    assert not merged
+
+
+def test_exact_and_pixel_copies_are_all_found_with_their_kind(corpus_run):
+    files, out = corpus_run
+    rows = {row["path"]: row for row in read_csv(out / "images.csv")}
+    for f in files:
+        relation = f.extra.get("relation")
+        if relation in ("exact", "pixel") and rows[f.rel_path]["keeper"] == "false":
+            copy, original = rows[f.rel_path], rows[f.source]
+            assert copy["dup_group"] and copy["dup_group"] == original["dup_group"], f.rel_path
+            # dup_kind says how a file relates to its group's keeper
+            if original["keeper"] == "true":
+                assert copy["dup_kind"] == relation, f.rel_path
+            else:
+                assert copy["dup_kind"] in ("exact", "pixel"), f.rel_path
+
+
+def test_keeper_is_never_a_degraded_or_smaller_copy(corpus_run):
+    files, out = corpus_run
+    transform_of = {f.rel_path: f.transform for f in files}
+    keepers = [row for row in read_csv(out / "duplicates.csv") if row["keeper"] == "true"]
+    groups_with_original = {
+        row["group"]
+        for row in read_csv(out / "duplicates.csv")
+        if row["path"].startswith("originals/")
+    }
+    bad = [
+        row["path"]
+        for row in keepers
+        if row["group"] in groups_with_original and transform_of[row["path"]] not in KEEPABLE
+    ]
+    assert not bad
+    assert all(row["rationale"].startswith("kept: ") for row in read_csv(out / "duplicates.csv"))
+
+
+def test_bursts_are_similar_shots_not_duplicates(corpus_run):
+    files, out = corpus_run
+    rows = {row["path"]: row for row in read_csv(out / "images.csv")}
+    bursts = [f for f in files if f.kind == "burst"]
+    assert all(rows[f.rel_path]["dup_group"] == "" for f in bursts)
+    clusters = collections.defaultdict(set)
+    for row in read_csv(out / "similar.csv"):
+        clusters[row["cluster"]].add(row["path"])
+    paired = 0
+    for burst in bursts:
+        original_group = rows[burst.extra["similar_to"]]["dup_group"]
+        group_paths = {
+            p for p, r in rows.items() if original_group and r["dup_group"] == original_group
+        }
+        group_paths.add(burst.extra["similar_to"])
+        paired += any(burst.rel_path in c and c & group_paths for c in clusters.values())
+    assert paired / len(bursts) >= 0.8
+
+
+def test_run_summary_counts_reclaimable_bytes(corpus_run):
+    _, out = corpus_run
+    import json
+
+    record = json.loads((out / "run.json").read_text())
+    removable = [row for row in read_csv(out / "duplicates.csv") if row["keeper"] == "false"]
+    assert record["duplicates"]["removable_files"] == len(removable)
+    assert record["duplicates"]["reclaimable_bytes"] == sum(int(r["size_bytes"]) for r in removable)
+
+
+def test_hamming_search_finds_every_close_pair_and_no_far_one():
+    rng = np.random.default_rng(1)
+    index = rng.integers(0, 2**63, 3000, dtype=np.int64).astype(np.uint64)
+    flips = rng.integers(0, 4, 3000)
+    queries = index.copy()
+    for position, count in enumerate(flips):
+        for bit in rng.choice(64, count, replace=False):
+            queries[position] ^= np.uint64(1) << np.uint64(int(bit))
+    pairs = hamming_pairs(index, queries, 3)
+    found = set(zip(pairs.query.tolist(), pairs.index.tolist(), strict=True))
+    assert all((i, i) in found for i in range(3000))  # every pair within 3 bits (pigeonhole)
+    brute = np.bitwise_count(queries[pairs.query] ^ index[pairs.index])
+    assert np.array_equal(brute, pairs.distance) and brute.max() <= 3
+
+
+def test_equal_hashes_with_different_bytes_are_not_exact_duplicates(tmp_path):
+    (tmp_path / "a.jpg").write_bytes(b"first content")
+    (tmp_path / "b.jpg").write_bytes(b"other content")
+    (tmp_path / "c.jpg").write_bytes(b"first content")
+    rows = [
+        ImageRow(i, name, 13, "0" * 64, None) for i, name in enumerate(["a.jpg", "b.jpg", "c.jpg"])
+    ]
+    groups = _split_by_bytes(rows, tmp_path)  # a pretend sha256 collision
+    assert sorted(sorted(r.rel_path for r in g) for g in groups) == [["a.jpg", "c.jpg"], ["b.jpg"]]
+
+
+def _scan_small_archive(tmp_path, scan, config_text: str):
+    root = tmp_path / "archive"
+    image = samples.photo(5, 1200, 900)
+    small = image.resize((600, 450))
+    files = {
+        "Inbox/photo.jpg": samples.jpeg_bytes(image, 92),
+        "Inbox/photo (1).jpg": samples.jpeg_bytes(image, 92),
+        "Protected/small.jpg": samples.jpeg_bytes(small, 85),
+        "s.jpg": samples.jpeg_bytes(small, 80),
+        "broken.jpg": samples.jpeg_bytes(image)[:5000],
+    }
+    for rel_path, data in files.items():
+        (root / rel_path).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel_path).write_bytes(data)
+    config = tmp_path / "hygiene.toml"
+    config.write_text(config_text)
+    return {row["path"]: row for row in scan(root, "--config", config).rows}
+
+
+def test_protected_files_are_always_kept(tmp_path, scan):
+    rows = _scan_small_archive(tmp_path, scan, '[duplicates]\nprotected_roots = ["Protected"]\n')
+    group = rows["Inbox/photo.jpg"]["dup_group"]
+    assert group and all(rows[p]["dup_group"] == group for p in rows if p != "broken.jpg")
+    keepers = sorted(path for path, row in rows.items() if row["keeper"] == "true")
+    assert keepers == ["Inbox/photo.jpg", "Protected/small.jpg"]
+    assert rows["broken.jpg"]["dup_group"] == ""  # corrupt files never join a group
+
+
+def test_keeper_rules_come_from_the_config(tmp_path, scan):
+    rows = _scan_small_archive(tmp_path, scan, '[duplicates]\nkeeper_rules = ["shortest_path"]\n')
+    keepers = [path for path, row in rows.items() if row["keeper"] == "true"]
+    assert keepers == ["s.jpg"]
