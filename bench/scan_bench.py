@@ -106,8 +106,13 @@ class Corpus:
 
 def corpus_jobs(spec: CorpusSpec, images: Path) -> list[Job]:
     return [
-        (str(images / f"{fmt}_{i:05d}.{EXTENSIONS[fmt]}"), fmt, SEED_BASE[fmt] + i,
-         spec.width, spec.height)
+        (
+            str(images / f"{fmt}_{i:05d}.{EXTENSIONS[fmt]}"),
+            fmt,
+            SEED_BASE[fmt] + i,
+            spec.width,
+            spec.height,
+        )
         for fmt, count in spec.counts.items()
         for i in range(count)
     ]
@@ -325,7 +330,14 @@ def run_sampled(command: list[str], env: dict[str, str] | None = None) -> Finish
         out.seek(0)
         err.seek(0)
         return Finished(
-            command, returncode, out.read(), err.read(), wall_s, tree_cpu_s, own_s, other_cpu_s,
+            command,
+            returncode,
+            out.read(),
+            err.read(),
+            wall_s,
+            tree_cpu_s,
+            own_s,
+            other_cpu_s,
             sampler.peaks,
         )
 
@@ -402,8 +414,18 @@ class ScanJob:
 
 def hygiene_scan(job: ScanJob, env: dict[str, str]) -> Measurement:
     command = [
-        sys.executable, "-m", "hygiene", "scan", str(job.images), "--out", str(job.out),
-        "--catalog", str(job.catalog), "--quiet", "--workers", str(job.workers),
+        sys.executable,
+        "-m",
+        "hygiene",
+        "scan",
+        str(job.images),
+        "--out",
+        str(job.out),
+        "--catalog",
+        str(job.catalog),
+        "--quiet",
+        "--workers",
+        str(job.workers),
     ]
     finished = checked(run_sampled(command, env))
     record = json.loads((job.out / "run.json").read_text(encoding="utf-8"))
@@ -480,12 +502,24 @@ def goals(cold: Measurement, cached: Measurement, baseline: Measurement) -> list
     inner_ratio = (cached.inner_s or 0.0) / (cold.inner_s or float("inf"))
     cached_goal = f"<= {CACHED_RATIO_GOAL:.0%}"
     return [
-        Goal("cold hygiene files/s ÷ naive baseline files/s", f"{speedup:.2f}x",
-             f">= {SPEEDUP_GOAL:g}x", speedup >= SPEEDUP_GOAL),
-        Goal("cached re-run wall ÷ cold wall", f"{ratio:.1%}", cached_goal,
-             ratio <= CACHED_RATIO_GOAL),
-        Goal("(for reference) cached ÷ cold, scan stage only (inner)", f"{inner_ratio:.1%}",
-             cached_goal, inner_ratio <= CACHED_RATIO_GOAL),
+        Goal(
+            "cold hygiene files/s ÷ naive baseline files/s",
+            f"{speedup:.2f}x",
+            f">= {SPEEDUP_GOAL:g}x",
+            speedup >= SPEEDUP_GOAL,
+        ),
+        Goal(
+            "cached re-run wall ÷ cold wall",
+            f"{ratio:.1%}",
+            cached_goal,
+            ratio <= CACHED_RATIO_GOAL,
+        ),
+        Goal(
+            "(for reference) cached ÷ cold, scan stage only (inner)",
+            f"{inner_ratio:.1%}",
+            cached_goal,
+            inner_ratio <= CACHED_RATIO_GOAL,
+        ),
     ]
 
 
@@ -561,9 +595,7 @@ def runs_table(runs: list[Measurement]) -> list[str]:
 
 def goals_table(items: list[Goal]) -> list[str]:
     lines = ["| check | measured | goal | met |", "|---|--:|--:|:-:|"]
-    lines += [
-        f"| {g.name} | {g.measured} | {g.goal} | {'yes' if g.met else 'NO'} |" for g in items
-    ]
+    lines += [f"| {g.name} | {g.measured} | {g.goal} | {'yes' if g.met else 'NO'} |" for g in items]
     return lines
 
 
@@ -614,8 +646,14 @@ def main_benchmark(corpus: Corpus, workers: int, work: Path) -> tuple[list[Measu
         env,
     )
     cached = hygiene_scan(
-        ScanJob("hygiene scan, cached re-run", corpus.images, corpus.files, work / "cached",
-                catalog, workers),
+        ScanJob(
+            "hygiene scan, cached re-run",
+            corpus.images,
+            corpus.files,
+            work / "cached",
+            catalog,
+            workers,
+        ),
         env,
     )
     baseline = naive_baseline(corpus.images, corpus.files)
@@ -633,8 +671,14 @@ def memory_check(
         spec = CorpusSpec(jpegs=count, pngs=0, heics=0, width=SMALL_SIZE[0], height=SMALL_SIZE[1])
         corpus = ensure_corpus(OUT_DIR / f"memory-{count}", spec)
         warm_page_cache(corpus.images)
-        job = ScanJob(f"hygiene scan, cold, {count} files", corpus.images, corpus.files,
-                      work / f"memory-{count}", work / f"memory-{count}.sqlite", workers)
+        job = ScanJob(
+            f"hygiene scan, cold, {count} files",
+            corpus.images,
+            corpus.files,
+            work / f"memory-{count}",
+            work / f"memory-{count}.sqlite",
+            workers,
+        )
         run = hygiene_scan(job, env)
         corpora.append(corpus.describe())
         runs.append(run)
@@ -656,19 +700,40 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--files", type=int, default=40, help="12 MP JPEGs (default 40)")
     parser.add_argument("--pngs", type=int, help="PNG files (default max(1, files/10))")
     parser.add_argument("--heics", type=int, help="HEIC files (default max(1, files/10))")
-    parser.add_argument("--size", type=parse_size, default=(4000, 3000),
-                        help="WIDTHxHEIGHT of every corpus image (default 4000x3000)")
-    parser.add_argument("--corpus", type=Path,
-                        help="corpus folder, reused when its parameters match "
-                             "(default bench/out/corpus-<parameters>)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="hygiene scan --workers (default os.cpu_count())")
-    parser.add_argument("--memory-check", action="store_true",
-                        help="also cold-scan many small JPEGs to show peak RSS does not grow")
-    parser.add_argument("--memory-files", type=parse_counts,
-                        help="file counts for the memory check (default 2000,8000; implies it)")
-    parser.add_argument("--json", type=Path, default=OUT_DIR / "scan_bench.json",
-                        help="where to write the results as JSON (default bench/out/)")
+    parser.add_argument(
+        "--size",
+        type=parse_size,
+        default=(4000, 3000),
+        help="WIDTHxHEIGHT of every corpus image (default 4000x3000)",
+    )
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        help="corpus folder, reused when its parameters match "
+        "(default bench/out/corpus-<parameters>)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="hygiene scan --workers (default os.cpu_count())",
+    )
+    parser.add_argument(
+        "--memory-check",
+        action="store_true",
+        help="also cold-scan many small JPEGs to show peak RSS does not grow",
+    )
+    parser.add_argument(
+        "--memory-files",
+        type=parse_counts,
+        help="file counts for the memory check (default 2000,8000; implies it)",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=OUT_DIR / "scan_bench.json",
+        help="where to write the results as JSON (default bench/out/)",
+    )
     parser.add_argument("--baseline-worker", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 

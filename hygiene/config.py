@@ -63,7 +63,6 @@ class DuplicateSettings:
     min_correlation: float = 0.70
     max_changed_fraction: float = 0.10
     max_colour_difference: float = 0.06
-    similar_max_distance: int = 22
     similar_min_correlation: float = 0.65
     similar_max_seconds: float = 10.0
 

@@ -324,7 +324,7 @@ def _proposals(nodes: list[_Node], settings: DuplicateSettings) -> list[Proposal
         return []
     hashes = np.stack([n.hashes for n in nodes])
     rotations = len(DIHEDRAL)
-    widest = max(settings.near_max_distance, settings.similar_max_distance)
+    radius = settings.near_max_distance
     best: dict[tuple[int, int], Proposal] = {}
 
     def propose(a: int, b: int, transform: int, crop: bool, distance: int) -> None:
@@ -332,7 +332,7 @@ def _proposals(nodes: list[_Node], settings: DuplicateSettings) -> list[Proposal
         if a != b and (key not in best or distance < best[key][4]):
             best[key] = (a, b, transform, crop, distance)
 
-    whole = hamming_pairs(hashes[:, 0], hashes[:, :rotations].ravel(), widest)
+    whole = hamming_pairs(hashes[:, 0], hashes[:, :rotations].ravel(), radius)
     a_nodes, transforms = np.divmod(whole.query, rotations)
     for a, t, b, d in zip(
         a_nodes.tolist(),
@@ -341,9 +341,8 @@ def _proposals(nodes: list[_Node], settings: DuplicateSettings) -> list[Proposal
         whole.distance.tolist(),
         strict=True,
     ):
-        if t == 0 or d <= settings.near_max_distance:  # similar shots are never rotated
-            propose(a, b, t, False, d)
-    bands = hamming_pairs(hashes[:, CENTRE_BAND_SLOT], hashes[:, CENTRE_BAND_SLOT], widest)
+        propose(a, b, t, False, d)
+    bands = hamming_pairs(hashes[:, CENTRE_BAND_SLOT], hashes[:, CENTRE_BAND_SLOT], radius)
     for a, b, d in zip(
         bands.query.tolist(), bands.index.tolist(), bands.distance.tolist(), strict=True
     ):
