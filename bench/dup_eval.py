@@ -1,6 +1,6 @@
 """Duplicate accuracy on a corpus of real and generated photos with every transform (by hand).
 
-    .venv/bin/python bench/dup_eval.py [CORPUS_DIR] [--generated 8]
+    .venv/bin/python bench/dup_eval.py [CORPUS_DIR] [--generated 8] [--engine fastdup]
 
 Builds (once) 12 real photos from the scikit-image / scikit-learn wheels plus generated scenes,
 each with every duplicate transform of `hygiene.samples.build_duplicate_corpus` and a burst frame,
@@ -45,9 +45,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus", nargs="?", type=Path, default=Path("bench/out/dup-corpus"))
     parser.add_argument("--generated", type=int, default=8)
+    parser.add_argument("--engine", choices=["hygiene", "fastdup"], default="hygiene")
     args = parser.parse_args()
     truth = build(args.corpus.resolve(), args.generated)
-    out = args.corpus.parent / f"{args.corpus.name}-run"
+    out = args.corpus.parent / f"{args.corpus.name}-run-{args.engine}"
     subprocess.run(
         [
             sys.executable,
@@ -60,6 +61,8 @@ def main() -> None:
             "--quiet",
             "--catalog",
             str(args.corpus.parent / f"{args.corpus.name}.sqlite"),
+            "--dup-engine",
+            args.engine,
         ],
         check=True,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from hygiene import __version__
 from hygiene.catalog import CatalogError, forget_run, open_catalog
 from hygiene.config import Config, ConfigError, load_config, to_toml, user_config_path
 from hygiene.export import RunSummary, write_outputs
+from hygiene.fastdup_engine import FastdupUnavailable
 from hygiene.pipeline import ScanStats, run_duplicates, run_scan
 from hygiene.runs import RunFolderError, new_run_id, prepare_run_folder, write_run_record
 
@@ -83,6 +85,11 @@ def cli() -> None:
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
 @click.option("--catalog", type=click.Path(path_type=Path), help="SQLite cache of scan results.")
 @click.option("--no-clip", is_flag=True, help="Skip CLIP categorization.")
+@click.option(
+    "--dup-engine",
+    type=click.Choice(["hygiene", "fastdup"]),
+    help="Near-duplicate candidates (default from config: hygiene).",
+)
 @click.option("--rescan", is_flag=True, help="Decode every file again, ignoring cached results.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary table.")
 def scan(
@@ -92,11 +99,14 @@ def scan(
     config_file: Path | None,
     catalog: Path | None,
     no_clip: bool,
+    dup_engine: str | None,
     rescan: bool,
     quiet: bool,
 ) -> None:
     """Scan ROOT and write images.csv, images.parquet and run.json to a run folder."""
     config = _load_config(config_file)
+    if dup_engine:
+        config = replace(config, duplicates=replace(config.duplicates, engine=dup_engine))
     if not root.is_dir():
         _fail(f"archive root not found or not a directory: {root}")
     root = root.resolve()
@@ -137,6 +147,8 @@ def scan(
         duplicates = run_duplicates(conn, run_id, root, config)
         summary = write_outputs(conn, run_id, folder, config.quality, duplicates)
         forget_run(conn, run_id)
+    except FastdupUnavailable as exc:
+        _fail(str(exc))
     except KeyboardInterrupt:
         err_console.print(
             "[yellow]interrupted:[/] finished files are saved in the catalog; "

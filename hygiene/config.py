@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from hygiene.keeper import KEEPER_RULES
+
 
 class ConfigError(ValueError):
     """A config file that cannot be used; str() names the file and the key."""
@@ -47,15 +49,9 @@ class QualityThresholds:
 
 @dataclass(frozen=True)
 class DuplicateSettings:
-    keeper_rules: tuple[str, ...] = (
-        "not_degraded",
-        "most_pixels",
-        "colour",
-        "least_lossy",
-        "oldest_date",
-        "protected",
-        "shortest_path",
-    )
+    engine: str = "hygiene"  # or "fastdup" (optional, see README)
+    fastdup_python: str = ""
+    keeper_rules: tuple[str, ...] = KEEPER_RULES
     protected_roots: tuple[str, ...] = ()
     near_max_distance: int = 12
     crop_max_distance: int = 10
@@ -131,7 +127,23 @@ def merge_mapping(config: Config, data: dict[str, Any], origin: str) -> Config:
         updates[section_name] = replace(
             current, **_typed(section_type, values, origin, section_name)
         )
-    return replace(config, **updates, sources=(*config.sources, origin))
+    merged = replace(config, **updates, sources=(*config.sources, origin))
+    _check_choices(merged.duplicates, origin)
+    return merged
+
+
+_ENGINES = ("hygiene", "fastdup")
+
+
+def _check_choices(duplicates: DuplicateSettings, origin: str) -> None:
+    if duplicates.engine not in _ENGINES:
+        raise ConfigError(f"{origin}: duplicates.engine must be one of {', '.join(_ENGINES)}")
+    unknown = [rule for rule in duplicates.keeper_rules if rule not in KEEPER_RULES]
+    if unknown or not duplicates.keeper_rules:
+        raise ConfigError(
+            f"{origin}: duplicates.keeper_rules: unknown or empty ({', '.join(unknown)}); "
+            f"choose from {', '.join(KEEPER_RULES)}"
+        )
 
 
 def _typed(section_type: type, values: dict[str, Any], origin: str, section: str) -> dict[str, Any]:

@@ -137,13 +137,20 @@ def find_duplicates(
     quality: QualityThresholds,
     *,
     max_pixels: int,
+    engine_pairs: list[tuple[str, str]] | None = None,
 ) -> DuplicateReport:
+    """`engine_pairs` (relative paths) replace the hash search as near-duplicate candidates
+    when another engine proposes them; they are confirmed the same way."""
     protected = _protected_matcher(root, settings.protected_roots)
     nodes = _nodes(rows, root, settings.keeper_rules, quality, protected)
     thumbnails = _Thumbnails(lambda sha: catalog.thumbnail(conn, sha))
     pixel_hash = _PixelHashes(root, conn, max_pixels)
-    edges, similar_pairs, candidates = _confirmed_edges(
-        conn, nodes, settings, thumbnails, pixel_hash
+    if engine_pairs is None:
+        proposals = _proposals(nodes, settings)
+    else:
+        proposals = _engine_proposals(nodes, engine_pairs, settings)
+    edges, similar_pairs = _confirmed_edges(
+        conn, nodes, proposals, settings, thumbnails, pixel_hash
     )
 
     def confirm(a: int, b: int) -> bool:
@@ -160,7 +167,8 @@ def find_duplicates(
 
     groups = _groups(nodes, edges, settings.keeper_rules, confirm)
     similar = _similar_clusters(nodes, similar_pairs, groups)
-    return DuplicateReport(groups, similar, candidates, sum(len(e) for e in edges.values()) // 2)
+    confirmed = sum(len(e) for e in edges.values()) // 2
+    return DuplicateReport(groups, similar, len(proposals), confirmed)
 
 
 # ---------------------------------------------------------------- nodes and exact duplicates
@@ -276,7 +284,8 @@ def _with_pixel_hash(row: ImageRow, digest: str) -> ImageRow:
     return replace(row, facts=replace(row.facts, pixel_sha256=digest))
 
 
-Proposal = tuple[int, int, int, bool, int]  # a, b, transform, b is a crop of a, distance
+# a, b, transform, b is a crop of a, pHash distance, whether the distance limit applies
+Proposal = tuple[int, int, int, bool, int, bool]
 
 
 def _check_key(settings: DuplicateSettings) -> str:
@@ -288,30 +297,55 @@ def _check_key(settings: DuplicateSettings) -> str:
 def _confirmed_edges(
     conn: sqlite3.Connection,
     nodes: list[_Node],
+    proposals: list[Proposal],
     settings: DuplicateSettings,
     thumbnails: _Thumbnails,
     pixel_hash: _PixelHashes,
-) -> tuple[dict[int, dict[int, _Edge]], list[tuple[int, int]], int]:
+) -> tuple[dict[int, dict[int, _Edge]], list[tuple[int, int]]]:
     edges: dict[int, dict[int, _Edge]] = defaultdict(dict)
     similar: list[tuple[int, int]] = []
-    proposals = _proposals(nodes, settings)
     check_key = _check_key(settings)
-    for a, b, transform, crop, distance in proposals:
+    for a, b, transform, crop, distance, gated in proposals:
         sha_a, sha_b = nodes[a].rows[0].sha256, nodes[b].rows[0].sha256
-        kind = catalog.pair_relation(conn, sha_a, sha_b, check_key)
+        key = f"{check_key}:{transform}:{crop:d}:{gated:d}"  # the verdict depends on alignment
+        kind = catalog.pair_relation(conn, sha_a, sha_b, key)
         if kind is None:
+            limit = _near_limit(crop, settings) if gated else 64
             kind = (
                 _relation(
-                    nodes[a], nodes[b], transform, crop, distance, settings, thumbnails, pixel_hash
+                    nodes[a],
+                    nodes[b],
+                    transform,
+                    crop,
+                    distance,
+                    limit,
+                    settings,
+                    thumbnails,
+                    pixel_hash,
                 )
                 or "none"
             )
-            catalog.record_pair_relation(conn, sha_a, sha_b, check_key, kind)
+            catalog.record_pair_relation(conn, sha_a, sha_b, key, kind)
         if kind == "similar":
             similar.append((a, b))
         elif kind != "none":
             edges[a][b] = edges[b][a] = _Edge(kind, 0 if kind == "pixel" else distance)
-    return edges, similar, len(proposals)
+    return edges, similar
+
+
+def _engine_proposals(
+    nodes: list[_Node], pairs: list[tuple[str, str]], settings: DuplicateSettings
+) -> list[Proposal]:
+    """Another engine's pairs, plus photos taken seconds apart, as unaligned proposals."""
+    node_of = {row.rel_path: index for index, node in enumerate(nodes) for row in node.rows}
+    hashes = [node.hashes[0] for node in nodes]
+    found: dict[tuple[int, int], Proposal] = {}
+    known = [(node_of[a], node_of[b]) for a, b in pairs if a in node_of and b in node_of]
+    for a, b in known + _taken_close_together(nodes, settings.similar_max_seconds):
+        if a != b:
+            distance = int(np.bitwise_count(hashes[a] ^ hashes[b]))
+            found[(min(a, b), max(a, b))] = (a, b, 0, False, distance, False)
+    return list(found.values())
 
 
 def _proposals(nodes: list[_Node], settings: DuplicateSettings) -> list[Proposal]:
@@ -330,7 +364,7 @@ def _proposals(nodes: list[_Node], settings: DuplicateSettings) -> list[Proposal
     def propose(a: int, b: int, transform: int, crop: bool, distance: int) -> None:
         key = (min(a, b), max(a, b))
         if a != b and (key not in best or distance < best[key][4]):
-            best[key] = (a, b, transform, crop, distance)
+            best[key] = (a, b, transform, crop, distance, True)
 
     whole = hamming_pairs(hashes[:, 0], hashes[:, :rotations].ravel(), radius)
     a_nodes, transforms = np.divmod(whole.query, rotations)
@@ -392,6 +426,7 @@ def _relation(
     transform: int,
     crop: bool,
     distance: int,
+    limit: int,
     settings: DuplicateSettings,
     thumbnails: _Thumbnails,
     pixel_hash: _PixelHashes,
@@ -406,7 +441,7 @@ def _relation(
         return None
     comparison = compare(rgb_a, rgb_b, transform, b_is_crop_of_a=crop)
     distinct_captures = _different_capture_times(a.facts.taken_at, b.facts.taken_at)
-    close = distance <= _near_limit(crop, settings) and not distinct_captures
+    close = distance <= limit and not distinct_captures
     if close and comparison.is_duplicate(settings):
         return "near"
     if transform == 0 and not crop and _similar(comparison, a, b, settings):

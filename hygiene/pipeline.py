@@ -14,6 +14,7 @@ from hygiene import catalog
 from hygiene.config import Config
 from hygiene.discover import iter_files
 from hygiene.duplicates import DuplicateReport, ImageRow, find_duplicates
+from hygiene.fastdup_engine import fastdup_pairs, fastdup_python
 from hygiene.records import FileEntry, ScanOutcome
 from hygiene.scan import FileVerdict, KnownContent, WorkerSettings, init_worker, scan_file
 from hygiene.workers import SupervisedPool, WorkerFailure, set_preload
@@ -180,13 +181,33 @@ def run_duplicates(
         for row in catalog.iter_run_rows(conn, run_id)
         if row.facts is not None and row.sha256 is not None
     ]
+    engine_pairs = None
+    if config.duplicates.engine == "fastdup":
+        engine_pairs = _fastdup_pairs(root, rows, config)
     conn.execute("BEGIN IMMEDIATE")  # one transaction for the verdicts this stage caches
     try:
         report = find_duplicates(
-            rows, root, conn, config.duplicates, config.quality, max_pixels=config.scan.max_pixels
+            rows,
+            root,
+            conn,
+            config.duplicates,
+            config.quality,
+            max_pixels=config.scan.max_pixels,
+            engine_pairs=engine_pairs,
         )
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
     return report
+
+
+def _fastdup_pairs(root: Path, rows: list[ImageRow], config: Config) -> list[tuple[str, str]]:
+    python = fastdup_python(config.duplicates.fastdup_python)
+    pairs = fastdup_pairs(
+        [root / row.rel_path for row in rows], python, threads=config.scan.worker_count()
+    )
+    return [
+        (pair.path_a.relative_to(root).as_posix(), pair.path_b.relative_to(root).as_posix())
+        for pair in pairs
+    ]

@@ -59,14 +59,14 @@ class ScanRun:
 
 
 def run_hygiene(
-    *args: str | Path, timeout: float = 300, **kwargs
+    *args: str | Path, timeout: float = 300, env_extra: dict[str, str] | None = None, **kwargs
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hygiene", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=os.environ.copy(),
+        env={**os.environ, **(env_extra or {})},
         **kwargs,
     )
 

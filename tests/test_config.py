@@ -36,6 +36,8 @@ def test_user_file_then_explicit_file(tmp_path, monkeypatch):
         ("[scna]\n", "unknown section"),
         ("[scan]\nworkers = 'many'\n", "scan.workers must be int"),
         ("[scan\n", "not valid TOML"),
+        ("[duplicates]\nengine = 'magic'\n", "duplicates.engine must be one of"),
+        ("[duplicates]\nkeeper_rules = ['biggest']\n", "keeper_rules: unknown"),
     ],
 )
 def test_bad_config_names_the_problem(tmp_path, text, message):
