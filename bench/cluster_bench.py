@@ -45,11 +45,12 @@ def make_hashes(count: int, seed: int = 0) -> tuple[np.ndarray, int]:
 
 def measure(count: int) -> dict[str, float]:
     from hygiene.config import DuplicateSettings
-    from hygiene.duplicates import _Node, _proposals
+    from hygiene.duplicates import _proposals
+    from hygiene.grouping import Node
 
     hashes, originals = make_hashes(count)
     undated = SimpleNamespace(facts=SimpleNamespace(taken_at=None))
-    nodes = [_Node([undated], hashes[i], None) for i in range(count)]  # type: ignore[arg-type]
+    nodes = [Node([undated], hashes[i], None) for i in range(count)]  # type: ignore[arg-type]
     started = time.perf_counter()
     proposals = _proposals(nodes, DuplicateSettings())
     elapsed = time.perf_counter() - started

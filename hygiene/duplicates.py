@@ -13,7 +13,7 @@ import hashlib
 import sqlite3
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from pathlib import Path
@@ -22,57 +22,25 @@ import numpy as np
 
 from hygiene import catalog
 from hygiene.config import DuplicateSettings, QualityThresholds
+from hygiene.grouping import (
+    DuplicateGroup,
+    Edge,
+    ImageRow,
+    Member,
+    Node,
+    SimilarShot,
+    groups_around_keepers,
+    similar_clusters,
+)
 from hygiene.hashing import CENTRE_BAND_SLOT, DIHEDRAL, pixel_sha256_hex
 from hygiene.imageio import DecodeError, decode, decode_thumbnail
-from hygiene.keeper import Candidate, describe_keeper, group_scale, rank_key, why_not_kept
+from hygiene.keeper import Candidate, rank_key
 from hygiene.nearsearch import hamming_pairs
 from hygiene.quality import is_blurry, is_bright, is_dark
-from hygiene.records import ImageFacts
 from hygiene.verify import Comparison, compare, rgb_array
 
-DupKind = str  # "exact" | "pixel" | "near"
 # Bump when the way a pair is judged changes: cached verdicts from other versions are ignored.
 VERIFY_VERSION = 1
-_KIND_STRENGTH = {"exact": 0, "pixel": 1, "near": 2}
-
-
-@dataclass(frozen=True, slots=True)
-class ImageRow:
-    """A readable image of the run, as the duplicate stage needs it."""
-
-    seq: int
-    rel_path: str
-    size_bytes: int
-    sha256: str
-    facts: ImageFacts
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    seq: int
-    rel_path: str
-    group: int
-    kind: DupKind  # how this file relates to the keeper; the keeper carries the group's kind
-    distance: int  # pHash bits between this file and the keeper (0 for exact and pixel)
-    size_bytes: int
-    keeper: bool
-    reason: str  # why this file is kept, or why not
-
-
-@dataclass(frozen=True, slots=True)
-class SimilarShot:
-    seq: int
-    rel_path: str
-    taken_at: str | None
-
-
-@dataclass
-class DuplicateGroup:
-    group: int
-    kind: DupKind  # the loosest relation in the group
-    keeper_seq: int
-    rationale: str
-    members: list[Member] = field(default_factory=list)
 
 
 @dataclass
@@ -88,25 +56,6 @@ class DuplicateReport:
     @property
     def removable(self) -> list[Member]:
         return [m for g in self.groups for m in g.members if not m.keeper]
-
-
-@dataclass(frozen=True, slots=True)
-class _Edge:
-    kind: DupKind
-    distance: int
-
-
-@dataclass
-class _Node:
-    """One distinct content: files with identical bytes."""
-
-    rows: list[ImageRow]
-    hashes: np.ndarray
-    best: Candidate
-
-    @property
-    def facts(self) -> ImageFacts:
-        return self.rows[0].facts
 
 
 class _Thumbnails:
@@ -165,8 +114,8 @@ def find_duplicates(
             compare(x, y, t, b_is_crop_of_a=c).is_duplicate(settings) for x, y, t, c in checks
         )
 
-    groups = _groups(nodes, edges, settings.keeper_rules, confirm)
-    similar = _similar_clusters(nodes, similar_pairs, groups)
+    groups = groups_around_keepers(nodes, edges, settings.keeper_rules, confirm)
+    similar = similar_clusters(nodes, similar_pairs, groups)
     confirmed = sum(len(e) for e in edges.values()) // 2
     return DuplicateReport(groups, similar, len(proposals), confirmed)
 
@@ -180,7 +129,7 @@ def _nodes(
     rules: tuple[str, ...],
     quality: QualityThresholds,
     protected: Callable[[str], bool],
-) -> list[_Node]:
+) -> list[Node]:
     by_content: dict[tuple[int, str], list[ImageRow]] = defaultdict(list)
     for row in rows:
         by_content[(row.size_bytes, row.sha256)].append(row)  # size first, as dedupe tools do
@@ -192,7 +141,7 @@ def _nodes(
                 zip(candidates, same_bytes, strict=True), key=lambda p: rank_key(p[0], rules)
             )
             hashes = np.frombuffer(same_bytes[0].facts.near_hashes, dtype=np.uint64)
-            nodes.append(_Node([r for _, r in ordered], hashes, ordered[0][0]))
+            nodes.append(Node([r for _, r in ordered], hashes, ordered[0][0]))
     return nodes
 
 
@@ -262,7 +211,7 @@ class _PixelHashes:
     def __init__(self, root: Path, conn: sqlite3.Connection, max_pixels: int) -> None:
         self._root, self._conn, self._max_pixels = root, conn, max_pixels
 
-    def get(self, node: _Node) -> str | None:
+    def get(self, node: Node) -> str | None:
         facts = node.facts
         if facts.pixel_sha256:
             return facts.pixel_sha256
@@ -296,13 +245,13 @@ def _check_key(settings: DuplicateSettings) -> str:
 
 def _confirmed_edges(
     conn: sqlite3.Connection,
-    nodes: list[_Node],
+    nodes: list[Node],
     proposals: list[Proposal],
     settings: DuplicateSettings,
     thumbnails: _Thumbnails,
     pixel_hash: _PixelHashes,
-) -> tuple[dict[int, dict[int, _Edge]], list[tuple[int, int]]]:
-    edges: dict[int, dict[int, _Edge]] = defaultdict(dict)
+) -> tuple[dict[int, dict[int, Edge]], list[tuple[int, int]]]:
+    edges: dict[int, dict[int, Edge]] = defaultdict(dict)
     similar: list[tuple[int, int]] = []
     check_key = _check_key(settings)
     for a, b, transform, crop, distance, gated in proposals:
@@ -329,12 +278,12 @@ def _confirmed_edges(
         if kind == "similar":
             similar.append((a, b))
         elif kind != "none":
-            edges[a][b] = edges[b][a] = _Edge(kind, 0 if kind == "pixel" else distance)
+            edges[a][b] = edges[b][a] = Edge(kind, 0 if kind == "pixel" else distance)
     return edges, similar
 
 
 def _engine_proposals(
-    nodes: list[_Node], pairs: list[tuple[str, str]], settings: DuplicateSettings
+    nodes: list[Node], pairs: list[tuple[str, str]], settings: DuplicateSettings
 ) -> list[Proposal]:
     """Another engine's pairs, plus photos taken seconds apart, as unaligned proposals."""
     node_of = {row.rel_path: index for index, node in enumerate(nodes) for row in node.rows}
@@ -348,7 +297,7 @@ def _engine_proposals(
     return list(found.values())
 
 
-def _proposals(nodes: list[_Node], settings: DuplicateSettings) -> list[Proposal]:
+def _proposals(nodes: list[Node], settings: DuplicateSettings) -> list[Proposal]:
     """The closest proposed alignment for every pair of nodes the hash search brings together.
 
     (a, b, t, False, d): b looks like DIHEDRAL[t] of a.
@@ -395,7 +344,7 @@ def _proposals(nodes: list[_Node], settings: DuplicateSettings) -> list[Proposal
 _BURST_NEIGHBOURS = 50  # a burst of hundreds of frames in seconds is compared frame to nearby frame
 
 
-def _taken_close_together(nodes: list[_Node], max_seconds: float) -> list[tuple[int, int]]:
+def _taken_close_together(nodes: list[Node], max_seconds: float) -> list[tuple[int, int]]:
     """Pairs of photos taken within `max_seconds` of each other (burst candidates)."""
     timed = sorted(
         (when, index)
@@ -421,8 +370,8 @@ def _timestamp(taken_at: str | None) -> float | None:
 
 
 def _relation(
-    a: _Node,
-    b: _Node,
+    a: Node,
+    b: Node,
     transform: int,
     crop: bool,
     distance: int,
@@ -453,7 +402,7 @@ def _near_limit(crop: bool, settings: DuplicateSettings) -> int:
     return settings.crop_max_distance if crop else settings.near_max_distance
 
 
-def _similar(comparison: Comparison, a: _Node, b: _Node, settings: DuplicateSettings) -> bool:
+def _similar(comparison: Comparison, a: Node, b: Node, settings: DuplicateSettings) -> bool:
     if not comparison.is_similar(settings):
         return False
     seconds = _seconds_apart(a.facts.taken_at, b.facts.taken_at)
@@ -468,186 +417,3 @@ def _different_capture_times(first: str | None, second: str | None) -> bool:
 def _seconds_apart(first: str | None, second: str | None) -> float | None:
     a, b = _timestamp(first), _timestamp(second)
     return None if a is None or b is None else abs(a - b)
-
-
-# ---------------------------------------------------------------- groups around keepers
-
-
-def _groups(
-    nodes: list[_Node],
-    edges: dict[int, dict[int, _Edge]],
-    rules: tuple[str, ...],
-    confirm: Callable[[int, int], bool],
-) -> list[DuplicateGroup]:
-    """Seed groups with central nodes; a node joins only a seed it is confirmed against.
-
-    Seeds go in order of fewest quality flags, then most confirmed relations (an original
-    matches all its copies; a cropped or padded copy matches fewer), then keeper rank. Closest
-    relations join first, and a node whose EXIF capture time differs from one already in the
-    group is another exposure (a burst frame next to a copy that lost its EXIF), so it stays
-    out. The keeper is then chosen among the members.
-    """
-
-    def rank(index: int) -> tuple[object, ...]:
-        return rank_key(nodes[index].best, rules)
-
-    def seed_order(index: int) -> tuple[object, ...]:
-        return (len(nodes[index].best.degraded), -len(edges.get(index, {})), rank(index))
-
-    closest_time = _closest_capture_times(nodes, edges)
-    assigned: set[int] = set()
-    groups: list[DuplicateGroup] = []
-    for seed in sorted(range(len(nodes)), key=seed_order):
-        if seed in assigned:
-            continue
-        times = {nodes[seed].facts.taken_at} - {None}
-        joined = [seed]
-        closest_first = sorted(
-            edges.get(seed, {}).items(),
-            key=lambda item: (_KIND_STRENGTH[item[1].kind], item[1].distance, rank(item[0])),
-        )
-        for other, _ in closest_first:
-            taken_at = nodes[other].facts.taken_at or closest_time.get(other)
-            if other in assigned or (taken_at is not None and times and taken_at not in times):
-                continue
-            times |= {nodes[other].facts.taken_at} - {None}
-            joined.append(other)
-        if len(joined) > 1 or len(nodes[seed].rows) > 1:
-            assigned.update(joined)
-            groups.append(_group(len(groups) + 1, nodes, joined, edges, rules, confirm))
-    return groups
-
-
-def _closest_capture_times(
-    nodes: list[_Node], edges: dict[int, dict[int, _Edge]]
-) -> dict[int, str]:
-    """For a copy without EXIF time, the capture time of the closest confirmed photo with one.
-
-    A copy that matches both a photo and the next frame of its burst belongs with the frame it
-    is closest to; this keeps it from pulling the other frame into its group.
-    """
-    closest: dict[int, str] = {}
-    for index, node in enumerate(nodes):
-        if node.facts.taken_at is not None:
-            continue
-        timed = [
-            (edge.distance, nodes[other].facts.taken_at)
-            for other, edge in edges.get(index, {}).items()
-            if nodes[other].facts.taken_at is not None
-        ]
-        if timed:
-            closest[index] = min(timed)[1]  # type: ignore[assignment]
-    return closest
-
-
-def _confirm_all(
-    index: int,
-    joined: list[int],
-    edges: dict[int, dict[int, _Edge]],
-    confirm: Callable[[int, int], bool],
-) -> bool:
-    """Make sure `index` is confirmed against every member, checking the pairs not yet compared.
-
-    The hash search may have paired a member only with the seed; a keeper must still match it
-    directly (no chaining), so the missing pairs are compared on thumbnails now.
-    """
-    for other in joined:
-        if other == index or other in edges.get(index, {}):
-            continue
-        if not confirm(index, other):
-            return False
-        edges[index][other] = edges[other][index] = _Edge("near", edges[joined[0]][other].distance)
-    return True
-
-
-def _group(
-    group: int,
-    nodes: list[_Node],
-    joined: list[int],
-    edges: dict[int, dict[int, _Edge]],
-    rules: tuple[str, ...],
-    confirm: Callable[[int, int], bool],
-) -> DuplicateGroup:
-    """Choose the keeper among everything that joined, then describe each file against it."""
-    files = [(index, c) for index in joined for c in _candidates_of(nodes[index])]
-    scale = group_scale([c for _, c in files])
-    keeper_node, keeper = joined[0], nodes[joined[0]].best  # the seed matches every member
-    for index, candidate in sorted(files, key=lambda f: rank_key(f[1], rules, scale)):
-        if index == keeper_node or _confirm_all(index, joined, edges, confirm):
-            keeper_node, keeper = index, candidate
-            break
-    relations = []
-    for index, candidate in files:
-        if candidate.seq == keeper.seq:
-            continue
-        edge = _Edge("exact", 0) if index == keeper_node else edges[keeper_node][index]
-        relations.append((candidate, edge))
-    kind = max((e.kind for _, e in relations), key=_KIND_STRENGTH.__getitem__, default="exact")
-    result = DuplicateGroup(group, kind, keeper.seq, "")
-    result.members.append(_member(keeper, group, kind, 0, True, "kept"))
-    reasons: dict[str, int] = defaultdict(int)
-    for candidate, edge in relations:
-        if candidate.protected:
-            reason = "in a protected folder: always kept"
-        elif rank_key(candidate, rules, scale) < rank_key(keeper, rules, scale):
-            reason = "ranks higher but is not confirmed against every copy"
-        else:
-            reason = why_not_kept(keeper, candidate, rules, scale)
-        reasons[f"{edge.kind} ({reason})"] += 1
-        result.members.append(
-            _member(candidate, group, edge.kind, edge.distance, candidate.protected, reason)
-        )
-    summary = "; ".join(f"{count} {text}" for text, count in sorted(reasons.items()))
-    result.rationale = f"kept: {describe_keeper(keeper)}; others: {summary}"
-    return result
-
-
-def _member(
-    candidate: Candidate, group: int, kind: DupKind, distance: int, keeper: bool, reason: str
-) -> Member:
-    return Member(
-        candidate.seq,
-        candidate.rel_path,
-        group,
-        kind,
-        distance,
-        candidate.size_bytes,
-        keeper,
-        reason,
-    )
-
-
-def _candidates_of(node: _Node) -> list[Candidate]:
-    """The node's files as keeper candidates, best first (node.rows is kept in rank order)."""
-    return [node.best] + [_as_candidate_like(node.best, row) for row in node.rows[1:]]
-
-
-def _as_candidate_like(best: Candidate, row: ImageRow) -> Candidate:
-    return replace(best, seq=row.seq, rel_path=row.rel_path)
-
-
-def _similar_clusters(
-    nodes: list[_Node], pairs: list[tuple[int, int]], groups: list[DuplicateGroup]
-) -> list[list[SimilarShot]]:
-    """Connected similar pairs, merged per duplicate group; only clusters of distinct photos."""
-    seq_group = {m.seq: g.group for g in groups for m in g.members}
-    unit = [seq_group.get(node.rows[0].seq, -1 - index) for index, node in enumerate(nodes)]
-    parent = {u: u for u in unit}
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in pairs:
-        parent[find(unit[a])] = find(unit[b])
-    clusters: dict[int, list[SimilarShot]] = defaultdict(list)
-    distinct: dict[int, set[int]] = defaultdict(set)
-    for index, node in enumerate(nodes):
-        root = find(unit[index])
-        row = node.rows[0]
-        clusters[root].append(SimilarShot(row.seq, row.rel_path, row.facts.taken_at))
-        distinct[root].add(unit[index])
-    kept = [sorted(c, key=lambda s: s.seq) for r, c in clusters.items() if len(distinct[r]) > 1]
-    return sorted(kept, key=lambda cluster: cluster[0].seq)

@@ -18,7 +18,8 @@ import pyarrow.parquet as pq
 
 from hygiene import catalog
 from hygiene.config import QualityThresholds
-from hygiene.duplicates import DuplicateReport, Member
+from hygiene.duplicates import DuplicateReport
+from hygiene.grouping import Member
 from hygiene.quality import is_blurry, is_bright, is_dark
 
 IMAGES_COLUMNS: tuple[str, ...] = (

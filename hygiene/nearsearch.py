@@ -41,18 +41,22 @@ def hamming_pairs(
     """
     index = np.ascontiguousarray(index, dtype=np.uint64)
     queries = np.ascontiguousarray(queries, dtype=np.uint64)
-    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    pair_keys = np.empty(0, np.int64)  # query * len(index) + index, unique, kept small
     for rotation in rotations:
         rotated_index, rotated_queries = _rotate(index, rotation), _rotate(queries, rotation)
+        found = [pair_keys]
         for band in range(_BANDS):
             table = _BandTable(_band(rotated_index, band), max_bucket)
             keys = _band(rotated_queries, band)
             for start in range(0, len(queries), chunk_queries):
                 q, i = table.lookup(keys[start : start + chunk_queries], offset=start)
-                distance = np.bitwise_count(queries[q] ^ index[i])
-                close = distance <= max_distance
-                found.append((q[close], i[close], distance[close].astype(np.uint8)))
-    return _unique(found, len(index))
+                close = np.bitwise_count(queries[q] ^ index[i]) <= max_distance
+                found.append(q[close] * len(index) + i[close])
+        # The same pair turns up under many rotations; deduplicating as we go bounds memory.
+        pair_keys = np.unique(np.concatenate(found))
+    query, position = np.divmod(pair_keys, max(len(index), 1))
+    distance = np.bitwise_count(queries[query] ^ index[position]).astype(np.uint8)
+    return HashPairs(query, position, distance)
 
 
 class _BandTable:
@@ -79,14 +83,3 @@ def _rotate(hashes: np.ndarray, bits: int) -> np.ndarray:
         return hashes
     shift, back = np.uint64(bits), np.uint64(64 - bits)
     return (hashes << shift) | (hashes >> back)
-
-
-def _unique(found: list[tuple[np.ndarray, np.ndarray, np.ndarray]], index_size: int) -> HashPairs:
-    if not found:
-        empty = np.empty(0, np.int64)
-        return HashPairs(empty, empty, np.empty(0, np.uint8))
-    query = np.concatenate([f[0] for f in found])
-    index = np.concatenate([f[1] for f in found])
-    distance = np.concatenate([f[2] for f in found])
-    keys, first = np.unique(query.astype(np.int64) * index_size + index, return_index=True)
-    return HashPairs(keys // index_size, keys % index_size, distance[first])

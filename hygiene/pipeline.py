@@ -13,8 +13,9 @@ from typing import Protocol
 from hygiene import catalog
 from hygiene.config import Config
 from hygiene.discover import iter_files
-from hygiene.duplicates import DuplicateReport, ImageRow, find_duplicates
+from hygiene.duplicates import DuplicateReport, find_duplicates
 from hygiene.fastdup_engine import fastdup_pairs, fastdup_python
+from hygiene.grouping import ImageRow
 from hygiene.records import FileEntry, ScanOutcome
 from hygiene.scan import FileVerdict, KnownContent, WorkerSettings, init_worker, scan_file
 from hygiene.workers import SupervisedPool, WorkerFailure, set_preload

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from hygiene import samples
-from hygiene.duplicates import ImageRow, _split_by_bytes
+from hygiene.duplicates import _split_by_bytes
+from hygiene.grouping import ImageRow
 from hygiene.nearsearch import hamming_pairs
 from tests.test_quality import real_photos
 

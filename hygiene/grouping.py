@@ -1,0 +1,257 @@
+"""Duplicate groups built around keepers, and similar-shot clusters, from confirmed relations.
+
+The input is a graph: nodes are distinct contents (files with identical bytes), edges are
+confirmed relations between them. A group grows around a seed that every member is confirmed
+against, so two unrelated photos never meet through a third; its keeper is the best-ranked
+member confirmed against every other member. Pure: no files, no catalog.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from hygiene.keeper import Candidate, describe_keeper, group_scale, rank_key, why_not_kept
+from hygiene.records import ImageFacts
+
+DupKind = str  # "exact" | "pixel" | "near"
+KIND_STRENGTH = {"exact": 0, "pixel": 1, "near": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRow:
+    """A readable image of the run, as the duplicate stage needs it."""
+
+    seq: int
+    rel_path: str
+    size_bytes: int
+    sha256: str
+    facts: ImageFacts
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    seq: int
+    rel_path: str
+    group: int
+    kind: DupKind  # how this file relates to the keeper; the keeper carries the group's kind
+    distance: int  # pHash bits between this file and the keeper (0 for exact and pixel)
+    size_bytes: int
+    keeper: bool
+    reason: str  # why this file is kept, or why not
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarShot:
+    seq: int
+    rel_path: str
+    taken_at: str | None
+
+
+@dataclass
+class DuplicateGroup:
+    group: int
+    kind: DupKind  # the loosest relation in the group
+    keeper_seq: int
+    rationale: str
+    members: list[Member] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    kind: DupKind
+    distance: int
+
+
+@dataclass
+class Node:
+    """One distinct content: files with identical bytes."""
+
+    rows: list[ImageRow]
+    hashes: np.ndarray
+    best: Candidate
+
+    @property
+    def facts(self) -> ImageFacts:
+        return self.rows[0].facts
+
+
+def groups_around_keepers(
+    nodes: list[Node],
+    edges: dict[int, dict[int, Edge]],
+    rules: tuple[str, ...],
+    confirm: Callable[[int, int], bool],
+) -> list[DuplicateGroup]:
+    """Seed groups with central nodes; a node joins only a seed it is confirmed against.
+
+    Seeds go in order of fewest quality flags, then most confirmed relations (an original
+    matches all its copies; a cropped or padded copy matches fewer), then keeper rank. Closest
+    relations join first, and a node whose EXIF capture time differs from one already in the
+    group is another exposure (a burst frame next to a copy that lost its EXIF), so it stays
+    out. The keeper is then chosen among the members.
+    """
+
+    def rank(index: int) -> tuple[object, ...]:
+        return rank_key(nodes[index].best, rules)
+
+    def seed_order(index: int) -> tuple[object, ...]:
+        return (len(nodes[index].best.degraded), -len(edges.get(index, {})), rank(index))
+
+    closest_time = _closest_capture_times(nodes, edges)
+    assigned: set[int] = set()
+    groups: list[DuplicateGroup] = []
+    for seed in sorted(range(len(nodes)), key=seed_order):
+        if seed in assigned:
+            continue
+        times = {nodes[seed].facts.taken_at} - {None}
+        joined = [seed]
+        closest_first = sorted(
+            edges.get(seed, {}).items(),
+            key=lambda item: (KIND_STRENGTH[item[1].kind], item[1].distance, rank(item[0])),
+        )
+        for other, _ in closest_first:
+            taken_at = nodes[other].facts.taken_at or closest_time.get(other)
+            if other in assigned or (taken_at is not None and times and taken_at not in times):
+                continue
+            times |= {nodes[other].facts.taken_at} - {None}
+            joined.append(other)
+        if len(joined) > 1 or len(nodes[seed].rows) > 1:
+            assigned.update(joined)
+            groups.append(_group(len(groups) + 1, nodes, joined, edges, rules, confirm))
+    return groups
+
+
+def _closest_capture_times(nodes: list[Node], edges: dict[int, dict[int, Edge]]) -> dict[int, str]:
+    """For a copy without EXIF time, the capture time of the closest confirmed photo with one.
+
+    A copy that matches both a photo and the next frame of its burst belongs with the frame it
+    is closest to; this keeps it from pulling the other frame into its group.
+    """
+    closest: dict[int, str] = {}
+    for index, node in enumerate(nodes):
+        if node.facts.taken_at is not None:
+            continue
+        timed = [
+            (edge.distance, nodes[other].facts.taken_at)
+            for other, edge in edges.get(index, {}).items()
+            if nodes[other].facts.taken_at is not None
+        ]
+        if timed:
+            closest[index] = min(timed)[1]  # type: ignore[assignment]
+    return closest
+
+
+def _confirm_all(
+    index: int,
+    joined: list[int],
+    edges: dict[int, dict[int, Edge]],
+    confirm: Callable[[int, int], bool],
+) -> bool:
+    """Make sure `index` is confirmed against every member, checking the pairs not yet compared.
+
+    The hash search may have paired a member only with the seed; a keeper must still match it
+    directly (no chaining), so the missing pairs are compared on thumbnails now.
+    """
+    for other in joined:
+        if other == index or other in edges.get(index, {}):
+            continue
+        if not confirm(index, other):
+            return False
+        edges[index][other] = edges[other][index] = Edge("near", edges[joined[0]][other].distance)
+    return True
+
+
+def _group(
+    group: int,
+    nodes: list[Node],
+    joined: list[int],
+    edges: dict[int, dict[int, Edge]],
+    rules: tuple[str, ...],
+    confirm: Callable[[int, int], bool],
+) -> DuplicateGroup:
+    """Choose the keeper among everything that joined, then describe each file against it."""
+    files = [(index, c) for index in joined for c in _candidates_of(nodes[index])]
+    scale = group_scale([c for _, c in files])
+    keeper_node, keeper = joined[0], nodes[joined[0]].best  # the seed matches every member
+    for index, candidate in sorted(files, key=lambda f: rank_key(f[1], rules, scale)):
+        if index == keeper_node or _confirm_all(index, joined, edges, confirm):
+            keeper_node, keeper = index, candidate
+            break
+    relations = []
+    for index, candidate in files:
+        if candidate.seq == keeper.seq:
+            continue
+        edge = Edge("exact", 0) if index == keeper_node else edges[keeper_node][index]
+        relations.append((candidate, edge))
+    kind = max((e.kind for _, e in relations), key=KIND_STRENGTH.__getitem__, default="exact")
+    result = DuplicateGroup(group, kind, keeper.seq, "")
+    result.members.append(_member(keeper, group, kind, 0, True, "kept"))
+    reasons: dict[str, int] = defaultdict(int)
+    for candidate, edge in relations:
+        if candidate.protected:
+            reason = "in a protected folder: always kept"
+        elif rank_key(candidate, rules, scale) < rank_key(keeper, rules, scale):
+            reason = "ranks higher but is not confirmed against every copy"
+        else:
+            reason = why_not_kept(keeper, candidate, rules, scale)
+        reasons[f"{edge.kind} ({reason})"] += 1
+        result.members.append(
+            _member(candidate, group, edge.kind, edge.distance, candidate.protected, reason)
+        )
+    summary = "; ".join(f"{count} {text}" for text, count in sorted(reasons.items()))
+    result.rationale = f"kept: {describe_keeper(keeper)}; others: {summary}"
+    return result
+
+
+def _member(
+    candidate: Candidate, group: int, kind: DupKind, distance: int, keeper: bool, reason: str
+) -> Member:
+    return Member(
+        candidate.seq,
+        candidate.rel_path,
+        group,
+        kind,
+        distance,
+        candidate.size_bytes,
+        keeper,
+        reason,
+    )
+
+
+def _candidates_of(node: Node) -> list[Candidate]:
+    """The node's files as keeper candidates, best first (node.rows is kept in rank order)."""
+    return [node.best] + [_as_candidate_like(node.best, row) for row in node.rows[1:]]
+
+
+def _as_candidate_like(best: Candidate, row: ImageRow) -> Candidate:
+    return replace(best, seq=row.seq, rel_path=row.rel_path)
+
+
+def similar_clusters(
+    nodes: list[Node], pairs: list[tuple[int, int]], groups: list[DuplicateGroup]
+) -> list[list[SimilarShot]]:
+    """Connected similar pairs, merged per duplicate group; only clusters of distinct photos."""
+    seq_group = {m.seq: g.group for g in groups for m in g.members}
+    unit = [seq_group.get(node.rows[0].seq, -1 - index) for index, node in enumerate(nodes)]
+    parent = {u: u for u in unit}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        parent[find(unit[a])] = find(unit[b])
+    clusters: dict[int, list[SimilarShot]] = defaultdict(list)
+    distinct: dict[int, set[int]] = defaultdict(set)
+    for index, node in enumerate(nodes):
+        root = find(unit[index])
+        row = node.rows[0]
+        clusters[root].append(SimilarShot(row.seq, row.rel_path, row.facts.taken_at))
+        distinct[root].add(unit[index])
+    kept = [sorted(c, key=lambda s: s.seq) for r, c in clusters.items() if len(distinct[r]) > 1]
+    return sorted(kept, key=lambda cluster: cluster[0].seq)
