@@ -308,37 +308,34 @@ def _proposals(nodes: list[Node], settings: DuplicateSettings) -> list[Proposal]
     hashes = np.stack([n.hashes for n in nodes])
     rotations = len(DIHEDRAL)
     radius = settings.near_max_distance
-    best: dict[tuple[int, int], Proposal] = {}
-
-    def propose(a: int, b: int, transform: int, crop: bool, distance: int) -> None:
-        key = (min(a, b), max(a, b))
-        if a != b and (key not in best or distance < best[key][4]):
-            best[key] = (a, b, transform, crop, distance, True)
-
+    # Columns: a, b, transform, crop, distance. Kept as arrays: there can be millions.
+    found = []
     whole = hamming_pairs(hashes[:, 0], hashes[:, :rotations].ravel(), radius)
     a_nodes, transforms = np.divmod(whole.query, rotations)
-    for a, t, b, d in zip(
-        a_nodes.tolist(),
-        transforms.tolist(),
-        whole.index.tolist(),
-        whole.distance.tolist(),
-        strict=True,
-    ):
-        propose(a, b, t, False, d)
+    found.append(_columns(a_nodes, whole.index, transforms, False, whole.distance))
     bands = hamming_pairs(hashes[:, CENTRE_BAND_SLOT], hashes[:, CENTRE_BAND_SLOT], radius)
-    for a, b, d in zip(
-        bands.query.tolist(), bands.index.tolist(), bands.distance.tolist(), strict=True
-    ):
-        propose(a, b, 0, False, d)
-    for a, b in _taken_close_together(nodes, settings.similar_max_seconds):
-        propose(a, b, 0, False, int(np.bitwise_count(hashes[a, 0] ^ hashes[b, 0])))
+    found.append(_columns(bands.query, bands.index, 0, False, bands.distance))
+    burst = np.array(_taken_close_together(nodes, settings.similar_max_seconds), np.int64)
+    if len(burst):
+        distance = np.bitwise_count(hashes[burst[:, 0], 0] ^ hashes[burst[:, 1], 0])
+        found.append(_columns(burst[:, 0], burst[:, 1], 0, False, distance))
     windows = hashes[:, rotations:CENTRE_BAND_SLOT]
     crops = hamming_pairs(windows.ravel(), hashes[:, 0], settings.crop_max_distance)
-    for b, w, d in zip(
-        crops.query.tolist(), crops.index.tolist(), crops.distance.tolist(), strict=True
-    ):
-        propose(w // windows.shape[1], b, 0, True, d)
-    return list(best.values())
+    found.append(_columns(crops.index // windows.shape[1], crops.query, 0, True, crops.distance))
+    table = np.concatenate(found)
+    table = table[table[:, 0] != table[:, 1]]
+    pair = np.minimum(table[:, 0], table[:, 1]) * len(nodes) + np.maximum(table[:, 0], table[:, 1])
+    closest_first = np.lexsort((table[:, 4], pair))
+    _, first = np.unique(pair[closest_first], return_index=True)
+    return [(a, b, t, bool(c), d, True) for a, b, t, c, d in table[closest_first[first]].tolist()]
+
+
+def _columns(
+    a: np.ndarray, b: np.ndarray, transform: object, crop: bool, distance: np.ndarray
+) -> np.ndarray:
+    out = np.empty((len(a), 5), np.int64)
+    out[:, 0], out[:, 1], out[:, 2], out[:, 3], out[:, 4] = a, b, transform, crop, distance
+    return out
 
 
 _BURST_NEIGHBOURS = 50  # a burst of hundreds of frames in seconds is compared frame to nearby frame
