@@ -23,7 +23,7 @@ from hygiene.records import (
     ScanOutcome,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _BUSY_TIMEOUT_S = 60.0
 
 _MIGRATIONS: dict[int, str] = {
@@ -88,6 +88,21 @@ _MIGRATIONS: dict[int, str] = {
         check_key TEXT NOT NULL,
         relation TEXT NOT NULL,
         PRIMARY KEY (sha_a, sha_b, check_key)
+    ) WITHOUT ROWID;
+    """,
+    4: """
+    -- CLIP image embeddings (float16) per content and model, and prompt embeddings per model
+    CREATE TABLE embeddings (
+        sha256 TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (sha256, model_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE text_embeddings (
+        model_id TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (model_id, prompt)
     ) WITHOUT ROWID;
     """,
 }
@@ -277,6 +292,46 @@ def record_pair_relation(
         "INSERT OR REPLACE INTO pair_relations (sha_a, sha_b, check_key, relation) "
         "VALUES (?, ?, ?, ?)",
         (sha_a, sha_b, check_key, relation),
+    )
+
+
+def embeddings(conn: sqlite3.Connection, model_id: str, sha256s: list[str]) -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
+    for start in range(0, len(sha256s), 500):
+        chunk = sha256s[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        found.update(
+            conn.execute(
+                f"SELECT sha256, vector FROM embeddings WHERE model_id = ? AND sha256 IN ({marks})",
+                [model_id, *chunk],
+            ).fetchall()
+        )
+    return found
+
+
+def record_embeddings(conn: sqlite3.Connection, model_id: str, vectors: dict[str, bytes]) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO embeddings (sha256, model_id, vector) VALUES (?, ?, ?)",
+        [(sha, model_id, vector) for sha, vector in vectors.items()],
+    )
+
+
+def text_embeddings(
+    conn: sqlite3.Connection, model_id: str, prompts: list[str]
+) -> dict[str, bytes]:
+    rows = conn.execute(
+        "SELECT prompt, vector FROM text_embeddings WHERE model_id = ?", (model_id,)
+    ).fetchall()
+    wanted = set(prompts)
+    return {prompt: vector for prompt, vector in rows if prompt in wanted}
+
+
+def record_text_embeddings(
+    conn: sqlite3.Connection, model_id: str, vectors: dict[str, bytes]
+) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO text_embeddings (model_id, prompt, vector) VALUES (?, ?, ?)",
+        [(model_id, prompt, vector) for prompt, vector in vectors.items()],
     )
 
 

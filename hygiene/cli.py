@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -25,16 +26,17 @@ from rich.text import Text
 
 from hygiene import __version__
 from hygiene.catalog import CatalogError, forget_run, open_catalog
+from hygiene.categorize import CategorizeReport
 from hygiene.config import Config, ConfigError, load_config, to_toml, user_config_path
+from hygiene.duplicates import DuplicateReport
+from hygiene.embed import ModelUnavailable
 from hygiene.export import RunSummary, write_outputs
 from hygiene.fastdup_engine import FastdupUnavailable
-from hygiene.pipeline import ScanStats, run_duplicates, run_scan
+from hygiene.pipeline import ScanStats, image_rows, run_categorize, run_duplicates, run_scan
 from hygiene.runs import RunFolderError, new_run_id, prepare_run_folder, write_run_record
 
 err_console = Console(stderr=True)
 out_console = Console()
-
-_CLIP_NOT_YET = "categorization is not available in this version"
 
 
 class _FilesPerSecond(ProgressColumn):
@@ -85,6 +87,13 @@ def cli() -> None:
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
 @click.option("--catalog", type=click.Path(path_type=Path), help="SQLite cache of scan results.")
 @click.option("--no-clip", is_flag=True, help="Skip CLIP categorization.")
+@click.option("--model", help="CLIP model as ARCH:PRETRAINED (open_clip names).")
+@click.option("--model-path", type=click.Path(path_type=Path), help="Local CLIP folder or file.")
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), help="Where CLIP runs."
+)
+@click.option("--batch-size", type=click.IntRange(min=1), help="Images per CLIP forward pass.")
+@click.option("--allow-download", is_flag=True, help="Let CLIP weights be downloaded if missing.")
 @click.option(
     "--dup-engine",
     type=click.Choice(["hygiene", "fastdup"]),
@@ -99,6 +108,11 @@ def scan(
     config_file: Path | None,
     catalog: Path | None,
     no_clip: bool,
+    model: str | None,
+    model_path: Path | None,
+    device: str | None,
+    batch_size: int | None,
+    allow_download: bool,
     dup_engine: str | None,
     rescan: bool,
     quiet: bool,
@@ -107,6 +121,14 @@ def scan(
     config = _load_config(config_file)
     if dup_engine:
         config = replace(config, duplicates=replace(config.duplicates, engine=dup_engine))
+    clip_overrides = {
+        "model": model,
+        "model_path": str(model_path) if model_path else None,
+        "device": device,
+        "batch_size": batch_size,
+    }
+    clip_overrides = {key: value for key, value in clip_overrides.items() if value is not None}
+    config = replace(config, classify=replace(config.classify, **clip_overrides))
     if not root.is_dir():
         _fail(f"archive root not found or not a directory: {root}")
     root = root.resolve()
@@ -144,8 +166,14 @@ def scan(
                 workers=worker_count,
                 rescan=rescan,
             )
-        duplicates = run_duplicates(conn, run_id, root, config)
-        summary = write_outputs(conn, run_id, folder, config.quality, duplicates)
+            rows = image_rows(conn, run_id)
+            duplicates = run_duplicates(conn, rows, root, config)
+            categories, clip_status = None, "--no-clip was given"
+            if not no_clip:
+                categories, clip_status = _categorize(
+                    progress, conn, rows, duplicates, config, allow_download
+                )
+        summary = write_outputs(conn, run_id, folder, config.quality, duplicates, categories)
         forget_run(conn, run_id)
     except FastdupUnavailable as exc:
         _fail(str(exc))
@@ -155,7 +183,6 @@ def scan(
             "run the same command again to resume."
         )
         sys.exit(130)
-    reason = "--no-clip was given" if no_clip else _CLIP_NOT_YET
     write_run_record(
         folder,
         run_id=run_id,
@@ -165,13 +192,48 @@ def scan(
         stats=stats,
         summary=summary,
         started_at=started_at,
-        clip_skipped_reason=reason,
+        categories=categories,
+        clip_status=clip_status,
     )
     if not quiet:
-        _print_summary(summary, stats, folder, reason)
+        _print_summary(summary, stats, folder, categories, clip_status)
 
 
-def _print_summary(summary: RunSummary, stats: ScanStats, folder: Path, clip_reason: str) -> None:
+def _categorize(
+    progress: Progress,
+    conn: sqlite3.Connection,
+    rows: list,
+    duplicates: DuplicateReport,
+    config: Config,
+    allow_download: bool,
+) -> tuple[CategorizeReport | None, str]:
+    """Run CLIP; when no weights can be had, say why and how to fix it instead of failing."""
+    task = progress.add_task("categorizing", total=None)
+    try:
+        report = run_categorize(
+            conn,
+            rows,
+            duplicates,
+            config,
+            allow_download=allow_download,
+            on_batch=lambda n: progress.advance(task, n),
+        )
+    except ModelUnavailable as exc:
+        progress.update(task, visible=False)
+        return None, f"skipped: {exc}"
+    progress.update(task, total=report.embedded, completed=report.embedded)
+    return report, (
+        f"{report.model_id}: {report.embedded:,} embedded, {report.from_cache:,} from cache"
+    )
+
+
+def _print_summary(
+    summary: RunSummary,
+    stats: ScanStats,
+    folder: Path,
+    categories: CategorizeReport | None,
+    clip_status: str,
+) -> None:
     table = Table(title="hygiene scan", show_header=True, header_style="bold")
     table.add_column("")
     table.add_column("files", justify="right")
@@ -196,7 +258,14 @@ def _print_summary(summary: RunSummary, stats: ScanStats, folder: Path, clip_rea
         f"in {stats.elapsed_s:.1f} s ({stats.files_seen / elapsed:,.0f} files/s)",
         highlight=False,
     )
-    out_console.print(f"categorization skipped: {clip_reason}", highlight=False)
+    out_console.print(f"categorization: {clip_status}", highlight=False)
+    if categories is not None and summary.categories:
+        distribution = Table(title="categories", show_header=True, header_style="bold")
+        distribution.add_column("category")
+        distribution.add_column("images", justify="right")
+        for name, count in summary.categories.most_common():
+            distribution.add_row(name, f"{count:,}")
+        out_console.print(distribution)
     out_console.print(
         f"results: {folder}/images.csv (and images.parquet, run.json)", highlight=False
     )

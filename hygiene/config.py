@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from hygiene.classify import Category, CategorySet
 from hygiene.keeper import KEEPER_RULES
 
 
@@ -64,6 +66,22 @@ class DuplicateSettings:
 
 
 @dataclass(frozen=True)
+class ClassifySettings:
+    model: str = ""
+    model_path: str = ""
+    device: str = "auto"
+    batch_size: int = 0
+    neutral_prompts: tuple[str, ...] = ("a photo", "an image", "a picture of something")
+    uncertain_margin: float = 0.10
+    review_uncertain: bool = True
+
+    def category_set(self, categories: tuple[Category, ...]) -> CategorySet:
+        return CategorySet(
+            categories, self.neutral_prompts, self.uncertain_margin, self.review_uncertain
+        )
+
+
+@dataclass(frozen=True)
 class OutputSettings:
     reports_dir: str = "reports"
 
@@ -73,6 +91,8 @@ class Config:
     scan: ScanSettings = field(default_factory=ScanSettings)
     quality: QualityThresholds = field(default_factory=QualityThresholds)
     duplicates: DuplicateSettings = field(default_factory=DuplicateSettings)
+    classify: ClassifySettings = field(default_factory=ClassifySettings)
+    categories: tuple[Category, ...] = field(default_factory=lambda: DEFAULT_CATEGORIES)
     output: OutputSettings = field(default_factory=OutputSettings)
     sources: tuple[str, ...] = ()  # files that contributed, for `config show`
 
@@ -81,6 +101,7 @@ _SECTIONS = {
     "scan": ScanSettings,
     "quality": QualityThresholds,
     "duplicates": DuplicateSettings,
+    "classify": ClassifySettings,
     "output": OutputSettings,
 }
 
@@ -117,6 +138,9 @@ def merge_file(config: Config, path: Path) -> Config:
 
 def merge_mapping(config: Config, data: dict[str, Any], origin: str) -> Config:
     updates: dict[str, Any] = {}
+    data = dict(data)
+    if "categories" in data:
+        updates["categories"] = parse_categories(data.pop("categories"), origin)
     for section_name, values in data.items():
         section_type = _SECTIONS.get(section_name)
         if section_type is None:
@@ -177,6 +201,37 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
     raise ConfigError(f"{where} must be {type(default).__name__}, got {value!r}")
 
 
+def parse_categories(table: Any, origin: str) -> tuple[Category, ...]:
+    """[categories.NAME] tables -> Category records, in file order."""
+    if not isinstance(table, dict) or not table:
+        raise ConfigError(f"{origin}: [categories] must hold at least one [categories.NAME] table")
+    categories = []
+    for name, entry in table.items():
+        where = f"{origin}: categories.{name}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} must be a table")
+        unknown = set(entry) - {"prompts", "negative_prompts", "threshold"}
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]}")
+        prompts = _coerce(entry.get("prompts", []), (), f"{where}.prompts")
+        if not prompts:
+            raise ConfigError(f"{where}.prompts must list at least one prompt")
+        negatives = _coerce(entry.get("negative_prompts", []), (), f"{where}.negative_prompts")
+        threshold = entry.get("threshold")
+        if threshold is not None:
+            threshold = _coerce(threshold, 0.0, f"{where}.threshold")
+        categories.append(Category(str(name), prompts, negatives, threshold))
+    return tuple(categories)
+
+
+def _default_categories() -> tuple[Category, ...]:
+    text = resources.files("hygiene").joinpath("default_config.toml").read_text(encoding="utf-8")
+    return parse_categories(tomllib.loads(text)["categories"], "default_config.toml")
+
+
+DEFAULT_CATEGORIES = _default_categories()
+
+
 def to_toml(config: Config) -> str:
     """The settings as TOML that `--config` accepts back."""
     lines: list[str] = []
@@ -184,6 +239,14 @@ def to_toml(config: Config) -> str:
         lines.append(f"[{section_name}]")
         for key, value in asdict(getattr(config, section_name)).items():
             lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    for category in config.categories:
+        lines.append(f"[categories.{_toml_value(category.name)}]")
+        lines.append(f"prompts = {_toml_value(category.prompts)}")
+        if category.negative_prompts:
+            lines.append(f"negative_prompts = {_toml_value(category.negative_prompts)}")
+        if category.threshold is not None:
+            lines.append(f"threshold = {category.threshold!r}")
         lines.append("")
     return "\n".join(lines)
 

@@ -13,10 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hygiene import catalog
+from hygiene.categorize import CategorizeReport, Labelled
 from hygiene.config import QualityThresholds
 from hygiene.duplicates import DuplicateReport
 from hygiene.grouping import Member
@@ -57,6 +59,7 @@ DUPLICATES_COLUMNS = (
     "rationale",
 )
 SIMILAR_COLUMNS = ("cluster", "path", "taken_at")
+CATEGORIES_COLUMNS = ("path", "category", "best", "confidence", "margin", "uncertain", "reason")
 _PARQUET_SCHEMA = pa.schema(
     [
         ("path", pa.string()),
@@ -93,6 +96,7 @@ class RunSummary:
     duplicate_files: int = 0  # files a plan could remove (not keepers, not protected)
     reclaimable_bytes: int = 0
     similar_clusters: int = 0
+    categories: Counter[str] = field(default_factory=Counter)
     bytes_total: int = 0
     by_status: Counter[str] = field(default_factory=Counter)
     bytes_by_status: Counter[str] = field(default_factory=Counter)
@@ -105,10 +109,13 @@ def write_outputs(
     out_dir: Path,
     limits: QualityThresholds,
     duplicates: DuplicateReport,
+    categories: CategorizeReport | None,
 ) -> RunSummary:
     summary = RunSummary()
     _write_duplicates(duplicates, out_dir, summary)
     members = duplicates.members_by_seq()
+    labels = categories.by_seq if categories is not None else {}
+    labelled_paths: list[tuple[str, int]] = []
     csv_path, parquet_path = out_dir / "images.csv", out_dir / "images.parquet"
     with (
         csv_path.open("w", newline="", encoding="utf-8") as csv_file,
@@ -116,11 +123,56 @@ def write_outputs(
     ):
         writer = csv.DictWriter(csv_file, fieldnames=IMAGES_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        rows = _image_rows(conn, run_id, limits, summary, members)
+        rows = _image_rows(conn, run_id, limits, summary, members, labels, labelled_paths)
         for chunk in _chunks(rows, _CHUNK_ROWS):
             writer.writerows(_csv_row(row) for row in chunk)
             parquet.write_table(pa.Table.from_pylist(chunk, schema=_PARQUET_SCHEMA))
+    if categories is not None:
+        _write_categories(categories, labelled_paths, out_dir, summary)
     return summary
+
+
+def _write_categories(
+    report: CategorizeReport, labelled: list[tuple[str, int]], out_dir: Path, summary: RunSummary
+) -> None:
+    """categories.csv (every category's probability per image) and embeddings.parquet."""
+    with (out_dir / "categories.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow([*CATEGORIES_COLUMNS, *report.names])
+        for path, seq in labelled:
+            item = report.by_seq[seq]
+            verdict = item.verdict
+            summary.categories[verdict.category] += 1
+            writer.writerow(
+                [
+                    path,
+                    verdict.category,
+                    verdict.best,
+                    round(verdict.confidence, 4),
+                    round(verdict.margin, 4),
+                    _csv_value(verdict.uncertain),
+                    verdict.reason,
+                    *(round(float(p), 4) for p in item.probabilities),
+                ]
+            )
+    schema = pa.schema([("path", pa.string()), ("vector", pa.list_(pa.float32()))])
+    rows_by_seq = {seq: path for path, seq in labelled}
+    with pq.ParquetWriter(out_dir / "embeddings.parquet", schema) as parquet:
+        for start in range(0, len(labelled), _CHUNK_ROWS):
+            chunk = labelled[start : start + _CHUNK_ROWS]
+            vectors = [
+                report.vectors[report.shas[report.by_seq[seq].representative_seq]]
+                for _, seq in chunk
+            ]
+            parquet.write_table(
+                pa.table(
+                    {
+                        "path": [rows_by_seq[seq] for _, seq in chunk],
+                        "vector": [v.astype(np.float32) for v in vectors],
+                    },
+                    schema=schema,
+                )
+            )
 
 
 def _image_rows(
@@ -129,6 +181,8 @@ def _image_rows(
     limits: QualityThresholds,
     summary: RunSummary,
     members: dict[int, Member],
+    labels: dict[int, Labelled],
+    labelled_paths: list[tuple[str, int]],
 ) -> Iterator[dict[str, object]]:
     for item in catalog.iter_run_rows(conn, run_id):
         row: dict[str, object] = dict.fromkeys(IMAGES_COLUMNS)
@@ -162,6 +216,15 @@ def _image_rows(
             )
         if (member := members.get(item.seq)) is not None:
             row.update(dup_group=member.group, dup_kind=member.kind, keeper=member.keeper)
+        if (label := labels.get(item.seq)) is not None:
+            verdict = label.verdict
+            row.update(
+                category=verdict.category,
+                confidence=round(verdict.confidence, 4),
+                margin=round(verdict.margin, 4),
+                uncertain=verdict.uncertain,
+            )
+            labelled_paths.append((item.rel_path, item.seq))
         yield row
 
 

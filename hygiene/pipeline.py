@@ -5,15 +5,17 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from hygiene import catalog
+from hygiene.categorize import CategorizeReport, categorize
 from hygiene.config import Config
 from hygiene.discover import iter_files
 from hygiene.duplicates import DuplicateReport, find_duplicates
+from hygiene.embed import default_batch_size, load_model, pick_device
 from hygiene.fastdup_engine import fastdup_pairs, fastdup_python
 from hygiene.grouping import ImageRow
 from hygiene.records import FileEntry, ScanOutcome
@@ -173,15 +175,19 @@ def _store(
     catalog.record_file(conn, root_key, entry, scan_key, sha256=sha256, status=status, error=error)
 
 
-def run_duplicates(
-    conn: sqlite3.Connection, run_id: str, root: Path, config: Config
-) -> DuplicateReport:
-    """Group the run's readable images into duplicate groups and similar-shot clusters."""
-    rows = [
+def image_rows(conn: sqlite3.Connection, run_id: str) -> list[ImageRow]:
+    """The run's readable images, for the stages after the scan."""
+    return [
         ImageRow(row.seq, row.rel_path, row.size_bytes, row.sha256, row.facts)
         for row in catalog.iter_run_rows(conn, run_id)
         if row.facts is not None and row.sha256 is not None
     ]
+
+
+def run_duplicates(
+    conn: sqlite3.Connection, rows: list[ImageRow], root: Path, config: Config
+) -> DuplicateReport:
+    """Group the run's readable images into duplicate groups and similar-shot clusters."""
     engine_pairs = None
     if config.duplicates.engine == "fastdup":
         engine_pairs = _fastdup_pairs(root, rows, config)
@@ -212,3 +218,35 @@ def _fastdup_pairs(root: Path, rows: list[ImageRow], config: Config) -> list[tup
         (pair.path_a.relative_to(root).as_posix(), pair.path_b.relative_to(root).as_posix())
         for pair in pairs
     ]
+
+
+def run_categorize(
+    conn: sqlite3.Connection,
+    rows: list[ImageRow],
+    duplicates: DuplicateReport,
+    config: Config,
+    *,
+    allow_download: bool,
+    on_batch: Callable[[int], None],
+) -> CategorizeReport:
+    """Load CLIP (raises ModelUnavailable with the reason and the fix) and label the survivors."""
+    settings = config.classify
+    device = pick_device(settings.device)
+    model = load_model(settings.model, settings.model_path, device, allow_download=allow_download)
+    conn.execute("BEGIN IMMEDIATE")  # embeddings are cached in one transaction
+    try:
+        report = categorize(
+            conn,
+            rows,
+            duplicates,
+            model,
+            settings.category_set(config.categories),
+            batch_size=settings.batch_size or default_batch_size(device),
+            workers=config.scan.worker_count(),
+            on_batch=on_batch,
+        )
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return report

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hygiene import __version__
+from hygiene.categorize import CategorizeReport
 from hygiene.config import Config
 from hygiene.export import RunSummary
 from hygiene.pipeline import ScanStats
@@ -51,7 +52,8 @@ def write_run_record(
     stats: ScanStats,
     summary: RunSummary,
     started_at: datetime,
-    clip_skipped_reason: str,
+    categories: CategorizeReport | None,
+    clip_status: str,
 ) -> Path:
     record = {
         "tool": "hygiene",
@@ -74,7 +76,14 @@ def write_run_record(
             "reclaimable_bytes": summary.reclaimable_bytes,
             "similar_clusters": summary.similar_clusters,
         },
-        "categorization": {"skipped": True, "reason": clip_skipped_reason},
+        "categorization": {
+            "skipped": categories is None,
+            "status": clip_status,
+            "model": categories.model_id if categories else None,
+            "embedded": categories.embedded if categories else 0,
+            "from_cache": categories.from_cache if categories else 0,
+            "distribution": dict(summary.categories),
+        },
     }
     path = folder / "run.json"
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

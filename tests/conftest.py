@@ -86,7 +86,8 @@ def scan(tmp_path: Path):
             "--catalog",
             catalog or tmp_path / "catalog.sqlite",
             "--quiet",
-            *extra,
+            *(() if "--clip" in extra else ("--no-clip",)),
+            *(e for e in extra if e != "--clip"),
         )
         assert process.returncode == 0, process.stderr
         return ScanRun(process, out)

@@ -1,0 +1,130 @@
+"""The CLIP model, through open_clip: loading (registry, Hugging Face cache, local file), devices,
+and unit-length image and text embeddings. torch and open_clip are imported only here, lazily."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CPU_MODEL = "ViT-B-32:laion2b_s34b_b79k"  # fast enough for a laptop CPU
+GPU_MODEL = "ViT-L-14:openai"  # more accurate, affordable on a GPU
+
+
+class ModelUnavailable(RuntimeError):
+    """CLIP weights cannot be had; str() says why and how to fix it."""
+
+
+@dataclass
+class ClipModel:
+    model: Any
+    preprocess: Any  # PIL image -> tensor, the model's own transform
+    tokenizer: Any
+    device: str
+    model_id: str  # names the weights: cached embeddings are keyed by it
+    logit_scale: float
+
+    def encode_images(self, batch: Any) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode(), _autocast(self.device):
+            features = self.model.encode_image(batch.to(self.device), normalize=True)
+        return features.float().cpu().numpy()
+
+    def encode_texts(self, prompts: list[str]) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode(), _autocast(self.device):
+            tokens = self.tokenizer(prompts).to(self.device)
+            features = self.model.encode_text(tokens, normalize=True)
+        return features.float().cpu().numpy()
+
+
+def pick_device(preference: str) -> str:
+    import torch
+
+    if preference != "auto":
+        return preference
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def default_batch_size(device: str) -> int:
+    return 32 if device == "cpu" else 256
+
+
+def load_model(spec: str, model_path: str, device: str, *, allow_download: bool) -> ClipModel:
+    """Load CLIP weights from open_clip's registry (via the Hugging Face cache) or a local path.
+
+    `spec` is ARCH:PRETRAINED; empty picks one for the device. `model_path` is either a folder
+    with open_clip_config.json and the weights (fully air-gapped), or a checkpoint file for the
+    architecture `spec` names.
+    """
+    if not allow_download:
+        os.environ["HF_HUB_OFFLINE"] = "1"  # the cache only: no network unless the user allows
+    spec = spec or (GPU_MODEL if device == "cuda" else CPU_MODEL)
+    arch, _, tag = spec.partition(":")
+    if model_path and Path(model_path).is_dir():
+        name, pretrained, model_id = f"local-dir:{model_path}", None, _folder_id(Path(model_path))
+    else:
+        name, pretrained = arch, model_path or tag
+        model_id = f"{arch}:{_weights_id(model_path) if model_path else tag}"
+    try:
+        import open_clip
+
+        model, preprocess = open_clip.create_model_from_pretrained(
+            name, pretrained=pretrained, device=device
+        )
+        tokenizer = open_clip.get_tokenizer(name)
+    except Exception as exc:  # open_clip raises many kinds; every one means "no model"
+        raise ModelUnavailable(_explain(spec, model_path, exc, allow_download)) from None
+    model.eval()
+    return ClipModel(
+        model, preprocess, tokenizer, device, model_id, float(model.logit_scale.detach().exp())
+    )
+
+
+def _folder_id(folder: Path) -> str:
+    weights = sorted(p for p in folder.iterdir() if p.suffix in (".bin", ".safetensors", ".pt"))
+    return "local:" + (_weights_id(str(weights[0])) if weights else folder.name)
+
+
+def _weights_id(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return f"file-{digest.hexdigest()[:16]}"
+
+
+def _explain(spec: str, model_path: str, exc: Exception, allow_download: bool) -> str:
+    what = f"local checkpoint {model_path}" if model_path else f"weights for {spec}"
+    detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+    if model_path and not Path(model_path).is_file():
+        fix = "check the --model-path file"
+    elif allow_download:
+        fix = "check the network, or download the weights elsewhere and pass --model-path"
+    else:
+        fix = (
+            "run once with --allow-download to fetch them into the Hugging Face cache, "
+            "or pass --model-path with a local checkpoint"
+        )
+    return f"cannot load {what} ({detail}); {fix}"
+
+
+def _autocast(device: str) -> Any:
+    import contextlib
+
+    import torch
+
+    if device == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return contextlib.nullcontext()

@@ -1,0 +1,131 @@
+"""CLIP categorization end to end, with a micro CLIP trained by the tests and loaded from disk
+through the same open_clip path as real weights."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hygiene import samples
+from tests import micro_clip
+from tests.conftest import run_hygiene
+
+CONFIG = "\n".join(
+    [
+        "[classify]",
+        "neutral_prompts = []",
+        "uncertain_margin = 0.05",
+        *(
+            f"[categories.{name}]\nprompts = {json.dumps(prompts)}"
+            for name, prompts in micro_clip.CLASSES.items()
+        ),
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def micro_model(tmp_path_factory):
+    return micro_clip.train(tmp_path_factory.mktemp("model") / "micro")
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    root = tmp_path_factory.mktemp("clip") / "archive"
+    root.mkdir()
+    rng = np.random.default_rng(7)
+    truth = {}
+    for kind in micro_clip.CLASSES:
+        for i in range(5):
+            name = f"{kind}_{i}.png"
+            (root / name).write_bytes(samples.encoded(micro_clip.draw(kind, rng), "PNG"))
+            truth[name] = kind
+    (root / "red_0 copy.png").write_bytes((root / "red_0.png").read_bytes())
+    truth["red_0 copy.png"] = "red"
+    (root / "notes.txt").write_text("not an image")
+    return root, truth
+
+
+def scan_with(tmp_path, root, model_folder, config_text=CONFIG, catalog="c.sqlite", out="run"):
+    config = tmp_path / "clip.toml"
+    config.write_text(config_text)
+    result = run_hygiene(
+        "scan",
+        root,
+        "--out",
+        tmp_path / out,
+        "--catalog",
+        tmp_path / catalog,
+        "--quiet",
+        "--config",
+        config,
+        "--model-path",
+        model_folder,
+        "--workers",
+        "2",
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / out / "run.json").read_text())
+    return pd.read_csv(tmp_path / out / "images.csv", keep_default_na=False), record
+
+
+def test_images_are_filed_into_their_categories(tmp_path, archive, micro_model):
+    root, truth = archive
+    images, record = scan_with(tmp_path, root, micro_model)
+    labelled = images[images["status"] == "ok"].set_index("path")
+    right = sum(labelled.loc[path, "category"] == kind for path, kind in truth.items())
+    assert right / len(truth) >= 0.9
+    assert (labelled["confidence"].astype(float) > 0).all()
+    assert images.set_index("path").loc["notes.txt", "category"] == ""
+    assert not record["categorization"]["skipped"]
+    # one embedding per duplicate group (its keeper's); the other members share its category
+    representatives = labelled[labelled["keeper"] != "false"]
+    assert record["categorization"]["embedded"] == len(representatives) < len(truth)
+    assert labelled.loc["red_0 copy.png", "dup_group"] == labelled.loc["red_0.png", "dup_group"]
+    for _, group in labelled[labelled["dup_group"] != ""].groupby("dup_group"):
+        assert group["category"].nunique() == 1
+
+    categories = pd.read_csv(tmp_path / "run" / "categories.csv")
+    assert list(categories.columns[-3:]) == list(micro_clip.CLASSES)
+    assert np.allclose(categories[list(micro_clip.CLASSES)].sum(axis=1), 1.0, atol=0.01)
+    embeddings = pd.read_parquet(tmp_path / "run" / "embeddings.parquet")
+    assert len(embeddings) == len(truth) and len(embeddings["vector"][0]) == 32
+
+
+def test_rerun_and_new_prompts_reuse_cached_embeddings(tmp_path, archive, micro_model):
+    root, _ = archive
+    _, first = scan_with(tmp_path, root, micro_model, out="one")
+    _, again = scan_with(tmp_path, root, micro_model, out="two")
+    assert first["categorization"]["embedded"] > 0
+    assert again["categorization"]["embedded"] == 0
+    reworded = CONFIG.replace('"a red square"', '"a square that is red"')
+    images, third = scan_with(tmp_path, root, micro_model, reworded, out="three")
+    assert third["categorization"]["embedded"] == 0  # re-scored, not re-embedded
+    assert (images[images["status"] == "ok"]["category"] != "").all()
+
+
+def test_missing_weights_skip_categorization_with_the_reason_and_the_fix(tmp_path, archive):
+    root, _ = archive
+    result = run_hygiene(
+        "scan",
+        root,
+        "--out",
+        tmp_path / "run",
+        "--catalog",
+        tmp_path / "c.sqlite",
+        "--model",
+        "ViT-B-32:laion2b_s34b_b79k",
+        env_extra={"HF_HOME": str(tmp_path / "empty-hf-cache")},
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["categorization"]["skipped"]
+    assert "--allow-download" in record["categorization"]["status"]
+    assert "--allow-download" in result.stdout
+    images = pd.read_csv(tmp_path / "run" / "images.csv", keep_default_na=False)
+    assert (images["category"] == "").all() and (images["status"] == "ok").sum() > 0
