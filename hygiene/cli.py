@@ -266,8 +266,11 @@ def _print_summary(
         for name, count in summary.categories.most_common():
             distribution.add_row(name, f"{count:,}")
         out_console.print(distribution)
+    extra = "categories.csv, embeddings.parquet, " if categories is not None else ""
     out_console.print(
-        f"results: {folder}/images.csv (and images.parquet, run.json)", highlight=False
+        f"results: {folder}/images.csv (and images.parquet, duplicates.csv, similar.csv, "
+        f"{extra}run.json)",
+        highlight=False,
     )
 
 

@@ -106,7 +106,10 @@ def _weights_id(path: str) -> str:
 
 def _explain(spec: str, model_path: str, exc: Exception, allow_download: bool) -> str:
     what = f"local checkpoint {model_path}" if model_path else f"weights for {spec}"
-    detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+    if not model_path and not allow_download:
+        detail = "not in the Hugging Face cache, and downloads are off"
+    else:
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
     if model_path and not Path(model_path).is_file():
         fix = "check the --model-path file"
     elif allow_download:
