@@ -129,3 +129,66 @@ def test_missing_weights_skip_categorization_with_the_reason_and_the_fix(tmp_pat
     assert "--allow-download" in result.stdout
     images = pd.read_csv(tmp_path / "run" / "images.csv", keep_default_na=False)
     assert (images["category"] == "").all() and (images["status"] == "ok").sum() > 0
+
+
+class ColourModel:
+    """A stand-in with the ClipModel interface whose embedding is an image's mean colour."""
+
+    model_id = "colour-test"
+    logit_scale = 50.0
+    device = "cpu"
+
+    @staticmethod
+    def preprocess(image):
+        import torch
+
+        return torch.tensor(np.asarray(image.resize((8, 8)), np.float32).mean(axis=(0, 1)))
+
+    @staticmethod
+    def encode_images(batch):
+        vectors = batch.numpy() + 1e-3
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    @staticmethod
+    def encode_texts(prompts):
+        basis = {"red": [1, 0, 0], "green": [0, 1, 0], "blue": [0, 0, 1]}
+        return np.array([basis[p] for p in prompts], np.float32)
+
+
+def test_a_thumbnail_lost_late_never_shifts_labels_onto_other_files(tmp_path, scan):
+    from PIL import Image
+
+    from hygiene import catalog
+    from hygiene.categorize import categorize
+    from hygiene.classify import Category, CategorySet
+    from hygiene.duplicates import DuplicateReport
+    from hygiene.pipeline import image_rows
+
+    root = tmp_path / "archive"
+    root.mkdir()
+    colours = {
+        "a.png": (250, 5, 5),
+        "b.png": (5, 250, 5),
+        "c.png": (5, 5, 250),
+        "d.png": (240, 10, 10),
+    }
+    for name, colour in colours.items():
+        Image.new("RGB", (64, 64), colour).save(root / name)
+    scan(root, catalog=tmp_path / "catalog.sqlite")
+    conn = catalog.open_catalog(tmp_path / "catalog.sqlite")
+    catalog.record_run_files(conn, "t", 1, list(enumerate(sorted(colours))))
+    rows = image_rows(conn, "t")
+    lost = next(r for r in rows if r.rel_path == "b.png")
+    conn.execute("DELETE FROM thumbnails WHERE sha256 = ?", (lost.sha256,))
+    names = CategorySet(
+        tuple(Category(n, (n,)) for n in ("red", "green", "blue")), uncertain_margin=0
+    )
+    report = categorize(
+        conn, rows, DuplicateReport([], []), ColourModel(), names, batch_size=2, workers=2
+    )
+    labels = {
+        row.rel_path: report.by_seq[row.seq].verdict.category
+        for row in rows
+        if row.seq in report.by_seq
+    }
+    assert labels == {"a.png": "red", "c.png": "blue", "d.png": "red"}
