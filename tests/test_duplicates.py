@@ -14,6 +14,7 @@ from hygiene import samples
 from hygiene.duplicates import _split_by_bytes
 from hygiene.grouping import ImageRow
 from hygiene.nearsearch import hamming_pairs
+from tests.conftest import run_hygiene
 from tests.test_quality import real_photos
 
 KEEPABLE = {None, "exact_copy", "metadata_stripped", "lossless_png", "lossless_bmp"}
@@ -27,10 +28,6 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def corpus_run(tmp_path_factory):
     """Every duplicate transform of 12 real and 6 generated photos, bursts and look-alikes."""
-    import os
-    import subprocess
-    import sys
-
     root = tmp_path_factory.mktemp("dups") / "archive"
     originals = dict(real_photos())
     originals.update({f"generated_{i}": samples.photo(700 + i, 1024, 768) for i in range(6)})
@@ -48,23 +45,16 @@ def corpus_run(tmp_path_factory):
         (root / rel_path).write_bytes(data)
         files.append(samples.SampleFile(rel_path, "look_alike", "ok", extra={"group": rel_path}))
     out = root.parent / "run"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hygiene",
-            "scan",
-            str(root),
-            "--out",
-            str(out),
-            "--quiet",
-            "--catalog",
-            str(root.parent / "catalog.sqlite"),
-        ],
-        capture_output=True,
-        text=True,
+    result = run_hygiene(
+        "scan",
+        root,
+        "--out",
+        out,
+        "--quiet",
+        "--no-clip",
+        "--catalog",
+        root.parent / "catalog.sqlite",
         timeout=900,
-        env=os.environ.copy(),
     )
     assert result.returncode == 0, result.stderr
     return files, out
