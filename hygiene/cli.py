@@ -42,7 +42,8 @@ out_console = Console()
 class _FilesPerSecond(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} files/s" if speed else "– files/s", style="cyan")
+        unit = task.fields.get("unit", "files")
+        return Text(f"{speed:,.0f} {unit}/s" if speed else f"– {unit}/s", style="cyan")
 
 
 class _RichProgress:
@@ -208,7 +209,7 @@ def _categorize(
     allow_download: bool,
 ) -> tuple[CategorizeReport | None, str]:
     """Run CLIP; when no weights can be had, say why and how to fix it instead of failing."""
-    task = progress.add_task("categorizing", total=None)
+    task = progress.add_task("categorizing", total=None, unit="images")
     try:
         report = run_categorize(
             conn,
