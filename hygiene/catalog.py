@@ -121,6 +121,7 @@ class CatalogRow:
     seq: int
     rel_path: str
     size_bytes: int
+    mtime_ns: int
     sha256: str | None
     status: str
     error: str | None
@@ -255,7 +256,8 @@ def iter_run_rows(conn: sqlite3.Connection, run_id: str) -> Iterator[CatalogRow]
     """The files a run saw, in discovery order, streamed (memory does not grow with the run)."""
     content_columns = ", ".join(f"c.{name}" for name in _CONTENT_COLUMNS[2:])
     query = f"""
-        SELECT r.seq, r.rel_path, f.size_bytes, f.sha256, COALESCE(f.status, c.status, 'skipped'),
+        SELECT r.seq, r.rel_path, f.size_bytes, f.mtime_ns, f.sha256,
+               COALESCE(f.status, c.status, 'skipped'),
                COALESCE(f.error, c.error), {content_columns}
         FROM run_files r
         LEFT JOIN files f ON f.root_id = r.root_id AND f.rel_path = r.rel_path
@@ -266,8 +268,8 @@ def iter_run_rows(conn: sqlite3.Connection, run_id: str) -> Iterator[CatalogRow]
     with closing(conn.execute(query, (run_id,))) as cursor:
         while batch := cursor.fetchmany(2000):
             for row in batch:
-                facts = _facts(row[6:]) if row[4] == "ok" else None
-                yield CatalogRow(*row[:6], facts=facts)
+                facts = _facts(row[7:]) if row[5] == "ok" else None
+                yield CatalogRow(*row[:7], facts=facts)
 
 
 def _facts(values: tuple[object, ...], thumbnail_webp: bytes = b"") -> ImageFacts:

@@ -32,7 +32,15 @@ from hygiene.duplicates import DuplicateReport
 from hygiene.embed import ModelUnavailable
 from hygiene.export import RunSummary, write_outputs
 from hygiene.fastdup_engine import FastdupUnavailable
-from hygiene.pipeline import ScanStats, image_rows, run_categorize, run_duplicates, run_scan
+from hygiene.pipeline import (
+    ScanStats,
+    image_rows,
+    make_plan,
+    run_categorize,
+    run_duplicates,
+    run_scan,
+)
+from hygiene.plan import Plan, PlanError, action_label, parse_plan, plan_json
 from hygiene.runs import RunFolderError, new_run_id, prepare_run_folder, write_run_record
 
 err_console = Console(stderr=True)
@@ -174,7 +182,14 @@ def scan(
                 categories, clip_status = _categorize(
                     progress, conn, rows, duplicates, config, allow_download
                 )
-        summary = write_outputs(conn, run_id, folder, config.quality, duplicates, categories)
+        plan = make_plan(
+            conn, run_id, root, config, duplicates, categories, created_at=started_at.isoformat()
+        )
+        (folder / "plan.json").write_text(plan_json(plan), encoding="utf-8")
+        actions = {a.source: action_label(a.kind) for a in plan.actions}
+        summary = write_outputs(
+            conn, run_id, folder, config.quality, duplicates, categories, actions
+        )
         forget_run(conn, run_id)
     except FastdupUnavailable as exc:
         _fail(str(exc))
@@ -282,6 +297,120 @@ def _human_bytes(size: int) -> str:
             return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
         value /= 1024
     return f"{size} B"
+
+
+@cli.command("apply")
+@click.argument("plan_file", type=click.Path(path_type=Path))
+@click.option("--execute", is_flag=True, help="Carry the plan out (default: only show it).")
+@click.option("--trash", is_flag=True, help="Send removed files to the OS trash.")
+@click.option("--permanently", is_flag=True, help="Delete exact/pixel duplicates for good.")
+@click.option("--include-near", is_flag=True, help="With --permanently: near duplicates too.")
+@click.option(
+    "--root",
+    "expected_root",
+    type=click.Path(path_type=Path),
+    help="Refuse the plan unless it is for this archive.",
+)
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
+def apply_command(
+    plan_file: Path,
+    execute: bool,
+    trash: bool,
+    permanently: bool,
+    include_near: bool,
+    expected_root: Path | None,
+    config_file: Path | None,
+) -> None:
+    """Show PLAN_FILE (plan.json) as a dry run, or carry it out with --execute."""
+    from hygiene.apply import apply_plan, check_plan_for_root
+
+    config = _load_config(config_file)
+    if trash and permanently:
+        _fail("--trash and --permanently exclude each other")
+    plan_file = _plan_path(plan_file)
+    plan = _read_plan(plan_file)
+    root = expected_root.resolve() if expected_root else Path(plan.header.root)
+    try:
+        check_plan_for_root(plan, root)
+    except PlanError as exc:
+        _fail(str(exc))
+    mode = "trash" if trash else "permanent" if permanently else "quarantine"
+    _print_plan(plan, mode)
+    if not execute:
+        out_console.print("dry run: nothing was changed. Add --execute to carry it out.")
+        return
+    outcome = apply_plan(
+        plan,
+        plan_file.parent / "journal.jsonl",
+        mode=mode,
+        permanent_near=include_near,
+        protected_roots=config.duplicates.protected_roots,
+    )
+    _print_outcome(outcome, "applied")
+    out_console.print(f"journal: {plan_file.parent / 'journal.jsonl'} (hygiene undo {plan_file})")
+    if outcome.failed:
+        sys.exit(1)
+
+
+@cli.command("undo")
+@click.argument("plan_file", type=click.Path(path_type=Path))
+@click.option("--execute", is_flag=True, help="Restore the files (default: only show what).")
+def undo_command(plan_file: Path, execute: bool) -> None:
+    """Put back what `hygiene apply PLAN_FILE --execute` moved (dry run unless --execute)."""
+    from hygiene.apply import undo
+
+    plan_file = _plan_path(plan_file)
+    plan = _read_plan(plan_file)
+    journal = plan_file.parent / "journal.jsonl"
+    if not journal.is_file():
+        _fail(f"no journal next to {plan_file}: nothing was applied from this plan")
+    outcome = undo(journal, Path(plan.header.root), execute=execute)
+    _print_outcome(outcome, "restored" if execute else "would restore")
+    if not execute:
+        out_console.print("dry run: nothing was changed. Add --execute to restore.")
+    if outcome.failed:
+        sys.exit(1)
+
+
+def _plan_path(plan_file: Path) -> Path:
+    """A run folder stands for the plan.json inside it."""
+    return plan_file / "plan.json" if plan_file.is_dir() else plan_file
+
+
+def _read_plan(plan_file: Path) -> Plan:
+    try:
+        return parse_plan(plan_file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        _fail(f"cannot read plan {plan_file}: {exc.strerror}")
+    except PlanError as exc:
+        _fail(f"{plan_file}: {exc}")
+    raise AssertionError  # unreachable: _fail exits
+
+
+def _print_plan(plan: Plan, mode: str) -> None:
+    table = Table(title=f"plan for {plan.header.root}", header_style="bold")
+    for column in ("action", "files", "size"):
+        table.add_column(column, justify="left" if column == "action" else "right")
+    counts: dict[str, list[int]] = {}
+    for action in plan.actions:
+        label = (
+            action.kind
+            if action.kind not in ("delete", "quarantine")
+            else f"{action.kind} ({mode})"
+        )
+        entry = counts.setdefault(label, [0, 0])
+        entry[0] += 1
+        entry[1] += action.fingerprint.size_bytes
+    for label, (files, size) in sorted(counts.items()):
+        table.add_row(label, f"{files:,}", _human_bytes(size))
+    out_console.print(table)
+
+
+def _print_outcome(outcome: object, verb: str) -> None:
+    done, skipped, failed = outcome.done, outcome.skipped, outcome.failed  # type: ignore[attr-defined]
+    out_console.print(f"{verb}: {len(done):,}; skipped: {len(skipped):,}; failed: {len(failed):,}")
+    for action, reason in [*skipped, *failed][:50]:
+        out_console.print(f"  {action.source}: {reason}", highlight=False)
 
 
 @cli.group("config")

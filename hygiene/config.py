@@ -82,6 +82,16 @@ class ClassifySettings:
 
 
 @dataclass(frozen=True)
+class PlanSettings:
+    remove_duplicates: bool = True
+    quarantine_corrupt: bool = True
+    review_flagged: bool = True
+    sort_into: str = ""
+    sort_mode: str = "move"
+    flatten: bool = False
+
+
+@dataclass(frozen=True)
 class OutputSettings:
     reports_dir: str = "reports"
 
@@ -93,6 +103,7 @@ class Config:
     duplicates: DuplicateSettings = field(default_factory=DuplicateSettings)
     classify: ClassifySettings = field(default_factory=ClassifySettings)
     categories: tuple[Category, ...] = field(default_factory=lambda: DEFAULT_CATEGORIES)
+    plan: PlanSettings = field(default_factory=PlanSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
     sources: tuple[str, ...] = ()  # files that contributed, for `config show`
 
@@ -102,6 +113,7 @@ _SECTIONS = {
     "quality": QualityThresholds,
     "duplicates": DuplicateSettings,
     "classify": ClassifySettings,
+    "plan": PlanSettings,
     "output": OutputSettings,
 }
 

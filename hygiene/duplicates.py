@@ -36,7 +36,7 @@ from hygiene.hashing import CENTRE_BAND_SLOT, DIHEDRAL, pixel_sha256_hex
 from hygiene.imageio import DecodeError, decode, decode_thumbnail
 from hygiene.keeper import Candidate, rank_key
 from hygiene.nearsearch import hamming_pairs
-from hygiene.quality import is_blurry, is_bright, is_dark
+from hygiene.quality import quality_flags
 from hygiene.verify import Comparison, compare, rgb_array
 
 # Bump when the way a pair is judged changes: cached verdicts from other versions are ignored.
@@ -169,15 +169,7 @@ def _candidate(
     row: ImageRow, quality: QualityThresholds, protected: Callable[[str], bool]
 ) -> Candidate:
     facts = row.facts
-    degraded = tuple(
-        name
-        for name, raised in (
-            ("dark", is_dark(facts.quality, quality)),
-            ("bright", is_bright(facts.quality, quality)),
-            ("blurry", is_blurry(facts.quality, quality)),
-        )
-        if raised
-    )
+    degraded = quality_flags(facts, quality)
     return Candidate(
         seq=row.seq,
         rel_path=row.rel_path,

@@ -110,6 +110,7 @@ def write_outputs(
     limits: QualityThresholds,
     duplicates: DuplicateReport,
     categories: CategorizeReport | None,
+    actions: dict[str, str],
 ) -> RunSummary:
     summary = RunSummary()
     _write_duplicates(duplicates, out_dir, summary)
@@ -124,6 +125,7 @@ def write_outputs(
         writer = csv.DictWriter(csv_file, fieldnames=IMAGES_COLUMNS, lineterminator="\n")
         writer.writeheader()
         rows = _image_rows(conn, run_id, limits, summary, members, labels, labelled_paths)
+        rows = ({**row, "action": actions.get(str(row["path"]), "keep")} for row in rows)
         for chunk in _chunks(rows, _CHUNK_ROWS):
             writer.writerows(_csv_row(row) for row in chunk)
             parquet.write_table(pa.Table.from_pylist(chunk, schema=_PARQUET_SCHEMA))

@@ -18,6 +18,8 @@ from hygiene.duplicates import DuplicateReport, find_duplicates
 from hygiene.embed import default_batch_size, load_model, pick_device
 from hygiene.fastdup_engine import fastdup_pairs, fastdup_python
 from hygiene.grouping import ImageRow
+from hygiene.plan import Fingerprint, Plan, PlanInput, Policy, build_plan, settings_hash
+from hygiene.quality import quality_flags
 from hygiene.records import FileEntry, ScanOutcome
 from hygiene.scan import FileVerdict, KnownContent, WorkerSettings, init_worker, scan_file
 from hygiene.workers import SupervisedPool, WorkerFailure, set_preload
@@ -250,3 +252,58 @@ def run_categorize(
         raise
     conn.execute("COMMIT")
     return report
+
+
+def make_plan(
+    conn: sqlite3.Connection,
+    run_id: str,
+    root: Path,
+    config: Config,
+    duplicates: DuplicateReport,
+    categories: CategorizeReport | None,
+    *,
+    created_at: str,
+) -> Plan:
+    """The run's plan: every file's proposed action, from the results and the [plan] policy."""
+    settings = config.plan
+    policy = Policy(
+        remove_duplicates=settings.remove_duplicates,
+        quarantine_corrupt=settings.quarantine_corrupt,
+        review_flagged=settings.review_flagged,
+        sort_into=settings.sort_into,
+        sort_mode="copy" if settings.sort_mode == "copy" else "move",
+        flatten=settings.flatten,
+        quarantine_dir=config.scan.quarantine_dir,
+    )
+    rows = list(catalog.iter_run_rows(conn, run_id))
+    fingerprints = {
+        row.seq: Fingerprint(row.size_bytes, row.mtime_ns, row.sha256)
+        for row in rows
+        if row.sha256 is not None
+    }
+    paths = {row.seq: row.rel_path for row in rows}
+    members = duplicates.members_by_seq()
+    keeper_of = {m.seq: g.keeper_seq for g in duplicates.groups for m in g.members}
+    labels = categories.by_seq if categories is not None else {}
+    inputs = []
+    for row in rows:
+        member = members.get(row.seq)
+        keeper_seq = keeper_of.get(row.seq)
+        label = labels.get(row.seq)
+        inputs.append(
+            PlanInput(
+                rel_path=row.rel_path,
+                status=row.status,
+                fingerprint=fingerprints.get(row.seq),
+                flags=quality_flags(row.facts, config.quality) if row.facts else (),
+                category=label.verdict.category if label else None,
+                dup_kind=member.kind if member else None,
+                keeper=member.keeper if member else None,
+                keeper_path=paths.get(keeper_seq) if keeper_seq is not None else None,
+                keeper_fingerprint=fingerprints.get(keeper_seq) if keeper_seq is not None else None,
+            )
+        )
+    config_hash = settings_hash(policy, repr(config))
+    return build_plan(
+        inputs, policy, root=str(root), created_at=created_at, settings_hash=config_hash
+    )

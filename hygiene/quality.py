@@ -15,7 +15,7 @@ from PIL import Image
 
 from hygiene.config import QualityThresholds
 from hygiene.imageio import downscale
-from hygiene.records import QualityMetrics
+from hygiene.records import ImageFacts, QualityMetrics
 
 QUALITY_SIDE_PX = 512  # measurements are taken at this size; smaller images are not upscaled
 _TILE_PX = 32
@@ -102,3 +102,10 @@ def is_bright(metrics: QualityMetrics, limits: QualityThresholds) -> bool:
 
 def is_blurry(metrics: QualityMetrics, limits: QualityThresholds) -> bool:
     return metrics.blur >= limits.blurry_blur_min
+
+
+def quality_flags(facts: ImageFacts, limits: QualityThresholds) -> tuple[str, ...]:
+    """The names of the quality flags a readable image raises."""
+    metrics = facts.quality
+    checks = (("dark", is_dark), ("bright", is_bright), ("blurry", is_blurry))
+    return tuple(name for name, check in checks if check(metrics, limits))

@@ -34,7 +34,7 @@ from hygiene.records import FileEntry, ImageFacts, ScanOutcome
 from hygiene.verify import colourfulness
 
 # Bump when what a scan stores changes; every cached result with another version is redone.
-FEATURE_VERSION = 3
+FEATURE_VERSION = 4
 _THUMBNAIL_QUALITY = 70
 
 
@@ -94,7 +94,12 @@ def scan_file(entry: FileEntry) -> ScanOutcome | KnownContent | FileVerdict:
             if not head:
                 return _empty_file(extension)
             if image_format is None:
-                return _not_an_image(head, extension)
+                verdict = _not_an_image(head, extension)
+                if verdict.status == "corrupt":  # a plan may quarantine it: fingerprint it
+                    verdict = FileVerdict(
+                        verdict.status, verdict.error, _stream_sha256(handle, head)
+                    )
+                return verdict
             if image_format == "TIFF" and extension in RAW_EXTENSIONS:
                 return FileVerdict("skipped", f"camera RAW ({extension}) is not decoded")
             size = os.fstat(handle.fileno()).st_size
@@ -158,7 +163,7 @@ def _content_fraction(grey: np.ndarray) -> float:
 
 def _empty_file(extension: str) -> FileVerdict:
     if extension in IMAGE_EXTENSIONS:
-        return FileVerdict("corrupt", "empty file (0 bytes)")
+        return FileVerdict("corrupt", "empty file (0 bytes)", hashlib.sha256(b"").hexdigest())
     return FileVerdict("skipped", "empty file (0 bytes)")
 
 

@@ -1,0 +1,266 @@
+"""The plan: what hygiene proposes to do with each file, and why. Pure decisions plus plan.json.
+
+A plan is built from a run's results and a policy; it touches nothing. Every action carries the
+fingerprint (size, mtime_ns, sha256) its source had at plan time, so `hygiene apply` can refuse
+anything that changed since. Paths are POSIX and relative to the plan's root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import PurePosixPath
+from typing import Literal
+
+from hygiene import __version__
+
+ActionKind = Literal["delete", "quarantine", "review", "move", "copy"]
+PLAN_FORMAT = 1
+_KINDS = ("delete", "quarantine", "review", "move", "copy")
+
+
+class PlanError(ValueError):
+    """A plan file that cannot be used; str() names the first bad entry."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    size_bytes: int
+    mtime_ns: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    id: int
+    kind: ActionKind
+    source: str
+    destination: str | None  # None for review
+    reason: str
+    fingerprint: Fingerprint
+    dup_kind: str | None = None  # for delete: exact | pixel | near
+    keeper: str | None = None  # for delete: the copy that must still exist
+    keeper_fingerprint: Fingerprint | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    remove_duplicates: bool = True
+    quarantine_corrupt: bool = True
+    review_flagged: bool = True  # dark/bright/blurry and _Review are listed for review
+    sort_into: str = ""  # folder inside the root; empty: no sorting
+    sort_mode: Literal["move", "copy"] = "move"
+    flatten: bool = False
+    quarantine_dir: str = ".hygiene-quarantine"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanHeader:
+    tool: str
+    version: str
+    format: int
+    root: str
+    created_at: str
+    policy: dict[str, object]
+    settings_hash: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    header: PlanHeader
+    actions: tuple[Action, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanInput:
+    """One file of the run, as the plan sees it."""
+
+    rel_path: str
+    status: str
+    fingerprint: Fingerprint | None
+    flags: tuple[str, ...] = ()  # raised quality flags
+    category: str | None = None
+    dup_kind: str | None = None
+    keeper: bool | None = None  # None: not in a duplicate group
+    keeper_path: str | None = None
+    keeper_fingerprint: Fingerprint | None = None
+
+
+def build_plan(
+    files: list[PlanInput], policy: Policy, *, root: str, created_at: str, settings_hash: str
+) -> Plan:
+    actions: list[Action] = []
+    taken: set[str] = set()
+    for item in files:
+        action = _decide(item, policy, taken)
+        if action is not None:
+            actions.append(_with_id(action, len(actions) + 1))
+    header = PlanHeader(
+        "hygiene", __version__, PLAN_FORMAT, root, created_at, asdict(policy), settings_hash
+    )
+    return Plan(header, tuple(actions))
+
+
+def action_label(kind: ActionKind | None) -> str:
+    """The `action` column of images.csv: keep | delete | move | review."""
+    return {"delete": "delete", "quarantine": "delete", "move": "move", "review": "review"}.get(
+        kind or "", "keep"
+    )
+
+
+def _decide(item: PlanInput, policy: Policy, taken: set[str]) -> Action | None:
+    if item.fingerprint is None:
+        return None
+    quarantined = f"{policy.quarantine_dir}/{item.rel_path}"
+    if item.status == "corrupt" and policy.quarantine_corrupt:
+        return Action(0, "quarantine", item.rel_path, quarantined, "corrupt", item.fingerprint)
+    if item.status != "ok":
+        return None
+    if item.keeper is False and policy.remove_duplicates and item.keeper_path:
+        return Action(
+            0,
+            "delete",
+            item.rel_path,
+            quarantined,
+            f"{item.dup_kind} duplicate of {item.keeper_path}",
+            item.fingerprint,
+            item.dup_kind,
+            item.keeper_path,
+            item.keeper_fingerprint,
+        )
+    concerns = [*item.flags, *(["_Review"] if item.category == "_Review" else [])]
+    if concerns and policy.review_flagged:
+        return Action(0, "review", item.rel_path, None, ", ".join(concerns), item.fingerprint)
+    if policy.sort_into and item.category:
+        destination = _sorted_path(item, policy, taken)
+        return Action(
+            0,
+            policy.sort_mode,
+            item.rel_path,
+            destination,
+            f"sorted into {item.category}",
+            item.fingerprint,
+        )
+    return None
+
+
+def _sorted_path(item: PlanInput, policy: Policy, taken: set[str]) -> str:
+    folder = PurePosixPath(policy.sort_into) / _safe_name(item.category or "Other")
+    if not policy.flatten:
+        return str(folder / item.rel_path)
+    name = PurePosixPath(item.rel_path)
+    candidate, counter = folder / name.name, 2
+    while str(candidate) in taken:  # collision-safe names when flattening
+        candidate = folder / f"{name.stem} ({counter}){name.suffix}"
+        counter += 1
+    taken.add(str(candidate))
+    return str(candidate)
+
+
+def _safe_name(category: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in " -_." else "_" for c in category).strip(" .")
+    return cleaned or "Other"
+
+
+def _with_id(action: Action, action_id: int) -> Action:
+    values = {name: getattr(action, name) for name in Action.__slots__}
+    values["id"] = action_id
+    return Action(**values)
+
+
+# ---------------------------------------------------------------- plan.json
+
+
+def settings_hash(policy: Policy, config_text: str) -> str:
+    return hashlib.sha256(f"{asdict(policy)!r}|{config_text}".encode()).hexdigest()[:16]
+
+
+def plan_json(plan: Plan) -> str:
+    return json.dumps(
+        {"header": asdict(plan.header), "actions": [asdict(a) for a in plan.actions]},
+        indent=1,
+        ensure_ascii=False,
+    )
+
+
+def parse_plan(text: str) -> Plan:
+    """Read and validate plan.json; PlanError names the first problem."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlanError(f"plan is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("actions"), list):
+        raise PlanError("plan has no header or no list of actions")
+    header = _header(data.get("header"))
+    actions = tuple(_action(entry, position) for position, entry in enumerate(data["actions"], 1))
+    ids = [a.id for a in actions]
+    if len(set(ids)) != len(ids):
+        raise PlanError("plan has two actions with the same id")
+    return Plan(header, actions)
+
+
+def _header(raw: object) -> PlanHeader:
+    if not isinstance(raw, dict):
+        raise PlanError("plan header is missing")
+    try:
+        header = PlanHeader(**raw)
+    except TypeError as exc:
+        raise PlanError(f"plan header is malformed: {exc}") from None
+    if header.tool != "hygiene" or header.format != PLAN_FORMAT:
+        raise PlanError(f"not a hygiene plan of format {PLAN_FORMAT}")
+    if not isinstance(header.root, str) or not header.root.startswith("/"):
+        raise PlanError("plan header root must be an absolute path")
+    return header
+
+
+def _action(raw: object, position: int) -> Action:
+    where = f"action #{position}"
+    if not isinstance(raw, dict):
+        raise PlanError(f"{where} is not an object")
+    try:
+        fingerprint = _fingerprint(raw.get("fingerprint"))
+        keeper_fp = raw.get("keeper_fingerprint")
+        action = Action(
+            id=int(raw["id"]),
+            kind=raw["kind"],
+            source=raw["source"],
+            destination=raw.get("destination"),
+            reason=str(raw.get("reason", "")),
+            fingerprint=fingerprint,
+            dup_kind=raw.get("dup_kind"),
+            keeper=raw.get("keeper"),
+            keeper_fingerprint=_fingerprint(keeper_fp) if keeper_fp is not None else None,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PlanError(f"{where} is malformed: {exc}") from None
+    if action.kind not in _KINDS:
+        raise PlanError(f"{where} ({action.source}): unknown kind {action.kind!r}")
+    for label, path in (
+        ("source", action.source),
+        ("destination", action.destination),
+        ("keeper", action.keeper),
+    ):
+        if path is not None and not is_safe_relative(path):
+            raise PlanError(f"{where}: {label} {path!r} escapes the archive root")
+    if action.kind != "review" and action.destination is None:
+        raise PlanError(f"{where} ({action.source}): {action.kind} needs a destination")
+    if action.kind == "delete" and (action.keeper is None or action.keeper_fingerprint is None):
+        raise PlanError(f"{where} ({action.source}): delete without a keeper")
+    return action
+
+
+def _fingerprint(raw: object) -> Fingerprint:
+    if not isinstance(raw, dict):
+        raise TypeError("fingerprint missing")
+    sha = raw["sha256"]
+    if not (isinstance(sha, str) and len(sha) == 64):
+        raise ValueError("fingerprint sha256 must be 64 hex digits")
+    return Fingerprint(int(raw["size_bytes"]), int(raw["mtime_ns"]), sha)
+
+
+def is_safe_relative(path: str) -> bool:
+    if not isinstance(path, str) or not path or "\x00" in path:
+        return False
+    parts = PurePosixPath(path).parts
+    return not path.startswith("/") and ".." not in parts and "\\" not in path
