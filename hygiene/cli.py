@@ -108,6 +108,9 @@ def cli() -> None:
     type=click.Choice(["hygiene", "fastdup"]),
     help="Near-duplicate candidates (default from config: hygiene).",
 )
+@click.option("--sort-into", help="Plan: sort keepers into this folder (inside ROOT)/<Category>/.")
+@click.option("--sort-copy", is_flag=True, help="Plan: sort by copying instead of moving.")
+@click.option("--flatten", is_flag=True, help="Plan: sort by file name, not by sub-path.")
 @click.option("--rescan", is_flag=True, help="Decode every file again, ignoring cached results.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary table.")
 def scan(
@@ -123,10 +126,13 @@ def scan(
     batch_size: int | None,
     allow_download: bool,
     dup_engine: str | None,
+    sort_into: str | None,
+    sort_copy: bool,
+    flatten: bool,
     rescan: bool,
     quiet: bool,
 ) -> None:
-    """Scan ROOT and write images.csv, images.parquet and run.json to a run folder."""
+    """Scan ROOT and write images.csv, images.parquet, plan.json and run.json to a run folder."""
     config = _load_config(config_file)
     if dup_engine:
         config = replace(config, duplicates=replace(config.duplicates, engine=dup_engine))
@@ -138,6 +144,14 @@ def scan(
     }
     clip_overrides = {key: value for key, value in clip_overrides.items() if value is not None}
     config = replace(config, classify=replace(config.classify, **clip_overrides))
+    if sort_into or sort_copy or flatten:
+        plan_settings = replace(
+            config.plan,
+            sort_into=sort_into or config.plan.sort_into,
+            sort_mode="copy" if sort_copy else config.plan.sort_mode,
+            flatten=flatten or config.plan.flatten,
+        )
+        config = replace(config, plan=plan_settings)
     if not root.is_dir():
         _fail(f"archive root not found or not a directory: {root}")
     root = root.resolve()

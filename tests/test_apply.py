@@ -179,3 +179,26 @@ def test_killed_at_any_point_reapply_or_undo_loses_nothing(scanned, tmp_path):
             assert recovered.returncode == 0, recovered.stderr
             assert contents(root) == original, f"re-apply after fault point {point}"
             assert not (root / "WhatsApp/IMG-20190701-WA0000.jpg").exists()
+
+
+def test_trash_mode_sends_files_to_the_os_trash_and_undo_says_so(scanned, tmp_path):
+    root, run = scanned
+    trash_home = tmp_path / "data"
+    env = {"XDG_DATA_HOME": str(trash_home)}
+    result = apply(run / "plan.json", "--execute", "--trash", env=env)
+    assert result.returncode == 0, result.stderr
+    assert not (root / "WhatsApp/IMG-20190701-WA0000.jpg").exists()
+    trashed = {p.name for p in (trash_home / "Trash" / "files").iterdir()}
+    assert "IMG-20190701-WA0000.jpg" in trashed
+    undo = run_hygiene("undo", run, "--execute", env_extra=env)
+    assert undo.returncode == 1 and "OS trash" in undo.stdout
+
+
+def test_permanent_deletion_is_limited_to_exact_and_pixel_copies(scanned):
+    root, run = scanned
+    result = apply(run / "plan.json", "--execute", "--permanently")
+    assert result.returncode == 0, result.stderr
+    assert not (root / "WhatsApp/IMG-20190701-WA0000.jpg").exists()  # exact copy: deleted
+    assert not (root / ".hygiene-quarantine/WhatsApp/IMG-20190701-WA0000.jpg").exists()
+    assert (root / "Downloads/IMG_0001_small.jpg").exists()  # near copy: kept
+    assert "limited to exact and pixel" in result.stdout
