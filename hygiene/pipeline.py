@@ -193,22 +193,16 @@ def run_duplicates(
     engine_pairs = None
     if config.duplicates.engine == "fastdup":
         engine_pairs = _fastdup_pairs(root, rows, config)
-    conn.execute("BEGIN IMMEDIATE")  # one transaction for the verdicts this stage caches
-    try:
-        report = find_duplicates(
-            rows,
-            root,
-            conn,
-            config.duplicates,
-            config.quality,
-            max_pixels=config.scan.max_pixels,
-            engine_pairs=engine_pairs,
-        )
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return report
+    # Verdicts are committed one by one (autocommit): the lock is never held for long.
+    return find_duplicates(
+        rows,
+        root,
+        conn,
+        config.duplicates,
+        config.quality,
+        max_pixels=config.scan.max_pixels,
+        engine_pairs=engine_pairs,
+    )
 
 
 def _fastdup_pairs(root: Path, rows: list[ImageRow], config: Config) -> list[tuple[str, str]]:
@@ -235,23 +229,18 @@ def run_categorize(
     settings = config.classify
     device = pick_device(settings.device)
     model = load_model(settings.model, settings.model_path, device, allow_download=allow_download)
-    conn.execute("BEGIN IMMEDIATE")  # embeddings are cached in one transaction
-    try:
-        report = categorize(
-            conn,
-            rows,
-            duplicates,
-            model,
-            settings.category_set(config.categories),
-            batch_size=settings.batch_size or default_batch_size(device),
-            workers=config.scan.worker_count(),
-            on_batch=on_batch,
-        )
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return report
+    # Each batch's embeddings are committed as they come: a long run never holds the catalog
+    # lock, and an interrupted one keeps what it embedded.
+    return categorize(
+        conn,
+        rows,
+        duplicates,
+        model,
+        settings.category_set(config.categories),
+        batch_size=settings.batch_size or default_batch_size(device),
+        workers=config.scan.worker_count(),
+        on_batch=on_batch,
+    )
 
 
 def make_plan(
