@@ -75,9 +75,10 @@ def categorize(
     report.from_cache = len(cached)
     missing = [sha for sha in needed if sha not in cached]
     for shas, batch in _prepared_batches(conn, missing, model.preprocess, batch_size, workers):
-        vectors = model.encode_images(batch)
-        fresh = dict(zip(shas, vectors, strict=True))
-        catalog.record_embeddings(conn, model.model_id, {s: _blob(v) for s, v in fresh.items()})
+        blobs = {sha: _blob(v) for sha, v in zip(shas, model.encode_images(batch), strict=True)}
+        catalog.record_embeddings(conn, model.model_id, blobs)
+        # Score what the cache will hold, so a re-run from the cache gives the same numbers.
+        fresh = {sha: _vector(blob) for sha, blob in blobs.items()}
         report.vectors.update(fresh)
         report.embedded += len(shas)
         on_batch(len(shas))

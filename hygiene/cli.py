@@ -25,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hygiene import __version__
+from hygiene.apply import Outcome, apply_plan, check_plan_for_root, undo
 from hygiene.catalog import CatalogError, forget_run, open_catalog
 from hygiene.categorize import CategorizeReport
 from hygiene.config import Config, ConfigError, load_config, to_toml, user_config_path
@@ -336,8 +337,6 @@ def apply_command(
     config_file: Path | None,
 ) -> None:
     """Show PLAN_FILE (plan.json) as a dry run, or carry it out with --execute."""
-    from hygiene.apply import apply_plan, check_plan_for_root
-
     config = _load_config(config_file)
     if trash and permanently:
         _fail("--trash and --permanently exclude each other")
@@ -371,8 +370,6 @@ def apply_command(
 @click.option("--execute", is_flag=True, help="Restore the files (default: only show what).")
 def undo_command(plan_file: Path, execute: bool) -> None:
     """Put back what `hygiene apply PLAN_FILE --execute` moved (dry run unless --execute)."""
-    from hygiene.apply import undo
-
     plan_file = _plan_path(plan_file)
     plan = _read_plan(plan_file)
     journal = plan_file.parent / "journal.jsonl"
@@ -420,10 +417,10 @@ def _print_plan(plan: Plan, mode: str) -> None:
     out_console.print(table)
 
 
-def _print_outcome(outcome: object, verb: str) -> None:
-    done, skipped, failed = outcome.done, outcome.skipped, outcome.failed  # type: ignore[attr-defined]
-    out_console.print(f"{verb}: {len(done):,}; skipped: {len(skipped):,}; failed: {len(failed):,}")
-    for action, reason in [*skipped, *failed][:50]:
+def _print_outcome(outcome: Outcome, verb: str) -> None:
+    counts = (len(outcome.done), len(outcome.skipped), len(outcome.failed))
+    out_console.print(f"{verb}: {counts[0]:,}; skipped: {counts[1]:,}; failed: {counts[2]:,}")
+    for action, reason in [*outcome.skipped, *outcome.failed][:50]:
         out_console.print(f"  {action.source}: {reason}", highlight=False)
 
 
