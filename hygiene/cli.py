@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import sys
 from dataclasses import replace
@@ -42,6 +43,7 @@ from hygiene.pipeline import (
     run_scan,
 )
 from hygiene.plan import Plan, PlanError, action_label, parse_plan, plan_json
+from hygiene.report import write_report
 from hygiene.runs import RunFolderError, new_run_id, prepare_run_folder, write_run_record
 
 err_console = Console(stderr=True)
@@ -68,7 +70,7 @@ class _RichProgress:
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
@@ -226,6 +228,7 @@ def scan(
         categories=categories,
         clip_status=clip_status,
     )
+    write_report(folder, conn)
     if not quiet:
         _print_summary(summary, stats, folder, categories, clip_status)
 
@@ -298,6 +301,7 @@ def _print_summary(
             distribution.add_row(name, f"{count:,}")
         out_console.print(distribution)
     extra = "categories.csv, embeddings.parquet, " if categories is not None else ""
+    out_console.print(f"report: {folder}/index.html", highlight=False)
     out_console.print(
         f"results: {folder}/images.csv (and images.parquet, duplicates.csv, similar.csv, "
         f"{extra}run.json)",
@@ -312,6 +316,25 @@ def _human_bytes(size: int) -> str:
             return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
         value /= 1024
     return f"{size} B"
+
+
+@cli.command("report")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--catalog", type=click.Path(path_type=Path), help="SQLite cache of scan results.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
+def report_command(run_dir: Path, catalog: Path | None, config_file: Path | None) -> None:
+    """(Re)write RUN_DIR/index.html from the run's outputs."""
+    config = _load_config(config_file)
+    if not (run_dir / "images.csv").is_file() or not (run_dir / "run.json").is_file():
+        _fail(f"{run_dir} is not a hygiene run folder (no images.csv or run.json)")
+    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    catalog_path = catalog or Path(record.get("catalog") or config.scan.catalog_path())
+    try:
+        conn = open_catalog(catalog_path)
+    except CatalogError as exc:
+        _fail(str(exc))
+        return
+    out_console.print(f"report: {write_report(run_dir, conn)}", highlight=False)
 
 
 @cli.command("apply")

@@ -1,0 +1,149 @@
+"""The HTML report: a static folder that opens from disk in any browser, with no network.
+
+`index.html` and the app (`report.js`, `report.css`, shipped in hygiene/report_assets/) read the
+run's data from small `data/*.js` chunks, so a large archive never becomes one huge file, and
+thumbnails from `thumbs/`. The page renders every string with textContent, never as HTML, so a
+hostile file name stays text.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import sqlite3
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from hygiene import catalog
+
+_CHUNK_ROWS = 5_000
+_ASSETS = ("index.html", "report.js", "report.css")
+
+
+def write_report(run_dir: Path, conn: sqlite3.Connection) -> Path:
+    """(Re)write run_dir/index.html and its data and thumbnails from the run's outputs."""
+    images = _read_csv(run_dir / "images.csv")
+    duplicates = _read_csv(run_dir / "duplicates.csv")
+    similar = _read_csv(run_dir / "similar.csv")
+    categories = _read_csv(run_dir / "categories.csv")
+    plan = json.loads((run_dir / "plan.json").read_text(encoding="utf-8"))
+    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    fingerprints = _fingerprints(conn, record["root"], images)
+    data_dir = run_dir / "data"
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    data_dir.mkdir()
+    chunks = _write_image_chunks(data_dir, images, categories, fingerprints)
+    meta = {
+        "run": record,
+        "plan": _exact_integers(plan),
+        "duplicates": duplicates,
+        "similar": similar,
+        "categoryNames": _category_names(run_dir / "categories.csv"),
+        "map": _embedding_map(run_dir / "embeddings.parquet"),
+        "chunks": chunks,
+    }
+    (data_dir / "meta.js").write_text(_script("meta", meta), encoding="utf-8")
+    _write_thumbnails(conn, run_dir / "thumbs", images)
+    for asset in _ASSETS:
+        text = resources.files("hygiene").joinpath("report_assets", asset).read_text("utf-8")
+        (run_dir / asset).write_text(text, encoding="utf-8")
+    return run_dir / "index.html"
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _category_names(path: Path) -> list[str]:
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle))
+    return header[7:]
+
+
+def _fingerprints(
+    conn: sqlite3.Connection, root: str, images: list[dict[str, str]]
+) -> dict[str, int]:
+    """path -> mtime_ns, which an edited plan needs to fingerprint files the plan left alone."""
+    rows = conn.execute(
+        "SELECT f.rel_path, f.mtime_ns FROM files f JOIN roots r ON r.root_id = f.root_id "
+        "WHERE r.path = ?",
+        (root,),
+    ).fetchall()
+    wanted = {row["path"] for row in images}
+    return {path: mtime for path, mtime in rows if path in wanted}
+
+
+def _write_image_chunks(
+    data_dir: Path,
+    images: list[dict[str, str]],
+    categories: list[dict[str, str]],
+    mtimes: dict[str, int],
+) -> int:
+    reasons = {row["path"]: row.get("reason", "") for row in categories}
+    chunks = 0
+    for start in range(0, max(len(images), 1), _CHUNK_ROWS):
+        rows = []
+        for row in images[start : start + _CHUNK_ROWS]:
+            rows.append(
+                {**row, "mtime_ns": mtimes.get(row["path"]), "review": reasons.get(row["path"], "")}
+            )
+        (data_dir / f"images-{chunks}.js").write_text(_script("images", rows), encoding="utf-8")
+        chunks += 1
+    return chunks
+
+
+def _exact_integers(plan: dict) -> dict:
+    """Nanosecond mtimes exceed JavaScript's exact integers: carry them as strings (the plan
+    reader accepts both), so a plan edited in the browser keeps them exact."""
+    for action in plan["actions"]:
+        for key in ("fingerprint", "keeper_fingerprint"):
+            if action.get(key):
+                action[key]["mtime_ns"] = str(action[key]["mtime_ns"])
+    return plan
+
+
+def _embedding_map(path: Path) -> list[list[object]]:
+    """Two principal components of the CLIP embeddings: [path, x, y] scaled to 0..1."""
+    if not path.is_file():
+        return []
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    paths = table.column("path").to_pylist()
+    if len(paths) < 2:
+        return []
+    vectors = np.array(table.column("vector").to_pylist(), dtype=np.float32)
+    centred = vectors - vectors.mean(axis=0)
+    _, _, components = np.linalg.svd(centred, full_matrices=False)
+    points = centred @ components[:2].T
+    points = (points - points.min(axis=0)) / np.maximum(np.ptp(points, axis=0), 1e-9)
+    return [
+        [p, round(float(x), 4), round(float(y), 4)] for p, (x, y) in zip(paths, points, strict=True)
+    ]
+
+
+def _write_thumbnails(conn: sqlite3.Connection, folder: Path, images: list[dict[str, str]]) -> None:
+    folder.mkdir(exist_ok=True)
+    for sha in {row["sha256"] for row in images if row["status"] == "ok" and row["sha256"]}:
+        target = folder / f"{sha}.webp"
+        if not target.exists() and (webp := catalog.thumbnail(conn, sha)) is not None:
+            target.write_bytes(webp)
+
+
+def _script(name: str, value: object) -> str:
+    """A data chunk as a script the page loads from disk (file:// pages cannot fetch JSON)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return (
+        f"window.HYGIENE_DATA=window.HYGIENE_DATA||{{}};window.HYGIENE_DATA[{json.dumps(name)}]"
+        f"=(window.HYGIENE_DATA[{json.dumps(name)}]||[]).concat([{text}]);\n"
+    )

@@ -1,0 +1,133 @@
+"""The HTML report in a real headless browser (Playwright driving Debian's chromium)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+from hygiene.plan import parse_plan
+from hygiene.samples import build_sample_archive, jpeg_bytes, photo
+from tests.conftest import run_hygiene
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+HOSTILE = "<img src=x onerror=alert(1)>.jpg"
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    base = tmp_path_factory.mktemp("report")
+    root = base / "archive"
+    build_sample_archive(root, seed=2, photos=4, scale=0.4)
+    (root / HOSTILE).write_bytes(jpeg_bytes(photo(77, 300, 200)))
+    result = run_hygiene(
+        "scan", root, "--out", base / "run", "--catalog", base / "c.sqlite", "--quiet", "--no-clip"
+    )
+    assert result.returncode == 0, result.stderr
+    return base / "run"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as driver:
+        chromium = driver.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, run_dir):
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    page.problems = []
+    page.on("console", lambda m: page.problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    page.on("dialog", lambda d: (page.problems.append("dialog: " + d.message), d.dismiss()))
+    page.on(
+        "request",
+        lambda r: (
+            None
+            if r.url.startswith(("file:", "blob:", "data:"))
+            else page.problems.append("request: " + r.url)
+        ),
+    )
+    page.goto((run_dir / "index.html").as_uri())
+    page.wait_for_selector("[data-stat=files]")
+    yield page
+    context.close()
+
+
+def test_page_loads_offline_without_errors_and_counts_match(page, run_dir):
+    images = pd.read_csv(run_dir / "images.csv", keep_default_na=False)
+    shown = {
+        key: page.inner_text(f"[data-stat={key}] b")
+        for key in ("files", "ok", "corrupt", "skipped")
+    }
+    assert shown == {
+        "files": str(len(images)),
+        "ok": str((images["status"] == "ok").sum()),
+        "corrupt": str((images["status"] == "corrupt").sum()),
+        "skipped": str((images["status"] == "skipped").sum()),
+    }
+    for tab in ("Duplicates", "Similar shots", "Corrupt", "Quality", "Categories", "Map"):
+        page.click(f"nav >> text={tab}")
+    assert page.problems == []
+
+
+def test_thumbnails_render(page):
+    page.click("nav >> text=Duplicates")
+    page.wait_for_selector(".group img")
+    page.wait_for_function(
+        "[...document.querySelectorAll('.group img')].slice(0, 6)"
+        ".every(i => i.complete && i.naturalWidth > 0)"
+    )
+    assert page.eval_on_selector_all(".group img", "imgs => imgs.length") > 3
+
+
+def test_hostile_file_name_is_shown_as_text_and_runs_nothing(page):
+    page.click("nav >> text=Quality")
+    assert page.locator(f"text={HOSTILE}").count() >= 1
+    assert page.eval_on_selector_all("img[src='x']", "imgs => imgs.length") == 0
+    assert page.problems == []
+
+
+def test_exported_plan_passes_apply_and_changes_only_the_edit(page, run_dir, tmp_path):
+    page.click("nav >> text=Duplicates")
+    card = page.locator(".card:has(button.toggle)").first
+    flipped = card.locator(".path").inner_text()
+    card.locator("button.toggle").click()
+    with page.expect_download() as download:
+        page.click("#export")
+    edited_dir = tmp_path / "edited"
+    edited_dir.mkdir()
+    download.value.save_as(edited_dir / "plan.json")
+    result = run_hygiene("apply", edited_dir / "plan.json")
+    assert result.returncode == 0, result.stderr
+    original = parse_plan((run_dir / "plan.json").read_text())
+    edited = parse_plan((edited_dir / "plan.json").read_text())
+    assert edited.header == original.header
+    expected = [replace(a, id=0) for a in original.actions if a.source != flipped]
+    assert [replace(a, id=0) for a in edited.actions] == expected
+    assert any(a.source == flipped and a.kind == "delete" for a in original.actions)
+
+
+def test_report_command_regenerates_the_page(run_dir):
+    (run_dir / "index.html").unlink()
+    result = run_hygiene("report", run_dir)
+    assert result.returncode == 0, result.stderr
+    assert (run_dir / "index.html").is_file() and (run_dir / "data" / "meta.js").is_file()
+    broken = run_hygiene("report", run_dir / "data")
+    assert broken.returncode == 2 and "not a hygiene run folder" in broken.stderr
