@@ -131,3 +131,53 @@ def test_report_command_regenerates_the_page(run_dir):
     assert (run_dir / "index.html").is_file() and (run_dir / "data" / "meta.js").is_file()
     broken = run_hygiene("report", run_dir / "data")
     assert broken.returncode == 2 and "not a hygiene run folder" in broken.stderr
+
+
+def test_categories_and_embedding_map_render_with_a_real_clip_run(browser, tmp_path):
+    """With categorization on (a micro CLIP trained by the tests), the Categories and Map tabs
+    show every categorized image; the same page checks as above apply."""
+    import numpy as np
+
+    from hygiene import samples
+    from tests import micro_clip
+    from tests.test_categorize import CONFIG
+
+    model = micro_clip.train(tmp_path / "model")
+    root = tmp_path / "archive"
+    root.mkdir()
+    rng = np.random.default_rng(3)
+    for kind in micro_clip.CLASSES:
+        for i in range(3):
+            (root / f"{kind}_{i}.png").write_bytes(
+                samples.encoded(micro_clip.draw(kind, rng), "PNG")
+            )
+    config = tmp_path / "clip.toml"
+    config.write_text(CONFIG)
+    result = run_hygiene(
+        "scan",
+        root,
+        "--out",
+        tmp_path / "run",
+        "--catalog",
+        tmp_path / "c.sqlite",
+        "--quiet",
+        "--config",
+        config,
+        "--model-path",
+        model,
+    )
+    assert result.returncode == 0, result.stderr
+    embedded = len(pd.read_parquet(tmp_path / "run" / "embeddings.parquet"))
+    page = browser.new_page()
+    problems = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto((tmp_path / "run" / "index.html").as_uri())
+    page.wait_for_selector("[data-stat=files]")
+    page.click("nav >> text=Map")
+    assert page.eval_on_selector_all("svg.map circle", "c => c.length") == embedded
+    page.dispatch_event("svg.map circle >> nth=0", "mouseenter")
+    assert page.is_visible("#tooltip")
+    page.click("nav >> text=Categories")
+    assert page.locator("section.group h3").count() >= 2
+    assert problems == []
+    page.close()
