@@ -31,12 +31,12 @@ def write_report(run_dir: Path, conn: sqlite3.Connection) -> Path:
     categories = _read_csv(run_dir / "categories.csv")
     plan = json.loads((run_dir / "plan.json").read_text(encoding="utf-8"))
     record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    fingerprints = _fingerprints(conn, record["root"], images)
+    mtimes = _mtimes(conn, record["root"], images)
     data_dir = run_dir / "data"
     if data_dir.exists():
         shutil.rmtree(data_dir)
     data_dir.mkdir()
-    chunks = _write_image_chunks(data_dir, images, categories, fingerprints)
+    chunks = _write_image_chunks(data_dir, images, categories, mtimes)
     meta = {
         "run": record,
         "plan": _exact_integers(plan),
@@ -69,7 +69,7 @@ def _category_names(path: Path) -> list[str]:
     return header[7:]
 
 
-def _fingerprints(
+def _mtimes(
     conn: sqlite3.Connection, root: str, images: list[dict[str, str]]
 ) -> dict[str, int]:
     """path -> mtime_ns, which an edited plan needs to fingerprint files the plan left alone."""
