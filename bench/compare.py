@@ -360,6 +360,7 @@ def score(answer: dict, truth: list[dict]) -> dict:
                 _ratio(len(found & truth_flag), len(found)),
                 _ratio(len(found & truth_flag), len(truth_flag)),
             )
+            result[f"{flag}_precision"], result[f"{flag}_recall"] = p, r
             result[f"{flag}_f1"] = _f1(p, r)
     if answer.get("notes"):
         result["notes"] = answer["notes"]
