@@ -173,7 +173,7 @@ def _refusal(
         if mode == "permanent" and action.dup_kind not in ("exact", "pixel") and not permanent_near:
             return "permanent deletion is limited to exact and pixel duplicates"
         keeper = root / (action.keeper or "")
-        if not _matches(keeper, action.keeper_fingerprint, full=False):
+        if not _matches(keeper, action.keeper_fingerprint):
             return "the group's keeper is missing or changed: nothing removed"
     if _sha256(source) != action.fingerprint.sha256:
         return "source content changed since the plan was made"
@@ -324,13 +324,12 @@ def _journal_state(entries: list[dict[str, object]]) -> dict[int, str]:
     return state
 
 
-def _matches(path: Path, fingerprint: Fingerprint | None, *, full: bool) -> bool:
+def _matches(path: Path, fingerprint: Fingerprint | None) -> bool:
+    """The keeper still has its planned size and mtime (it is read, never moved, so no hash)."""
     if fingerprint is None or not path.is_file():
         return False
     stat = path.stat()
-    if (stat.st_size, stat.st_mtime_ns) != (fingerprint.size_bytes, fingerprint.mtime_ns):
-        return False
-    return not full or _sha256(path) == fingerprint.sha256
+    return (stat.st_size, stat.st_mtime_ns) == (fingerprint.size_bytes, fingerprint.mtime_ns)
 
 
 def _sha256(path: Path) -> str:

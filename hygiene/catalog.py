@@ -348,14 +348,3 @@ def forget_run(conn: sqlite3.Connection, run_id: str) -> None:
 def thumbnail(conn: sqlite3.Connection, sha256: str) -> bytes | None:
     row = conn.execute("SELECT webp FROM thumbnails WHERE sha256 = ?", (sha256,)).fetchone()
     return row[0] if row else None
-
-
-def facts_for(conn: sqlite3.Connection, sha256: str, scan_key: str) -> ImageFacts | None:
-    """The stored facts of one content, with its thumbnail."""
-    row = conn.execute(
-        f"SELECT {', '.join(_CONTENT_COLUMNS)} FROM contents WHERE sha256 = ? AND scan_key = ?",
-        (sha256, scan_key),
-    ).fetchone()
-    if row is None or row[0] != "ok":
-        return None
-    return _facts(row[2:], thumbnail(conn, sha256) or b"")

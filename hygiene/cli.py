@@ -26,7 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hygiene import __version__
-from hygiene.apply import Outcome, apply_plan, check_plan_for_root, undo
+from hygiene.apply import JOURNAL_NAME, Outcome, apply_plan, check_plan_for_root, undo
 from hygiene.catalog import CatalogError, forget_run, open_catalog
 from hygiene.categorize import CategorizeReport
 from hygiene.config import Config, ConfigError, load_config, to_toml, user_config_path
@@ -377,13 +377,13 @@ def apply_command(
         return
     outcome = apply_plan(
         plan,
-        plan_file.parent / "journal.jsonl",
+        plan_file.parent / JOURNAL_NAME,
         mode=mode,
         permanent_near=include_near,
         protected_roots=config.duplicates.protected_roots,
     )
     _print_outcome(outcome, "applied")
-    out_console.print(f"journal: {plan_file.parent / 'journal.jsonl'} (hygiene undo {plan_file})")
+    out_console.print(f"journal: {plan_file.parent / JOURNAL_NAME} (hygiene undo {plan_file})")
     if outcome.failed:
         sys.exit(1)
 
@@ -395,7 +395,7 @@ def undo_command(plan_file: Path, execute: bool) -> None:
     """Put back what `hygiene apply PLAN_FILE --execute` moved (dry run unless --execute)."""
     plan_file = _plan_path(plan_file)
     plan = _read_plan(plan_file)
-    journal = plan_file.parent / "journal.jsonl"
+    journal = plan_file.parent / JOURNAL_NAME
     if not journal.is_file():
         _fail(f"no journal next to {plan_file}: nothing was applied from this plan")
     outcome = undo(journal, Path(plan.header.root), execute=execute)

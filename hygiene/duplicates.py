@@ -47,8 +47,6 @@ VERIFY_VERSION = 1
 class DuplicateReport:
     groups: list[DuplicateGroup]
     similar: list[list[SimilarShot]]  # clusters, each with at least two distinct photos
-    candidate_pairs: int = 0
-    verified_pairs: int = 0
 
     def members_by_seq(self) -> dict[int, Member]:
         return {m.seq: m for g in self.groups for m in g.members}
@@ -115,9 +113,7 @@ def find_duplicates(
         )
 
     groups = groups_around_keepers(nodes, edges, settings.keeper_rules, confirm)
-    similar = similar_clusters(nodes, similar_pairs, groups)
-    confirmed = sum(len(e) for e in edges.values()) // 2
-    return DuplicateReport(groups, similar, len(proposals), confirmed)
+    return DuplicateReport(groups, similar_clusters(nodes, similar_pairs, groups))
 
 
 # ---------------------------------------------------------------- nodes and exact duplicates

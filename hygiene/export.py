@@ -22,7 +22,7 @@ from hygiene.categorize import CategorizeReport, Labelled
 from hygiene.config import QualityThresholds
 from hygiene.duplicates import DuplicateReport
 from hygiene.grouping import Member
-from hygiene.quality import is_blurry, is_bright, is_dark
+from hygiene.quality import quality_flags
 
 IMAGES_COLUMNS: tuple[str, ...] = (
     "path",
@@ -201,12 +201,9 @@ def _image_rows(
         summary.bytes_by_status[item.status] += item.size_bytes
         if item.facts is not None:
             facts, metrics = item.facts, item.facts.quality
-            flags = {
-                "dark": is_dark(metrics, limits),
-                "bright": is_bright(metrics, limits),
-                "blurry": is_blurry(metrics, limits),
-            }
-            summary.flags.update(name for name, raised in flags.items() if raised)
+            raised = quality_flags(facts, limits)
+            flags = {name: name in raised for name in ("dark", "bright", "blurry")}
+            summary.flags.update(raised)
             row.update(
                 width=facts.width,
                 height=facts.height,

@@ -27,10 +27,6 @@ def perceptual_hashes(grey: np.ndarray) -> tuple[str, str]:
     return str(imagehash.phash(image)), str(imagehash.dhash(image))
 
 
-def hamming_distance(hex_a: str, hex_b: str) -> int:
-    return (int(hex_a, 16) ^ int(hex_b, 16)).bit_count()
-
-
 # The eight rotations and mirrors of a frame, in a fixed order. Index 0 is the frame itself.
 DIHEDRAL: tuple[Image.Transpose | None, ...] = (
     None,

@@ -67,11 +67,6 @@ def rank_key(
     return tuple(_RULE_KEYS[rule](candidate, scale) for rule in rules)
 
 
-def choose_keeper(candidates: list[Candidate], rules: tuple[str, ...]) -> Candidate:
-    scale = group_scale(candidates)
-    return min(candidates, key=lambda c: rank_key(c, rules, scale))
-
-
 def why_not_kept(keeper: Candidate, other: Candidate, rules: tuple[str, ...], scale: Scale) -> str:
     """The first rule on which `keeper` beats `other`, in words."""
     for rule in rules:

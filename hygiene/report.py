@@ -69,9 +69,7 @@ def _category_names(path: Path) -> list[str]:
     return header[7:]
 
 
-def _mtimes(
-    conn: sqlite3.Connection, root: str, images: list[dict[str, str]]
-) -> dict[str, int]:
+def _mtimes(conn: sqlite3.Connection, root: str, images: list[dict[str, str]]) -> dict[str, int]:
     """path -> mtime_ns, which an edited plan needs to fingerprint files the plan left alone."""
     rows = conn.execute(
         "SELECT f.rel_path, f.mtime_ns FROM files f JOIN roots r ON r.root_id = f.root_id "

@@ -100,3 +100,18 @@ def _soft_clip_loss(image_features, text_features, scale, kinds):
     image_loss = -(targets * logits.log_softmax(dim=1)).sum(dim=1).mean()
     text_loss = -(targets * logits.T.log_softmax(dim=1)).sum(dim=1).mean()
     return (image_loss + text_loss) / 2
+
+
+def write_archive(root: Path, per_class: int, seed: int) -> dict[str, str]:
+    """PNG files of every class under `root`; returns file name -> class."""
+    from hygiene import samples
+
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    truth = {}
+    for kind in CLASSES:
+        for i in range(per_class):
+            name = f"{kind}_{i}.png"
+            (root / name).write_bytes(samples.encoded(draw(kind, rng), "PNG"))
+            truth[name] = kind
+    return truth

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hygiene import samples
 from tests import micro_clip
 from tests.conftest import run_hygiene
 
@@ -34,14 +33,7 @@ def micro_model(tmp_path_factory):
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
     root = tmp_path_factory.mktemp("clip") / "archive"
-    root.mkdir()
-    rng = np.random.default_rng(7)
-    truth = {}
-    for kind in micro_clip.CLASSES:
-        for i in range(5):
-            name = f"{kind}_{i}.png"
-            (root / name).write_bytes(samples.encoded(micro_clip.draw(kind, rng), "PNG"))
-            truth[name] = kind
+    truth = micro_clip.write_archive(root, per_class=5, seed=7)
     (root / "red_0 copy.png").write_bytes((root / "red_0.png").read_bytes())
     truth["red_0 copy.png"] = "red"
     (root / "notes.txt").write_text("not an image")

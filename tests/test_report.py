@@ -136,21 +136,13 @@ def test_report_command_regenerates_the_page(run_dir):
 def test_categories_and_embedding_map_render_with_a_real_clip_run(browser, tmp_path):
     """With categorization on (a micro CLIP trained by the tests), the Categories and Map tabs
     show every categorized image; the same page checks as above apply."""
-    import numpy as np
 
-    from hygiene import samples
     from tests import micro_clip
     from tests.test_categorize import CONFIG
 
     model = micro_clip.train(tmp_path / "model")
     root = tmp_path / "archive"
-    root.mkdir()
-    rng = np.random.default_rng(3)
-    for kind in micro_clip.CLASSES:
-        for i in range(3):
-            (root / f"{kind}_{i}.png").write_bytes(
-                samples.encoded(micro_clip.draw(kind, rng), "PNG")
-            )
+    micro_clip.write_archive(root, per_class=3, seed=3)
     config = tmp_path / "clip.toml"
     config.write_text(CONFIG)
     result = run_hygiene(
