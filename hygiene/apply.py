@@ -1,73 +1,53 @@
-"""The only module that changes user files: apply a plan behind checks, journal it, undo it.
+"""The only module that changes user files: carry out a plan behind checks, and undo it.
 
-Every step is written to a JSONL journal next to the plan, and fsync'd, *before* the file system
-changes ("begin") and after ("done"). A run killed at any point is finished by running apply
-again, or reversed by undo: both look at the journal and at the disk to see where each action
-stopped. Nothing is ever overwritten, and a file is only removed from its place once a verified
-copy exists elsewhere (or, for the permanent mode the user asked for, once its keeper is checked).
+A plan is untrusted input (people edit it, the report exports it), so nothing it says is taken on
+faith: every action is re-checked against the disk, a removal needs a keeper that is another file,
+present, unchanged and, for its claimed kind, really a copy (identical bytes for `exact`, identical
+decoded pixels for `pixel`). Only verified exact and pixel copies can be deleted for good; near
+copies and quarantined files are only ever moved. Every step is journaled (see journal.py) before
+and after it happens. Nothing is ever overwritten: moves link the file under its new name (which
+fails if the name is taken) before the old name goes, and undo or resume never removes a file
+they did not put there; an occupied original path gets the file back under a new name.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import filecmp
 import hashlib
-import json
 import os
 import shutil
-import signal
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from hygiene import __version__
-from hygiene.plan import Action, Fingerprint, Plan, PlanError, is_safe_relative
+from hygiene.formats import SNIFF_BYTES, sniff_image_format
+from hygiene.hashing import pixel_sha256_hex
+from hygiene.imageio import DecodeError, decode
+from hygiene.journal import Faults, Journal, Track, replay
+from hygiene.paths import to_text
+from hygiene.plan import Action, Fingerprint, Plan, PlanError
+from hygiene.protect import is_protected
 
 RemovalMode = Literal["quarantine", "trash", "permanent"]
-JOURNAL_NAME = "journal.jsonl"
+REMOVALS = ("delete", "quarantine")
 
 
 @dataclass
 class Outcome:
-    done: list[tuple[Action, str]] = field(default_factory=list)
-    skipped: list[tuple[Action, str]] = field(default_factory=list)
-    failed: list[tuple[Action, str]] = field(default_factory=list)
+    """(relative path, message) per action, by what became of it."""
+
+    done: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
 
 
-class _Faults:
-    """Test hook: HYGIENE_FAULT_AT=N kills this process at its Nth journal or file step."""
-
-    def __init__(self) -> None:
-        self.remaining = int(os.environ.get("HYGIENE_FAULT_AT", "0") or 0)
-
-    def step(self) -> None:
-        if self.remaining:
-            self.remaining -= 1
-            if self.remaining == 0:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-
-class Journal:
-    def __init__(self, path: Path, faults: _Faults) -> None:
-        self.path, self._faults = path, faults
-
-    def entries(self) -> list[dict[str, object]]:
-        if not self.path.is_file():
-            return []
-        entries = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                entries.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut short by a crash: its step is judged from the disk
-        return entries
-
-    def write(self, **entry: object) -> None:
-        self._faults.step()
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        self._faults.step()
+def plan_sha256(plan_bytes: bytes) -> str:
+    return hashlib.sha256(plan_bytes).hexdigest()
 
 
 def check_plan_for_root(plan: Plan, root: Path) -> None:
@@ -79,133 +59,215 @@ def check_plan_for_root(plan: Plan, root: Path) -> None:
         raise PlanError(f"the plan's root {root} does not exist")
 
 
+def operation(action: Action, mode: RemovalMode) -> str:
+    """What happens to the file: move | copy | trash | unlink. Quarantine actions only move."""
+    if action.kind == "delete":
+        return {"quarantine": "move", "trash": "trash", "permanent": "unlink"}[mode]
+    return "copy" if action.kind == "copy" else "move"
+
+
 def apply_plan(
     plan: Plan,
+    plan_hash: str,
     journal_path: Path,
     *,
     mode: RemovalMode = "quarantine",
-    permanent_near: bool = False,
-    protected_roots: tuple[str, ...] = (),
+    execute: bool = True,
+    protected_roots: Iterable[str] = (),
+    max_pixels: int = 200_000_000,
+    faults: Faults | None = None,
 ) -> Outcome:
-    """Carry out the plan (callers show a dry run with `describe` instead of calling this)."""
+    """Carry out the plan, or with execute=False check every action and change nothing.
+
+    `protected_roots` (prefixes, see protect.py) add to those the plan records. Removals run
+    before moves and copies, so sorting a keeper never hides it from its group's removals.
+    """
     root = Path(plan.header.root)
-    faults = _Faults()
     journal = Journal(journal_path, faults)
-    state = _journal_state(journal.entries())
-    outcome = Outcome()
-    for action in plan.actions:
-        if action.kind == "review":
-            continue
-        if state.get(action.id) == "done":
-            outcome.skipped.append((action, "already done"))
-            continue
-        try:
-            reason = _refusal(action, root, protected_roots, mode, permanent_near, state)
-            if reason:
-                outcome.skipped.append((action, reason))
-                continue
-            _carry_out(action, root, mode, journal, faults, state.get(action.id) == "begin")
-            outcome.done.append(
-                (action, mode if action.kind in ("delete", "quarantine") else action.kind)
-            )
-        except OSError as exc:
-            outcome.failed.append((action, exc.strerror or str(exc)))
-    return outcome
-
-
-def undo(journal_path: Path, root: Path, *, execute: bool) -> Outcome:
-    """Put back everything the journal says was moved or copied (newest first)."""
-    faults = _Faults()
-    journal = Journal(journal_path, faults)
-    entries = journal.entries()
-    undone = {e["id"] for e in entries if e.get("state") == "undone"}
-    begun = {e["id"]: e for e in entries if e.get("state") == "begin"}
-    outcome = Outcome()
-    for action_id, entry in reversed(list(begun.items())):
-        if action_id in undone:
-            continue
-        op, src, dst = entry["op"], root / str(entry["src"]), root / str(entry.get("dst") or "")
-        placeholder = _placeholder(entry)
-        if op in ("trash", "unlink"):
-            where = "the OS trash" if op == "trash" else "nowhere (deleted permanently)"
-            if not src.exists():
-                outcome.failed.append((placeholder, f"cannot restore: it is in {where}"))
-            continue
-        try:
-            message = _undo_one(op, src, dst, str(entry.get("sha256")), execute, journal, action_id)
-            outcome.done.append((placeholder, message))
-        except OSError as exc:
-            outcome.failed.append((placeholder, exc.strerror or str(exc)))
-    return outcome
-
-
-# ---------------------------------------------------------------- apply internals
-
-
-def _refusal(
-    action: Action,
-    root: Path,
-    protected_roots: tuple[str, ...],
-    mode: RemovalMode,
-    permanent_near: bool,
-    state: dict[int, str],
-) -> str:
-    source = root / action.source
-    if any(_under(action.source, p) for p in protected_roots):
-        return "under a protected root"
-    if state.get(action.id) == "begin":
-        return ""  # interrupted mid-way: the disk, not the fingerprint, says what is left
-    if not _inside(root, source) or (
-        action.destination and not _inside(root, root / action.destination)
-    ):
-        return "path escapes the archive root"
-    if not source.is_file() or source.is_symlink():
-        return "source is gone"
-    stat = source.stat()
-    if (stat.st_size, stat.st_mtime_ns) != (
-        action.fingerprint.size_bytes,
-        action.fingerprint.mtime_ns,
-    ):
-        return "source changed since the plan was made"
-    if action.destination and (root / action.destination).exists():
-        return "destination already exists"
-    if action.kind == "delete":
-        if mode == "permanent" and action.dup_kind not in ("exact", "pixel") and not permanent_near:
-            return "permanent deletion is limited to exact and pixel duplicates"
-        keeper = root / (action.keeper or "")
-        if not _matches(keeper, action.keeper_fingerprint):
-            return "the group's keeper is missing or changed: nothing removed"
-    if _sha256(source) != action.fingerprint.sha256:
-        return "source content changed since the plan was made"
-    return ""
-
-
-def _carry_out(
-    action: Action, root: Path, mode: RemovalMode, journal: Journal, faults: _Faults, resumed: bool
-) -> None:
-    src, dst = root / action.source, root / (action.destination or "")
-    removal = action.kind in ("delete", "quarantine")
-    op = (
-        {"quarantine": "move", "trash": "trash", "permanent": "unlink"}[mode]
-        if removal
-        else action.kind
+    if execute:
+        tracks, _ = replay(journal.open_for(plan_hash, root, mode))
+    else:
+        tracks, _ = replay(journal.read()[1]) if journal.path.is_file() else ({}, [])
+    checks = _Checks(
+        root,
+        (*plan.header.protected_roots, *protected_roots),
+        {a.source for a in plan.actions if a.kind in REMOVALS},
+        max_pixels,
     )
-    if resumed and _finished_on_disk(op, src, dst, action.fingerprint.sha256):
-        journal.write(id=action.id, state="done")
-        return
-    if not resumed:
-        journal.write(
-            id=action.id,
-            state="begin",
-            op=op,
-            src=action.source,
-            dst=action.destination if op in ("move", "copy") else None,
-            sha256=action.fingerprint.sha256,
-        )
+    outcome = Outcome()
+    ordered = sorted(
+        (a for a in plan.actions if a.kind != "review"), key=lambda a: a.kind not in REMOVALS
+    )
+    for action in ordered:
+        track = tracks.get(action.id)
+        try:
+            if track is not None and track.state == "done":
+                outcome.skipped.append((action.source, "already done"))
+                continue
+            if track is not None and track.state == "undoing":
+                outcome.skipped.append(
+                    (action.source, "its undo was interrupted: run hygiene undo first")
+                )
+                continue
+            if track is not None and track.state == "begun" and not execute:
+                outcome.done.append((action.source, "interrupted earlier: would be finished"))
+                continue
+            if track is not None and track.state == "begun":
+                resumed = _resume(track, root, journal)
+                if resumed is not None:
+                    (outcome.done if resumed[0] else outcome.skipped).append(
+                        (action.source, resumed[1])
+                    )
+                    continue
+            reason = checks.refusal(action, mode)
+            if reason:
+                outcome.skipped.append((action.source, reason))
+                continue
+            op = operation(action, mode)
+            if execute:
+                _carry_out(action, op, root, journal)
+            outcome.done.append((action.source, _describe(action, op)))
+        except OSError as exc:
+            outcome.failed.append((action.source, exc.strerror or str(exc)))
+    return outcome
+
+
+def undo(
+    journal_path: Path,
+    root: Path,
+    *,
+    execute: bool,
+    faults: Faults | None = None,
+) -> Outcome:
+    """Put back what the journal says was moved or copied, newest first; dry run unless
+    `execute`. Never removes or overwrites a file that apply did not put there."""
+    journal = Journal(journal_path, faults)
+    _, events = journal.read()
+    tracks, order = replay(events)
+    outcome = Outcome()
+    for action_id in reversed(order):
+        track = tracks[action_id]
+        if track.state in ("undone", "abandoned"):
+            continue
+        try:
+            _undo_one(track, root, journal, execute, outcome)
+        except OSError as exc:
+            outcome.failed.append((track.source, exc.strerror or str(exc)))
+    return outcome
+
+
+# ---------------------------------------------------------------- checks
+
+
+class _Checks:
+    """Everything an action must satisfy at apply time, with keeper verdicts cached per file."""
+
+    def __init__(
+        self, root: Path, protected: tuple[str, ...], removal_sources: set[str], max_pixels: int
+    ) -> None:
+        self.root, self.protected = root, protected
+        self.removal_sources, self.max_pixels = removal_sources, max_pixels
+        self._sha_cache: dict[tuple[str, int, int], str] = {}
+
+    def refusal(self, action: Action, mode: RemovalMode) -> str:
+        """Why the action must not run now, or "" when it may."""
+        root, source = self.root, self.root / action.source
+        if is_protected(action.source, self.protected):
+            return "under a protected folder"
+        if not _inside(root, source) or (
+            action.destination is not None and not _inside(root, root / action.destination)
+        ):
+            return "path escapes the archive root"
+        if not _matches_stat(source, action.fingerprint):
+            return (
+                "source is gone"
+                if not _is_plain_file(source)
+                else ("source changed since the plan was made")
+            )
+        uses_destination = operation(action, mode) in ("move", "copy")
+        if uses_destination and _exists(root / (action.destination or "")):
+            return "destination already exists"
+        if action.kind == "delete":
+            if mode == "permanent" and action.dup_kind not in ("exact", "pixel"):
+                return (
+                    "near duplicates are never deleted permanently "
+                    "(apply without --permanently to quarantine them)"
+                )
+            problem = self._keeper_problem(action)
+            if problem:
+                return problem + ": nothing removed"
+        if self._sha256(source) != action.fingerprint.sha256:
+            return "source content changed since the plan was made"
+        return ""
+
+    def _keeper_problem(self, action: Action) -> str:
+        keeper_rel, expected = action.keeper, action.keeper_fingerprint
+        if keeper_rel is None or expected is None:
+            return "no keeper named"
+        if keeper_rel == action.source:
+            return "the plan names the file itself as its keeper"
+        if keeper_rel in self.removal_sources:
+            return "its keeper is itself planned for removal"
+        source, keeper = self.root / action.source, self.root / keeper_rel
+        if not _inside(self.root, keeper) or not _matches_stat(keeper, expected):
+            return "the group's keeper is missing or changed"
+        if os.path.samefile(source, keeper):
+            return "the keeper is the same file as the source"
+        if self._sha256(keeper) != expected.sha256:
+            return "the group's keeper is missing or changed"
+        if action.dup_kind == "exact" and not (
+            expected.sha256 == action.fingerprint.sha256 and filecmp.cmp(source, keeper, False)
+        ):
+            return "not an exact copy of its keeper"
+        if action.dup_kind == "pixel":
+            pixels = (self._pixel_hash(source), self._pixel_hash(keeper))
+            if None in pixels:
+                return "cannot verify it is a pixel copy of its keeper"
+            if pixels[0] != pixels[1]:
+                return "not a pixel-identical copy of its keeper"
+        return ""
+
+    def _sha256(self, path: Path) -> str:
+        info = path.stat()
+        key = (str(path), info.st_size, info.st_mtime_ns)
+        if key not in self._sha_cache:
+            self._sha_cache[key] = _sha256(path)
+        return self._sha_cache[key]
+
+    def _pixel_hash(self, path: Path) -> str | None:
+        data = path.read_bytes()
+        image_format = sniff_image_format(data[:SNIFF_BYTES])
+        if image_format is None:
+            return None
+        try:
+            decoded = decode(data, image_format, max_pixels=self.max_pixels, min_side_px=1 << 30)
+        except DecodeError:
+            return None
+        return pixel_sha256_hex(decoded.rgb)
+
+
+# ---------------------------------------------------------------- carrying out, resuming
+
+
+def _carry_out(action: Action, op: str, root: Path, journal: Journal) -> None:
+    fingerprint = action.fingerprint
+    track = Track(
+        action.id,
+        "begun",
+        op,
+        action.source,
+        action.destination if op in ("move", "copy") else None,
+        fingerprint.sha256,
+        fingerprint.size_bytes,
+        fingerprint.mtime_ns,
+    )
+    src = root / action.source
+    journal.begin(track)
+    faults = journal.faults
     if op == "move":
-        _move(src, dst, action.fingerprint.sha256, faults)
+        _move(src, root / (action.destination or ""), fingerprint.sha256, faults)
     elif op == "copy":
-        _copy_verified(src, dst, action.fingerprint.sha256, faults)
+        _copy_verified(src, root / (action.destination or ""), fingerprint.sha256, faults)
     elif op == "trash":
         from send2trash import send2trash
 
@@ -214,49 +276,221 @@ def _carry_out(
     else:
         faults.step()
         src.unlink()
+        _fsync_dir(src.parent)
     journal.write(id=action.id, state="done")
 
 
-def _finished_on_disk(op: str, src: Path, dst: Path, sha256: str) -> bool:
-    """After a crash between "begin" and "done": did the step complete, or finish it now?"""
-    if op in ("trash", "unlink"):
-        return not src.exists()
-    partial = _partial(dst)
-    if partial.exists():
-        partial.unlink()  # a copy that never finished; the source is intact
-    if op == "copy":
-        return dst.exists() and _sha256(dst) == sha256
-    if dst.exists() and not src.exists():
-        return True
-    if dst.exists() and src.exists():  # copied across devices, source not yet removed
-        if _sha256(dst) == sha256:
-            src.unlink()
-            return True
+def _resume(track: Track, root: Path, journal: Journal) -> tuple[bool, str] | None:
+    """An action begun but never finished: settle it from the disk. Returns (finished, message),
+    or None when nothing happened yet and the action should be checked and run afresh."""
+    src = root / track.source
+    dst = root / track.destination if track.destination is not None else None
+    if dst is not None:
+        _remove_partial(dst)
+    source_is_original = _same_as_planned(src, track)
+    if track.op in ("trash", "unlink"):
+        if not _exists(src):
+            return _settle(journal, track, "done", "finished (it was removed before the stop)")
+        if source_is_original:
+            return None
+        return _settle(journal, track, "abandoned", "left alone: another file now has its name")
+    assert dst is not None
+    dst_is_ours = _exists(dst) and _sha256(dst) == track.sha256
+    if track.op == "copy":
+        if dst_is_ours:
+            return _settle(journal, track, "done", "finished (the copy was complete)")
+        if _exists(dst):
+            return _settle(journal, track, "abandoned", "destination already exists")
+        return None
+    if _exists(dst):
+        if not _exists(src):
+            return _settle(journal, track, "done", "finished (it was moved before the stop)")
+        if dst_is_ours and source_is_original:
+            journal.faults.step()
+            src.unlink()  # the verified copy at dst is the file now; finish the move
+            _fsync_dir(src.parent)
+            return _settle(journal, track, "done", "finished (the copy was complete)")
+        if dst_is_ours:
+            return _settle(
+                journal, track, "done", "finished; a new file now at its old path was left alone"
+            )
+        return _settle(journal, track, "abandoned", "left alone: destination holds another file")
+    if source_is_original:
+        return None
+    return _settle(journal, track, "abandoned", "left alone: the file changed or is gone")
+
+
+def _settle(journal: Journal, track: Track, state: str, message: str) -> tuple[bool, str]:
+    journal.write(id=track.id, state=state)
+    return state == "done", message
+
+
+def _describe(action: Action, op: str) -> str:
+    return {
+        "move": "quarantined" if action.kind in REMOVALS else "moved",
+        "copy": "copied",
+        "trash": "sent to the OS trash",
+        "unlink": f"deleted permanently (verified {action.dup_kind} copy of its keeper)",
+    }[op]
+
+
+# ---------------------------------------------------------------- undo
+
+
+def _undo_one(track: Track, root: Path, journal: Journal, execute: bool, outcome: Outcome) -> None:
+    src = root / track.source
+    if track.op in ("trash", "unlink"):
+        if track.state == "begun" and _exists(src):
+            _finish_undo(journal, track, execute)  # the removal never happened
+            return
+        where = "the OS trash" if track.op == "trash" else "nowhere (deleted permanently)"
+        outcome.failed.append((track.source, f"cannot restore: it is in {where}"))
+        return
+    assert track.destination is not None
+    dst = root / track.destination
+    if execute:
+        _remove_partial(dst)
+        if track.restore_to is not None:
+            _remove_partial(root / track.restore_to)
+    if track.op == "copy" and _exists(src) and _same_content(src, track):
+        if _exists(dst) and _sha256(dst) != track.sha256:
+            _finish_undo(journal, track, execute)
+            outcome.skipped.append((track.source, "copy left in place: it was changed since"))
+            return
+        if _exists(dst):
+            _drop_our_copy(dst, track, journal, execute)  # the original is still in place
+        _finish_undo(journal, track, execute)
+        outcome.done.append((track.source, f"removed the copy {to_text(track.destination)}"))
+        return
+    if track.restore_to is not None and _exists(restored := root / track.restore_to):
+        # an interrupted undo: its new name exists; if the old one does too, that is our copy
+        if _exists(dst) and _sha256(dst) == track.sha256 and _same_content(restored, track):
+            _drop_our_copy(dst, track, journal, execute)
+        if not _exists(dst):
+            _finish_undo(journal, track, execute)
+            outcome.done.append((track.source, f"restored as {to_text(track.restore_to)}"))
+            return
+    if not _exists(dst):
+        if _same_as_planned(src, track):
+            _finish_undo(journal, track, execute)
+            outcome.done.append((track.source, "already in place"))
+        else:
+            outcome.failed.append(
+                (track.source, f"cannot restore: nothing at {track.destination} any more")
+            )
+        return
+    if track.op == "move" and _same_as_planned(src, track) and _sha256(dst) == track.sha256:
+        # a move cut short after the copy was made: the original never left; drop our copy
+        _drop_our_copy(dst, track, journal, execute)
+        _finish_undo(journal, track, execute)
+        outcome.done.append((track.source, "already in place"))
+        return
+    target = _restore_target(root, track)
+    if execute:
+        journal.write(id=track.id, state="undo-begin", restore_to=to_text(_rel(root, target)))
+        _move(dst, target, track.sha256, journal.faults)
+    _finish_undo(journal, track, execute)
+    if target == src:
+        outcome.done.append((track.source, "restored"))
+    else:
+        outcome.done.append(
+            (track.source, f"restored as {target.name}: another file now has its name")
+        )
+
+
+def _restore_target(root: Path, track: Track) -> Path:
+    """The original path, or when another file took it, a new name beside it (never clobbers)."""
+    if track.restore_to is not None:
+        earlier = root / track.restore_to
+        if not _exists(earlier):
+            return earlier
+    src = root / track.source
+    if not _exists(src):
+        return src
+    for counter in range(1, 10_000):
+        label = "restored" if counter == 1 else f"restored {counter}"
+        candidate = src.with_name(f"{src.stem} ({label}){src.suffix}")
+        if not _exists(candidate) and not _exists(_partial(candidate)):
+            return candidate
+    raise OSError(errno.EEXIST, "no free name to restore to")
+
+
+def _drop_our_copy(dst: Path, track: Track, journal: Journal, execute: bool) -> None:
+    """Remove a copy apply made whose content is also at its original place."""
+    if execute:
+        journal.write(id=track.id, state="undo-begin", restore_to=None)
+        journal.faults.step()
         dst.unlink()
-    return False
+        _fsync_dir(dst.parent)
 
 
-def _move(src: Path, dst: Path, sha256: str, faults: _Faults) -> None:
+def _finish_undo(journal: Journal, track: Track, execute: bool) -> None:
+    if execute:
+        journal.write(id=track.id, state="undone")
+
+
+# ---------------------------------------------------------------- file steps
+
+
+def _move(src: Path, dst: Path, sha256: str, faults: Faults) -> None:
+    """Give `src` the name `dst` without ever replacing an existing file. On one file system
+    this is an atomic rename that fails if the name is taken (keeping mtime and metadata);
+    across devices a verified copy is made first and the source removed after."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     faults.step()
     try:
-        if dst.exists():
-            raise FileExistsError(errno.EEXIST, "destination already exists")
-        os.rename(src, dst)  # same file system: atomic, keeps mtime and metadata
+        rename_no_replace(src, dst)
         _fsync_dir(dst.parent)
+        _fsync_dir(src.parent)
+        return
     except OSError as exc:
+        if exc.errno == errno.EEXIST:
+            raise FileExistsError(errno.EEXIST, "destination already exists") from None
         if exc.errno != errno.EXDEV:
             raise
-        _copy_verified(src, dst, sha256, faults)
-        faults.step()
-        src.unlink()
+    _copy_verified(src, dst, sha256, faults)
+    faults.step()
+    src.unlink()
     _fsync_dir(src.parent)
 
 
-def _copy_verified(src: Path, dst: Path, sha256: str, faults: _Faults) -> None:
+def rename_no_replace(src: Path, dst: Path) -> None:
+    """rename(2) that raises FileExistsError instead of replacing `dst`: renameat2 with
+    RENAME_NOREPLACE on Linux; elsewhere (or where the file system lacks it) a hard link,
+    which also fails on an existing name, then the old name is removed."""
+    if _renameat2 is not None:
+        result = _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), 1)
+        if result == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+            raise OSError(code, os.strerror(code), str(dst))
+    os.link(src, dst, follow_symlinks=False)
+    src.unlink()
+
+
+def _load_renameat2() -> Callable[..., int] | None:
+    if sys.platform != "linux":
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        function = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
+    function.argtypes += [ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+_AT_FDCWD = -100
+_renameat2 = _load_renameat2()
+
+
+def _copy_verified(src: Path, dst: Path, sha256: str, faults: Faults) -> None:
     """Copy with metadata to a temporary name, fsync, verify the hash, then give it its name."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    if dst.exists():
+    if _exists(dst):
         raise FileExistsError(errno.EEXIST, "destination already exists")
     partial = _partial(dst)
     shutil.copy2(src, partial)
@@ -266,70 +500,47 @@ def _copy_verified(src: Path, dst: Path, sha256: str, faults: _Faults) -> None:
     if _sha256(partial) != sha256:
         partial.unlink()
         raise OSError(errno.EIO, "copy does not match the source")
-    os.rename(partial, dst)
+    try:
+        rename_no_replace(partial, dst)  # fails rather than replace a file that appeared
+    except FileExistsError:
+        partial.unlink()
+        raise
     _fsync_dir(dst.parent)
-
-
-# ---------------------------------------------------------------- undo internals
-
-
-def _undo_one(
-    op: str, src: Path, dst: Path, sha256: str, execute: bool, journal: Journal, action_id: object
-) -> str:
-    if op == "copy":
-        if not dst.exists():
-            message = "copy not present"
-        elif _sha256(dst) != sha256:
-            return "left in place: the copy was changed"
-        else:
-            message = f"remove copy {dst.name}"
-            if execute:
-                dst.unlink()
-    elif src.exists():
-        partial = _partial(dst)
-        if execute and partial.exists():
-            partial.unlink()
-        if dst.exists() and _sha256(dst) == sha256 and execute:
-            dst.unlink()  # a finished cross-device copy whose source was never removed
-        message = "already in place"
-    elif dst.exists():
-        message = f"restore {src}"
-        if execute:
-            src.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(dst, src)
-    else:
-        raise OSError(errno.ENOENT, f"neither {src} nor {dst} exists")
-    if execute:
-        journal.write(id=action_id, state="undone")
-    return message
-
-
-def _placeholder(entry: dict[str, object]) -> Action:
-    zero = Fingerprint(0, 0, str(entry.get("sha256", "")))
-    return Action(
-        int(entry["id"]), "move", str(entry["src"]), str(entry.get("dst")), str(entry["op"]), zero
-    )
 
 
 # ---------------------------------------------------------------- helpers
 
 
-def _journal_state(entries: list[dict[str, object]]) -> dict[int, str]:
-    state: dict[int, str] = {}
-    for entry in entries:
-        if entry.get("state") in ("begin", "done"):
-            state[int(entry["id"])] = str(entry["state"])
-        elif entry.get("state") == "undone":
-            state.pop(int(entry["id"]), None)
-    return state
-
-
-def _matches(path: Path, fingerprint: Fingerprint | None) -> bool:
-    """The keeper still has its planned size and mtime (it is read, never moved, so no hash)."""
-    if fingerprint is None or not path.is_file():
+def _same_as_planned(path: Path, track: Track) -> bool:
+    """The file at `path` is the one the step was about: same size and mtime (when known, for
+    journals of hygiene 0.1 they are not) and same bytes."""
+    if not _is_plain_file(path):
         return False
-    stat = path.stat()
-    return (stat.st_size, stat.st_mtime_ns) == (fingerprint.size_bytes, fingerprint.mtime_ns)
+    info = path.stat()
+    if track.size_bytes >= 0 and info.st_size != track.size_bytes:
+        return False
+    if track.mtime_ns >= 0 and info.st_mtime_ns != track.mtime_ns:
+        return False
+    return _sha256(path) == track.sha256
+
+
+def _same_content(path: Path, track: Track) -> bool:
+    return _is_plain_file(path) and _sha256(path) == track.sha256
+
+
+def _matches_stat(path: Path, fingerprint: Fingerprint) -> bool:
+    if not _is_plain_file(path):
+        return False
+    info = path.stat()
+    return (info.st_size, info.st_mtime_ns) == (fingerprint.size_bytes, fingerprint.mtime_ns)
+
+
+def _is_plain_file(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
+
+
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
 
 
 def _sha256(path: Path) -> str:
@@ -344,6 +555,17 @@ def _partial(dst: Path) -> Path:
     return dst.with_name(f".{dst.name}.hygiene-partial")
 
 
+def _remove_partial(dst: Path) -> None:
+    """A temporary copy this tool started and never finished (the name is its own)."""
+    partial = _partial(dst)
+    if partial.is_file() and not partial.is_symlink():
+        partial.unlink()
+
+
+def _rel(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
 def _inside(root: Path, path: Path) -> bool:
     """True when `path`'s folder, following any symlinked folder, stays inside `root`."""
     probe = path.parent
@@ -354,11 +576,6 @@ def _inside(root: Path, path: Path) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _under(rel_path: str, protected: str) -> bool:
-    prefix = protected.strip("/") + "/"
-    return is_safe_relative(rel_path) and (rel_path + "/").startswith(prefix)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -3,6 +3,10 @@
 The catalog is a cache. Deleting it loses nothing but time. Results are keyed by content
 (sha256 + scan_key) so a renamed or copied file reuses them; paths map to content through the
 files table, keyed by (root, relative path) and checked against size and mtime.
+
+Paths are stored in their text form (hygiene.paths.to_text: a file name that is not UTF-8 or
+has a backslash is escaped) and come back as the internal str (from_text); plain UTF-8 names
+are the same in both, so catalogs written before the text form keep working.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from hygiene.paths import from_text, to_text
 from hygiene.records import (
     FACT_FIELDS,
     QUALITY_FIELDS,
@@ -180,19 +185,25 @@ def _migrate(conn: sqlite3.Connection) -> None:
 
 
 def root_id(conn: sqlite3.Connection, root: Path) -> int:
-    conn.execute("INSERT OR IGNORE INTO roots(path) VALUES (?)", (str(root),))
-    return conn.execute("SELECT root_id FROM roots WHERE path = ?", (str(root),)).fetchone()[0]
+    path = to_text(str(root))
+    conn.execute("INSERT OR IGNORE INTO roots(path) VALUES (?)", (path,))
+    return conn.execute("SELECT root_id FROM roots WHERE path = ?", (path,)).fetchone()[0]
 
 
 def is_unchanged(conn: sqlite3.Connection, root: int, entry: FileEntry, scan_key: str) -> bool:
-    """True when this path was scanned before with the same size, mtime and scan settings."""
+    """True when this path was scanned before with the same size, mtime and scan settings.
+
+    A file left `unverified` (over a cap, timed out, crashed its worker) was not checked: it is
+    never unchanged, so every run tries it again."""
     row = conn.execute(
-        """SELECT f.status IS NOT NULL OR EXISTS (
-               SELECT 1 FROM contents c WHERE c.sha256 = f.sha256 AND c.scan_key = f.scan_key)
+        """SELECT CASE WHEN f.status = 'unverified' THEN 0
+                  ELSE f.status IS NOT NULL OR EXISTS (
+                      SELECT 1 FROM contents c
+                      WHERE c.sha256 = f.sha256 AND c.scan_key = f.scan_key) END
            FROM files f
            WHERE f.root_id = ? AND f.rel_path = ? AND f.size_bytes = ? AND f.mtime_ns = ?
              AND f.scan_key = ?""",
-        (root, entry.rel_path, entry.size_bytes, entry.mtime_ns, scan_key),
+        (root, to_text(entry.rel_path), entry.size_bytes, entry.mtime_ns, scan_key),
     ).fetchone()
     return bool(row and row[0])
 
@@ -218,14 +229,23 @@ def record_file(
         """INSERT OR REPLACE INTO files
            (root_id, rel_path, size_bytes, mtime_ns, scan_key, sha256, status, error)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-        (root, entry.rel_path, entry.size_bytes, entry.mtime_ns, scan_key, sha256, status, error),
+        (
+            root,
+            to_text(entry.rel_path),
+            entry.size_bytes,
+            entry.mtime_ns,
+            scan_key,
+            sha256,
+            status,
+            _message(error),
+        ),
     )
 
 
 def record_content(conn: sqlite3.Connection, outcome: ScanOutcome, scan_key: str) -> None:
     assert outcome.sha256 is not None
     facts = outcome.facts
-    values: list[object] = [outcome.status, outcome.error]
+    values: list[object] = [outcome.status, _message(outcome.error)]
     if facts is None:
         values += [None] * (len(_CONTENT_COLUMNS) - 2)
     else:
@@ -248,7 +268,7 @@ def record_run_files(
 ) -> None:
     conn.executemany(
         "INSERT OR REPLACE INTO run_files(run_id, seq, root_id, rel_path) VALUES (?, ?, ?, ?)",
-        [(run_id, seq, root, rel_path) for seq, rel_path in seq_and_paths],
+        [(run_id, seq, root, to_text(rel_path)) for seq, rel_path in seq_and_paths],
     )
 
 
@@ -269,7 +289,30 @@ def iter_run_rows(conn: sqlite3.Connection, run_id: str) -> Iterator[CatalogRow]
         while batch := cursor.fetchmany(2000):
             for row in batch:
                 facts = _facts(row[7:]) if row[5] == "ok" else None
-                yield CatalogRow(*row[:7], facts=facts)
+                yield CatalogRow(row[0], from_text(row[1]), *row[2:7], facts=facts)
+
+
+def mtimes_for_root(conn: sqlite3.Connection, root: str) -> dict[str, int]:
+    """rel_path (internal form) -> mtime_ns of every file the catalog knows under `root`."""
+    rows = conn.execute(
+        "SELECT f.rel_path, f.mtime_ns FROM files f JOIN roots r ON r.root_id = f.root_id "
+        "WHERE r.path = ?",
+        (to_text(root),),
+    ).fetchall()
+    found: dict[str, int] = {}
+    for path, mtime in rows:
+        try:
+            found[from_text(path)] = mtime
+        except ValueError:  # a row from before the text form (a raw backslash): stale, unused
+            continue
+    return found
+
+
+def _message(error: str | None) -> str | None:
+    """An error message that quotes a file name may carry its undecodable bytes: escape them."""
+    if error is None:
+        return None
+    return error.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _facts(values: tuple[object, ...], thumbnail_webp: bytes = b"") -> ImageFacts:

@@ -26,14 +26,29 @@ from rich.table import Table
 from rich.text import Text
 
 from hygiene import __version__
-from hygiene.apply import JOURNAL_NAME, Outcome, apply_plan, check_plan_for_root, undo
+from hygiene.apply import Outcome, apply_plan, check_plan_for_root, plan_sha256, undo
 from hygiene.catalog import CatalogError, forget_run, open_catalog
 from hygiene.categorize import CategorizeReport
-from hygiene.config import Config, ConfigError, load_config, to_toml, user_config_path
+from hygiene.config import (
+    Config,
+    ConfigError,
+    check_config,
+    load_config,
+    to_toml,
+    user_config_path,
+)
 from hygiene.duplicates import DuplicateReport
 from hygiene.embed import ModelUnavailable
-from hygiene.export import RunSummary, write_outputs
+from hygiene.export import STATUSES, RunSummary, write_outputs
 from hygiene.fastdup_engine import FastdupUnavailable
+from hygiene.journal import (
+    LEGACY_JOURNAL_NAME,
+    Faults,
+    Journal,
+    JournalError,
+    journal_path_for,
+)
+from hygiene.paths import to_text
 from hygiene.pipeline import (
     ScanStats,
     image_rows,
@@ -43,8 +58,15 @@ from hygiene.pipeline import (
     run_scan,
 )
 from hygiene.plan import Plan, PlanError, action_label, parse_plan, plan_json
+from hygiene.protect import protected_prefixes
 from hygiene.report import write_report
-from hygiene.runs import RunFolderError, new_run_id, prepare_run_folder, write_run_record
+from hygiene.runs import (
+    RunFolderError,
+    check_run_folder,
+    new_run_id,
+    prepare_run_folder,
+    write_run_record,
+)
 
 err_console = Console(stderr=True)
 out_console = Console()
@@ -94,7 +116,7 @@ def cli() -> None:
     "--out", type=click.Path(path_type=Path), help="Run folder (default reports/<run-id>)."
 )
 @click.option(
-    "--workers", type=click.IntRange(min=1), help="Worker processes (default: all cores)."
+    "--workers", type=click.IntRange(1, 256), help="Worker processes, 1-256 (default: all cores)."
 )
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
 @click.option("--catalog", type=click.Path(path_type=Path), help="SQLite cache of scan results.")
@@ -104,7 +126,7 @@ def cli() -> None:
 @click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), help="Where CLIP runs."
 )
-@click.option("--batch-size", type=click.IntRange(min=1), help="Images per CLIP forward pass.")
+@click.option("--batch-size", type=click.IntRange(1, 4096), help="Images per CLIP forward pass.")
 @click.option("--allow-download", is_flag=True, help="Let CLIP weights be downloaded if missing.")
 @click.option(
     "--dup-engine",
@@ -155,6 +177,10 @@ def scan(
             flatten=flatten or config.plan.flatten,
         )
         config = replace(config, plan=plan_settings)
+    try:
+        check_config(config, "command line")
+    except ConfigError as exc:
+        _fail(str(exc))
     if not root.is_dir():
         _fail(f"archive root not found or not a directory: {root}")
     root = root.resolve()
@@ -162,7 +188,7 @@ def scan(
     run_id = new_run_id(started_at)
     catalog_path = (catalog or config.scan.catalog_path()).expanduser().resolve()
     try:
-        folder = prepare_run_folder(root, out, config, run_id)
+        folder = prepare_run_folder(root, out, config, run_id, catalog_path)
         conn = open_catalog(catalog_path)
     except (RunFolderError, CatalogError) as exc:
         _fail(str(exc))
@@ -272,7 +298,7 @@ def _print_summary(
     table.add_column("")
     table.add_column("files", justify="right")
     table.add_column("size", justify="right")
-    for status in ("ok", "corrupt", "skipped"):
+    for status in STATUSES:
         table.add_row(
             status, f"{summary.by_status[status]:,}", _human_bytes(summary.bytes_by_status[status])
         )
@@ -292,6 +318,13 @@ def _print_summary(
         f"in {stats.elapsed_s:.1f} s ({stats.files_seen / elapsed:,.0f} files/s)",
         highlight=False,
     )
+    if unverified := summary.by_status["unverified"]:
+        out_console.print(
+            f"unverified: {unverified:,} file{'s' if unverified != 1 else ''} not checked "
+            "(over a size or pixel cap, timed out, or crashed the decoder: see the error "
+            "column); never removed, and the next run tries again",
+            highlight=False,
+        )
     out_console.print(f"categorization: {clip_status}", highlight=False)
     if categories is not None and summary.categories:
         distribution = Table(title="categories", show_header=True, header_style="bold")
@@ -327,6 +360,10 @@ def report_command(run_dir: Path, catalog: Path | None, config_file: Path | None
     config = _load_config(config_file)
     if not (run_dir / "images.csv").is_file() or not (run_dir / "run.json").is_file():
         _fail(f"{run_dir} is not a hygiene run folder (no images.csv or run.json)")
+    try:
+        check_run_folder(run_dir)
+    except RunFolderError as exc:
+        _fail(str(exc))
     record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     catalog_path = catalog or Path(record.get("catalog") or config.scan.catalog_path())
     try:
@@ -339,10 +376,11 @@ def report_command(run_dir: Path, catalog: Path | None, config_file: Path | None
 
 @cli.command("apply")
 @click.argument("plan_file", type=click.Path(path_type=Path))
-@click.option("--execute", is_flag=True, help="Carry the plan out (default: only show it).")
-@click.option("--trash", is_flag=True, help="Send removed files to the OS trash.")
-@click.option("--permanently", is_flag=True, help="Delete exact/pixel duplicates for good.")
-@click.option("--include-near", is_flag=True, help="With --permanently: near duplicates too.")
+@click.option("--execute", is_flag=True, help="Carry the plan out (default: only check it).")
+@click.option("--trash", is_flag=True, help="Send removed duplicates to the OS trash.")
+@click.option(
+    "--permanently", is_flag=True, help="Delete verified exact/pixel duplicates for good."
+)
 @click.option(
     "--root",
     "expected_root",
@@ -355,16 +393,15 @@ def apply_command(
     execute: bool,
     trash: bool,
     permanently: bool,
-    include_near: bool,
     expected_root: Path | None,
     config_file: Path | None,
 ) -> None:
-    """Show PLAN_FILE (plan.json) as a dry run, or carry it out with --execute."""
+    """Check PLAN_FILE (plan.json) as a dry run, or carry it out with --execute."""
     config = _load_config(config_file)
     if trash and permanently:
         _fail("--trash and --permanently exclude each other")
     plan_file = _plan_path(plan_file)
-    plan = _read_plan(plan_file)
+    plan, plan_hash = _read_plan(plan_file)
     root = expected_root.resolve() if expected_root else Path(plan.header.root)
     try:
         check_plan_for_root(plan, root)
@@ -372,33 +409,42 @@ def apply_command(
         _fail(str(exc))
     mode = "trash" if trash else "permanent" if permanently else "quarantine"
     _print_plan(plan, mode)
+    journal = journal_path_for(plan_file, plan_hash)
+    try:
+        outcome = apply_plan(
+            plan,
+            plan_hash,
+            journal,
+            mode=mode,
+            execute=execute,
+            protected_roots=protected_prefixes(root, config.duplicates.protected_roots),
+            max_pixels=config.scan.max_pixels,
+            faults=Faults.from_environment(),
+        )
+    except JournalError as exc:
+        _fail(str(exc))
+        return
+    _print_outcome(outcome, "applied" if execute else "would apply")
     if not execute:
         out_console.print("dry run: nothing was changed. Add --execute to carry it out.")
         return
-    outcome = apply_plan(
-        plan,
-        plan_file.parent / JOURNAL_NAME,
-        mode=mode,
-        permanent_near=include_near,
-        protected_roots=config.duplicates.protected_roots,
+    out_console.print(
+        f"journal: {journal} (hygiene undo {plan_file})", highlight=False, soft_wrap=True
     )
-    _print_outcome(outcome, "applied")
-    out_console.print(f"journal: {plan_file.parent / JOURNAL_NAME} (hygiene undo {plan_file})")
     if outcome.failed:
         sys.exit(1)
 
 
 @cli.command("undo")
-@click.argument("plan_file", type=click.Path(path_type=Path))
+@click.argument("target", type=click.Path(path_type=Path))
 @click.option("--execute", is_flag=True, help="Restore the files (default: only show what).")
-def undo_command(plan_file: Path, execute: bool) -> None:
-    """Put back what `hygiene apply PLAN_FILE --execute` moved (dry run unless --execute)."""
-    plan_file = _plan_path(plan_file)
-    plan = _read_plan(plan_file)
-    journal = plan_file.parent / JOURNAL_NAME
-    if not journal.is_file():
-        _fail(f"no journal next to {plan_file}: nothing was applied from this plan")
-    outcome = undo(journal, Path(plan.header.root), execute=execute)
+def undo_command(target: Path, execute: bool) -> None:
+    """Put back what `hygiene apply PLAN --execute` moved (dry run unless --execute).
+
+    TARGET is the plan (or its run folder), or one of the journal-*.jsonl files beside it.
+    """
+    journal, root = _journal_for(target)
+    outcome = undo(journal, root, execute=execute, faults=Faults.from_environment())
     _print_outcome(outcome, "restored" if execute else "would restore")
     if not execute:
         out_console.print("dry run: nothing was changed. Add --execute to restore.")
@@ -406,19 +452,55 @@ def undo_command(plan_file: Path, execute: bool) -> None:
         sys.exit(1)
 
 
+def _journal_for(target: Path) -> tuple[Path, Path]:
+    """The journal to undo and its archive root."""
+    if target.suffix == ".jsonl" and target.is_file():
+        header, _ = Journal(target).read()
+        if header.root is None:
+            _fail(f"{target} is a journal of hygiene 0.1: pass the plan.json beside it")
+        return target, Path(header.root or "")
+    plan_file = _plan_path(target)
+    plan, plan_hash = _read_plan(plan_file)
+    journal = journal_path_for(plan_file, plan_hash)
+    if journal.is_file():
+        return journal, Path(plan.header.root)
+    legacy = plan_file.parent / LEGACY_JOURNAL_NAME
+    if legacy.is_file():
+        return legacy, Path(plan.header.root)
+    others = sorted(plan_file.parent.glob("journal-*.jsonl"))
+    if others:
+        names = ", ".join(str(p) for p in others)
+        _fail(
+            f"no journal for this version of {plan_file} (was it edited after it was applied?); "
+            f"journals beside it: {names}; undo one with: hygiene undo JOURNAL --execute"
+        )
+    _fail(f"no journal next to {plan_file}: nothing was applied from this plan")
+    raise AssertionError  # unreachable: _fail exits
+
+
 def _plan_path(plan_file: Path) -> Path:
     """A run folder stands for the plan.json inside it."""
     return plan_file / "plan.json" if plan_file.is_dir() else plan_file
 
 
-def _read_plan(plan_file: Path) -> Plan:
+def _read_plan(plan_file: Path) -> tuple[Plan, str]:
+    """The parsed plan and the sha256 of its bytes (which ties a journal to it)."""
     try:
-        return parse_plan(plan_file.read_text(encoding="utf-8"))
+        data = plan_file.read_bytes()
+        return parse_plan(data.decode("utf-8")), plan_sha256(data)
     except OSError as exc:
         _fail(f"cannot read plan {plan_file}: {exc.strerror}")
+    except UnicodeDecodeError:
+        _fail(f"{plan_file}: not a UTF-8 text file")
     except PlanError as exc:
         _fail(f"{plan_file}: {exc}")
     raise AssertionError  # unreachable: _fail exits
+
+
+def _shown(path: str) -> str:
+    """A path for the terminal: its text form, with control characters (a newline in a file
+    name) escaped so every entry stays on one line."""
+    return "".join(f"\\x{ord(c):02x}" if ord(c) < 32 or ord(c) == 127 else c for c in to_text(path))
 
 
 def _print_plan(plan: Plan, mode: str) -> None:
@@ -443,8 +525,15 @@ def _print_plan(plan: Plan, mode: str) -> None:
 def _print_outcome(outcome: Outcome, verb: str) -> None:
     counts = (len(outcome.done), len(outcome.skipped), len(outcome.failed))
     out_console.print(f"{verb}: {counts[0]:,}; skipped: {counts[1]:,}; failed: {counts[2]:,}")
-    for action, reason in [*outcome.skipped, *outcome.failed][:50]:
-        out_console.print(f"  {action.source}: {reason}", highlight=False)
+    noteworthy = [
+        *((path, message) for path, message in outcome.done if "another file" in message),
+        *outcome.skipped,
+        *outcome.failed,
+    ]
+    for path, message in noteworthy[:50]:
+        out_console.print(Text(f"  {_shown(path)}: {message}"), highlight=False, soft_wrap=True)
+    if len(noteworthy) > 50:
+        out_console.print(f"  ... and {len(noteworthy) - 50:,} more", highlight=False)
 
 
 @cli.group("config")
@@ -466,7 +555,7 @@ def config_show(config_file: Path | None) -> None:
 @click.argument("folder", type=click.Path(path_type=Path), default=Path("hygiene-demo"))
 @click.option("--seed", default=7, show_default=True, help="Seed for the generated archive.")
 @click.option(
-    "--workers", type=click.IntRange(min=1), help="Worker processes (default: all cores)."
+    "--workers", type=click.IntRange(1, 256), help="Worker processes, 1-256 (default: all cores)."
 )
 @click.pass_context
 def demo(ctx: click.Context, folder: Path, seed: int, workers: int | None) -> None:

@@ -1,12 +1,19 @@
-"""Typed settings with defaults, loaded from TOML files."""
+"""Typed settings with defaults, loaded from TOML files and checked against allowed values.
+
+The allowed values of every setting are declared once, in RANGES, CHOICES and SHAPES below; a
+file is checked as it is merged, and each problem is one line naming the file, the key, the
+value and what is allowed.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from hygiene.classify import Category, CategorySet
@@ -164,16 +171,127 @@ def merge_mapping(config: Config, data: dict[str, Any], origin: str) -> Config:
             current, **_typed(section_type, values, origin, section_name)
         )
     merged = replace(config, **updates, sources=(*config.sources, origin))
-    _check_choices(merged.duplicates, origin)
+    _check_keeper_rules(merged.duplicates, origin)
     return merged
 
 
-_ENGINES = ("hygiene", "fastdup")
+# ---------------------------------------------------------------- allowed values
 
 
-def _check_choices(duplicates: DuplicateSettings, origin: str) -> None:
-    if duplicates.engine not in _ENGINES:
-        raise ConfigError(f"{origin}: duplicates.engine must be one of {', '.join(_ENGINES)}")
+@dataclass(frozen=True, slots=True)
+class Range:
+    """The allowed values of a numeric setting: low to high (no upper limit when None)."""
+
+    low: float
+    high: float | None = None
+    unit: str = ""
+    note: str = ""
+
+    def allows(self, value: float) -> bool:
+        return (
+            math.isfinite(value) and self.low <= value and (self.high is None or value <= self.high)
+        )
+
+    def describe(self) -> str:
+        if self.high is None:
+            span = f"{_number(self.low)} or more"
+        else:
+            span = f"{_number(self.low)} to {_number(self.high)}"
+        span = f"{span} {self.unit}" if self.unit else span
+        return f"allowed {span}; {self.note}" if self.note else f"allowed {span}"
+
+
+_UNIT = Range(0.0, 1.0)
+_HASH_BITS = Range(0, 64, "bits")
+
+# Every numeric setting (test_config checks that none is missing); categories.threshold applies
+# to each [categories.NAME] threshold.
+RANGES: dict[str, Range] = {
+    "scan.workers": Range(0, 256, note="0 = one per core"),
+    "scan.max_pixels": Range(1_000_000, 10_000_000_000, "pixels"),
+    "scan.file_timeout_s": Range(1, 86_400, "seconds"),
+    "scan.max_file_mb": Range(1, 1_048_576, "MiB"),
+    "scan.thumbnail_px": Range(64, 2048, "px"),
+    **{f"quality.{f.name}": _UNIT for f in fields(QualityThresholds)},
+    "duplicates.near_max_distance": _HASH_BITS,
+    "duplicates.crop_max_distance": _HASH_BITS,
+    "duplicates.pixel_max_distance": _HASH_BITS,
+    "duplicates.min_correlation": _UNIT,
+    "duplicates.max_changed_fraction": _UNIT,
+    "duplicates.max_colour_difference": _UNIT,
+    "duplicates.similar_min_correlation": _UNIT,
+    "duplicates.similar_max_seconds": Range(0, None, "seconds"),
+    "classify.batch_size": Range(0, 4096, note="0 = per device"),
+    "classify.uncertain_margin": _UNIT,
+    "categories.threshold": _UNIT,
+}
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "duplicates.engine": ("hygiene", "fastdup"),
+    "plan.sort_mode": ("move", "copy"),
+    "classify.device": ("auto", "cpu", "cuda", "mps"),
+}
+
+
+def _is_folder_name(value: str) -> bool:
+    return bool(value) and value not in (".", "..") and not set(value) & {"/", "\\", "\0"}
+
+
+def _is_relative_path(value: str) -> bool:
+    if not value:
+        return True  # no sorting
+    path = PurePosixPath(value)
+    return not (path.is_absolute() or value.startswith("~") or "\0" in value or ".." in path.parts)
+
+
+# Text settings with a shape: the check, and what is allowed, in words.
+SHAPES: dict[str, tuple[Callable[[str], bool], str]] = {
+    "scan.quarantine_dir": (
+        _is_folder_name,
+        'a single folder name: not empty, no "/", not "." or ".."',
+    ),
+    "plan.sort_into": (
+        _is_relative_path,
+        'empty (no sorting), or a folder path relative to the archive root, without ".."',
+    ),
+    "output.reports_dir": (bool, "a folder path, not empty"),
+}
+
+
+def check_value(name: str, value: Any, origin: str, rule: str | None = None) -> None:
+    """Raise ConfigError (one line) unless `value` is allowed for the setting `name` (whose
+    allowed values are listed under `rule`, by default under `name` itself)."""
+    rule = rule or name
+    shown = _toml_value(value)
+    if (allowed := RANGES.get(rule)) is not None and not allowed.allows(value):
+        raise ConfigError(f"{origin}: {name} = {shown} is out of range ({allowed.describe()})")
+    if (choices := CHOICES.get(rule)) is not None and value not in choices:
+        raise ConfigError(
+            f"{origin}: {name} = {shown} is not allowed (allowed: {', '.join(choices)})"
+        )
+    if (shape := SHAPES.get(rule)) is not None and not shape[0](value):
+        raise ConfigError(f"{origin}: {name} = {shown} is not allowed ({shape[1]})")
+
+
+def check_config(config: Config, origin: str) -> None:
+    """Check every setting of `config`, e.g. after command-line options were applied to it."""
+    for section_name in _SECTIONS:
+        for key, value in asdict(getattr(config, section_name)).items():
+            check_value(f"{section_name}.{key}", value, origin)
+    for category in config.categories:
+        if category.threshold is not None:
+            name = f"categories.{category.name}.threshold"
+            check_value(name, category.threshold, origin, rule="categories.threshold")
+    _check_keeper_rules(config.duplicates, origin)
+
+
+def _number(value: float) -> str:
+    if float(value).is_integer():
+        return f"{int(value):_}" if abs(value) >= 100_000 else str(int(value))
+    return repr(value)
+
+
+def _check_keeper_rules(duplicates: DuplicateSettings, origin: str) -> None:
     unknown = [rule for rule in duplicates.keeper_rules if rule not in KEEPER_RULES]
     if unknown or not duplicates.keeper_rules:
         raise ConfigError(
@@ -190,6 +308,7 @@ def _typed(section_type: type, values: dict[str, Any], origin: str, section: str
             raise ConfigError(f"{origin}: unknown key {section}.{key}")
         default = getattr(section_type(), key)
         typed[key] = _coerce(value, default, f"{origin}: {section}.{key}")
+        check_value(f"{section}.{key}", typed[key], origin)
     return typed
 
 
@@ -232,6 +351,9 @@ def parse_categories(table: Any, origin: str) -> tuple[Category, ...]:
         threshold = entry.get("threshold")
         if threshold is not None:
             threshold = _coerce(threshold, 0.0, f"{where}.threshold")
+            check_value(
+                f"categories.{name}.threshold", threshold, origin, rule="categories.threshold"
+            )
         categories.append(Category(str(name), prompts, negatives, threshold))
     return tuple(categories)
 

@@ -36,6 +36,7 @@ from hygiene.hashing import CENTRE_BAND_SLOT, DIHEDRAL, pixel_sha256_hex
 from hygiene.imageio import DecodeError, decode, decode_thumbnail
 from hygiene.keeper import Candidate, rank_key
 from hygiene.nearsearch import hamming_pairs
+from hygiene.protect import is_protected, protected_prefixes
 from hygiene.quality import quality_flags
 from hygiene.verify import Comparison, compare, rgb_array
 
@@ -182,12 +183,8 @@ def _candidate(
 
 
 def _protected_matcher(root: Path, protected_roots: tuple[str, ...]) -> Callable[[str], bool]:
-    prefixes = []
-    for entry in protected_roots:
-        path = Path(entry).expanduser()
-        relative = path.resolve().relative_to(root) if path.is_absolute() else path
-        prefixes.append(relative.as_posix().strip("/") + "/")
-    return lambda rel_path: any(rel_path.startswith(prefix) for prefix in prefixes)
+    prefixes = protected_prefixes(root, protected_roots)
+    return lambda rel_path: is_protected(rel_path, prefixes)
 
 
 # ---------------------------------------------------------------- candidates and confirmation

@@ -1,10 +1,19 @@
 """The CLIP model, through open_clip: loading (registry, Hugging Face cache, local file), devices,
-and unit-length image and text embeddings. torch and open_clip are imported only here, lazily."""
+and unit-length image and text embeddings. torch and open_clip are imported only here, lazily.
+
+While a model loads, what open_clip, huggingface_hub, timm and torch log or warn is captured,
+never printed: a failure is told once, in hygiene's own words (ModelUnavailable), with the
+libraries' last error folded in when it says more.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +78,7 @@ def load_model(spec: str, model_path: str, device: str, *, allow_download: bool)
     """
     if not allow_download:
         os.environ["HF_HUB_OFFLINE"] = "1"  # the cache only: no network unless the user allows
+        _hub_offline()
     spec = spec or (GPU_MODEL if device == "cuda" else CPU_MODEL)
     arch, _, tag = spec.partition(":")
     if model_path and Path(model_path).is_dir():
@@ -76,15 +86,19 @@ def load_model(spec: str, model_path: str, device: str, *, allow_download: bool)
     else:
         name, pretrained = arch, model_path or tag
         model_id = f"{arch}:{_weights_id(model_path) if model_path else tag}"
+    logged: list[str] = []
     try:
-        import open_clip
+        with _library_logs_captured(logged):
+            import open_clip
 
-        model, preprocess = open_clip.create_model_from_pretrained(
-            name, pretrained=pretrained, device=device
-        )
-        tokenizer = open_clip.get_tokenizer(name)
+            if not allow_download:
+                _hub_offline()  # huggingface_hub read the environment when open_clip imported it
+            model, preprocess = open_clip.create_model_from_pretrained(
+                name, pretrained=pretrained, device=device
+            )
+            tokenizer = open_clip.get_tokenizer(name)
     except Exception as exc:  # open_clip raises many kinds; every one means "no model"
-        raise ModelUnavailable(_explain(spec, model_path, exc, allow_download)) from None
+        raise ModelUnavailable(_explain(spec, model_path, exc, allow_download, logged)) from None
     model.eval()
     return ClipModel(
         model, preprocess, tokenizer, device, model_id, float(model.logit_scale.detach().exp())
@@ -104,12 +118,60 @@ def _weights_id(path: str) -> str:
     return f"file-{digest.hexdigest()[:16]}"
 
 
-def _explain(spec: str, model_path: str, exc: Exception, allow_download: bool) -> str:
+_LIBRARY_LOGGERS = ("", "open_clip", "huggingface_hub", "timm", "torch", "urllib3", "httpx")
+
+
+def _hub_offline() -> None:
+    """huggingface_hub reads HF_HUB_OFFLINE once, at import: tell an imported one too."""
+    import sys
+
+    if (constants := sys.modules.get("huggingface_hub.constants")) is not None:
+        constants.HF_HUB_OFFLINE = True
+
+
+@contextlib.contextmanager
+def _library_logs_captured(logged: list[str]) -> Iterator[None]:
+    """Route the libraries' log records (WARNING and up) and Python warnings into `logged`
+    instead of stderr. open_clip logs through the root logger, which would print
+    "ERROR:root:..." (logging configures a stderr handler on first use); huggingface_hub
+    gives its logger a stderr handler when imported. Both are held off, then put back."""
+
+    class _Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            with contextlib.suppress(Exception):
+                logged.append(" ".join(record.getMessage().split()))
+
+    with contextlib.suppress(ImportError):  # it adds its stderr handler at import: do that now
+        import huggingface_hub.utils.logging  # noqa: F401
+    saved = {name: logging.getLogger(name).handlers[:] for name in _LIBRARY_LOGGERS}
+    for name in _LIBRARY_LOGGERS:
+        logging.getLogger(name).handlers = []
+    root = logging.getLogger()
+    root.handlers = [_Keep(logging.WARNING)]
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                yield
+            finally:
+                logged.extend(" ".join(str(w.message).split()) for w in caught)
+    finally:
+        for name, handlers in saved.items():
+            logging.getLogger(name).handlers = handlers
+
+
+def _explain(
+    spec: str, model_path: str, exc: Exception, allow_download: bool, logged: list[str]
+) -> str:
     what = f"local checkpoint {model_path}" if model_path else f"weights for {spec}"
     if not model_path and not allow_download:
         detail = "not in the Hugging Face cache, and downloads are off"
     else:
-        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        message = " ".join(str(exc).split())
+        detail = message[:200] or type(exc).__name__
+        said = next((line for line in reversed(logged) if line and line not in message), None)
+        if said:  # the libraries' last word, when the exception does not already say it
+            detail = f"{detail}; {said[:200]}"
     if model_path and not Path(model_path).is_file():
         fix = "check the --model-path file"
     elif allow_download:

@@ -2,6 +2,7 @@
 
 Rows stream from the catalog in discovery order and are written in chunks, so memory stays flat
 however large the archive is. Quality flags are derived here from the stored raw metrics.
+Every path is written in its text form (hygiene.paths.to_text), which any file name has.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from hygiene.categorize import CategorizeReport, Labelled
 from hygiene.config import QualityThresholds
 from hygiene.duplicates import DuplicateReport
 from hygiene.grouping import Member
+from hygiene.paths import to_text
 from hygiene.quality import quality_flags
 
 IMAGES_COLUMNS: tuple[str, ...] = (
@@ -89,6 +91,16 @@ _PARQUET_SCHEMA = pa.schema(
 _CHUNK_ROWS = 20_000
 
 
+# Every status a file can have, in the order summaries list them: ok (a readable image), corrupt
+# (really broken), unverified (not checked: over a cap, timed out, crashed the decoder; retried
+# on the next run), skipped (not an image, a link, unreadable).
+STATUSES: tuple[str, ...] = ("ok", "corrupt", "unverified", "skipped")
+
+
+def _per_status() -> Counter[str]:
+    return Counter(dict.fromkeys(STATUSES, 0))  # run.json lists every status, even at 0
+
+
 @dataclass
 class RunSummary:
     files: int = 0
@@ -98,8 +110,8 @@ class RunSummary:
     similar_clusters: int = 0
     categories: Counter[str] = field(default_factory=Counter)
     bytes_total: int = 0
-    by_status: Counter[str] = field(default_factory=Counter)
-    bytes_by_status: Counter[str] = field(default_factory=Counter)
+    by_status: Counter[str] = field(default_factory=_per_status)
+    bytes_by_status: Counter[str] = field(default_factory=_per_status)
     flags: Counter[str] = field(default_factory=Counter)
 
 
@@ -125,7 +137,14 @@ def write_outputs(
         writer = csv.DictWriter(csv_file, fieldnames=IMAGES_COLUMNS, lineterminator="\n")
         writer.writeheader()
         rows = _image_rows(conn, run_id, limits, summary, members, labels, labelled_paths)
-        rows = ({**row, "action": actions.get(str(row["path"]), "keep")} for row in rows)
+        rows = (
+            {
+                **row,
+                "path": to_text(str(row["path"])),
+                "action": actions.get(str(row["path"]), "keep"),
+            }
+            for row in rows
+        )
         for chunk in _chunks(rows, _CHUNK_ROWS):
             writer.writerows(_csv_row(row) for row in chunk)
             parquet.write_table(pa.Table.from_pylist(chunk, schema=_PARQUET_SCHEMA))
@@ -147,7 +166,7 @@ def _write_categories(
             summary.categories[verdict.category] += 1
             writer.writerow(
                 [
-                    path,
+                    to_text(path),
                     verdict.category,
                     verdict.best,
                     round(verdict.confidence, 4),
@@ -158,7 +177,7 @@ def _write_categories(
                 ]
             )
     schema = pa.schema([("path", pa.string()), ("vector", pa.list_(pa.float32()))])
-    rows_by_seq = {seq: path for path, seq in labelled}
+    rows_by_seq = {seq: to_text(path) for path, seq in labelled}
     with pq.ParquetWriter(out_dir / "embeddings.parquet", schema) as parquet:
         for start in range(0, len(labelled), _CHUNK_ROWS):
             chunk = labelled[start : start + _CHUNK_ROWS]
@@ -241,7 +260,7 @@ def _write_duplicates(report: DuplicateReport, out_dir: Path, summary: RunSummar
                     [
                         group.group,
                         member.kind,
-                        member.rel_path,
+                        to_text(member.rel_path),
                         member.distance,
                         _csv_value(member.keeper),
                         member.size_bytes,
@@ -254,7 +273,7 @@ def _write_duplicates(report: DuplicateReport, out_dir: Path, summary: RunSummar
         writer.writerow(SIMILAR_COLUMNS)
         for cluster_id, cluster in enumerate(report.similar, start=1):
             for shot in cluster:
-                writer.writerow([cluster_id, shot.rel_path, shot.taken_at or ""])
+                writer.writerow([cluster_id, to_text(shot.rel_path), shot.taken_at or ""])
 
 
 def _csv_row(row: dict[str, object]) -> dict[str, object]:

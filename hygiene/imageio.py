@@ -1,12 +1,22 @@
 """The one place that opens images: strict decode, reduced-size JPEG decode, EXIF, HEIF, pixel cap.
 
 Pillow's LOAD_TRUNCATED_IMAGES is never enabled: a truncated file must fail, not decode grey.
+C decoders (libtiff above all) print their complaints straight to file descriptor 2; a decode runs
+with that descriptor sent to a scratch file (`native_stderr_captured`), so a scan of a damaged
+archive prints nothing but hygiene's own lines.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import re
+import sys
+import tempfile
+import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,6 +55,10 @@ class DecodeError(Exception):
     """A file that claims to be an image but cannot be decoded; str() is a one-line reason."""
 
 
+class TooLargeToCheck(DecodeError):
+    """A sound-looking image over the pixel cap: not decoded, so neither good nor corrupt."""
+
+
 @dataclass(frozen=True, slots=True)
 class DecodedImage:
     format: str  # as Pillow names it: JPEG, MPO, PNG, HEIF, ...
@@ -69,11 +83,27 @@ def register_heif() -> None:
 def decode(data: bytes, sniffed_format: str, *, max_pixels: int, min_side_px: int) -> DecodedImage:
     """Fully decode `data`, at reduced size when the format allows and `min_side_px` is still met.
 
-    Raises DecodeError with a one-line reason for anything that is not a sound image.
+    Raises DecodeError with a one-line reason for anything that is not a sound image, and its
+    subclass TooLargeToCheck for an image over `max_pixels` (refused before any pixel is decoded,
+    so not known to be broken). What the C decoder printed is captured, never shown; it is added
+    to the reason when it says more.
     """
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     if sniffed_format in ("HEIF", "AVIF"):
         register_heif()
+    said: list[str] = []
+    try:
+        with native_stderr_captured() as said:
+            return _strict_decode(data, sniffed_format, max_pixels, min_side_px)
+    except TooLargeToCheck:
+        raise
+    except DecodeError as exc:
+        raise DecodeError(with_library_note(str(exc), "".join(said))) from None
+
+
+def _strict_decode(
+    data: bytes, sniffed_format: str, max_pixels: int, min_side_px: int
+) -> DecodedImage:
     try:
         check_structure(sniffed_format, data)
         with warnings.catch_warnings():
@@ -84,9 +114,8 @@ def decode(data: bytes, sniffed_format: str, *, max_pixels: int, min_side_px: in
     except StructureError as exc:
         raise DecodeError(str(exc)) from None
     except Image.DecompressionBombError:
-        raise DecodeError(
-            _bomb_message(*_declared_size(data, sniffed_format), max_pixels)
-        ) from None
+        width, height = _declared_size(data, sniffed_format)
+        raise _over_cap(data, sniffed_format, width, height, max_pixels) from None
     except UnidentifiedImageError:
         raise DecodeError(f"not decodable as {sniffed_format}: damaged header") from None
     except MemoryError:
@@ -122,7 +151,7 @@ def _decode(data: bytes, sniffed_format: str, max_pixels: int, min_side_px: int)
     img = Image.open(io.BytesIO(data), formats=_PIL_FORMATS.get(sniffed_format))
     width, height = img.size
     if width * height > max_pixels:
-        raise DecodeError(_bomb_message(width, height, max_pixels))
+        raise _over_cap(data, sniffed_format, width, height, max_pixels)
     if width == 0 or height == 0:
         raise DecodeError("empty image: zero width or height")
     exif = img.getexif()
@@ -148,9 +177,36 @@ def _decode(data: bytes, sniffed_format: str, max_pixels: int, min_side_px: int)
     )
 
 
-def _bomb_message(width: int, height: int, max_pixels: int) -> str:
+def _over_cap(
+    data: bytes, sniffed_format: str, width: int, height: int, max_pixels: int
+) -> DecodeError:
+    """An image over the pixel cap is not checked (TooLargeToCheck) unless its header announces
+    more pixel data than the file could possibly hold: then it is truncated, hence corrupt."""
+    if sniffed_format == "BMP" and (missing := _bmp_shortfall(data)) is not None:
+        return DecodeError(
+            f"truncated: the BMP header announces {width}x{height} pixels "
+            f"({missing / 2**20:,.0f} MiB of pixel data) but the file holds {len(data):,} bytes"
+        )
     size = f"{width}x{height} = {width * height / 1e6:,.1f} MP" if width else "its size"
-    return f"decompression bomb: {size} exceeds the {max_pixels / 1e6:,.1f} MP cap"
+    return TooLargeToCheck(
+        f"not checked: {size} exceeds the {max_pixels / 1e6:,.1f} MP pixel cap "
+        "(raise scan.max_pixels to check it)"
+    )
+
+
+def _bmp_shortfall(data: bytes) -> int | None:
+    """The uncompressed pixel bytes an uncompressed BMP announces, when the file is shorter."""
+    if len(data) < 34 or int.from_bytes(data[14:18], "little") < 40:
+        return None
+    compression = int.from_bytes(data[30:34], "little")
+    if compression not in (0, 3):  # BI_RGB, BI_BITFIELDS: rows are stored as they are
+        return None
+    width = abs(int.from_bytes(data[18:22], "little", signed=True))
+    height = abs(int.from_bytes(data[22:26], "little", signed=True))
+    bits = int.from_bytes(data[28:30], "little")
+    offset = int.from_bytes(data[10:14], "little")
+    needed = offset + (width * bits + 31) // 32 * 4 * height
+    return needed if needed > len(data) else None
 
 
 def _declared_size(data: bytes, sniffed_format: str) -> tuple[int, int]:
@@ -214,3 +270,104 @@ def _describe_decoder_error(exc: BaseException) -> str:
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:300]
+
+
+# ---------------------------------------------------------------- C libraries' messages on fd 2
+
+_capture_lock = threading.Lock()
+_capture_depth = 0
+_capture_saved_fd = -1
+_scratch_fd = -1
+_scratch_pid = -1
+_CAPTURE_LIMIT = 64 * 1024
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_FAKE_FILE_NAME = re.compile(r"^[\w.-]+\.(tif|tiff|png|jpe?g): ", re.IGNORECASE)
+
+
+@contextlib.contextmanager
+def native_stderr_captured() -> Iterator[list[str]]:
+    """Send file descriptor 2 to a scratch file while the block runs; the yielded list receives
+    what was written there (after the block). Never fails a decode: without a usable fd 2, the
+    block runs uncaptured.
+
+    In a multi-threaded process every thread's writes to stderr in that window are captured
+    too (and dropped), so keep the window short. Nested and concurrent windows share one
+    redirection, restored when the last one closes.
+    """
+    said: list[str] = []
+    start = _capture_begin()
+    try:
+        yield said
+    finally:
+        if start is not None:
+            said.append(_capture_end(start))
+
+
+def library_note(text: str) -> str | None:
+    """The first meaningful line a C library wrote, cleaned for a one-line error (or None)."""
+    for raw in text.split("\n"):
+        raw = raw.removesuffix("\r")
+        line = " ".join(raw.split())
+        if not line or _CONTROL.search(raw):
+            continue  # blank, or drawn with terminal controls (a progress bar): not a decoder
+        line = _FAKE_FILE_NAME.sub("", line).rstrip(".")
+        return line[:200] or None
+    return None
+
+
+def with_library_note(error: str, captured: str) -> str:
+    """`error`, plus what the C decoder said when that adds something."""
+    note = library_note(captured)
+    if note is None or note.lower() in error.lower():
+        return error
+    return f"{error} (decoder said: {note})"
+
+
+def _capture_begin() -> int | None:
+    global _capture_depth, _capture_saved_fd
+    with _capture_lock:
+        try:
+            scratch = _scratch()
+            if _capture_depth == 0:
+                with contextlib.suppress(Exception):
+                    sys.stderr.flush()  # what Python already wrote belongs on the real stderr
+                _capture_saved_fd = os.dup(2)
+                os.dup2(scratch, 2)
+            _capture_depth += 1
+            return os.fstat(scratch).st_size
+        except OSError:
+            return None
+
+
+def _capture_end(start: int) -> str:
+    global _capture_depth, _capture_saved_fd
+    with _capture_lock:
+        try:
+            end = os.fstat(_scratch_fd).st_size
+            data = os.pread(_scratch_fd, min(end - start, _CAPTURE_LIMIT), start)
+        except OSError:
+            data = b""
+        _capture_depth -= 1
+        if _capture_depth == 0:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()  # Python's writes inside the window stay in the scratch file
+            with contextlib.suppress(OSError):
+                os.dup2(_capture_saved_fd, 2)
+                os.close(_capture_saved_fd)
+                os.ftruncate(_scratch_fd, 0)
+            _capture_saved_fd = -1
+    return data.decode("utf-8", "replace")
+
+
+def _scratch() -> int:
+    """This process's scratch file (opened for appending, already unlinked)."""
+    global _scratch_fd, _scratch_pid
+    if _scratch_pid != os.getpid():  # a forked child must not share its parent's file
+        fd, path = tempfile.mkstemp(prefix="hygiene-stderr-")
+        try:
+            _scratch_fd = os.open(path, os.O_RDWR | os.O_APPEND)
+        finally:
+            os.close(fd)
+            os.unlink(path)
+        _scratch_pid = os.getpid()
+    return _scratch_fd

@@ -19,6 +19,7 @@ from hygiene.embed import default_batch_size, load_model, pick_device
 from hygiene.fastdup_engine import fastdup_pairs, fastdup_python
 from hygiene.grouping import ImageRow
 from hygiene.plan import Fingerprint, Plan, PlanInput, Policy, build_plan, settings_hash
+from hygiene.protect import protected_prefixes
 from hygiene.quality import quality_flags
 from hygiene.records import FileEntry, ScanOutcome
 from hygiene.scan import FileVerdict, KnownContent, WorkerSettings, init_worker, scan_file
@@ -41,6 +42,7 @@ class ScanStats:
     cached_by_content: int = 0
     skipped_early: int = 0
     worker_failures: int = 0
+    unverified: int = 0  # files this run could not check (caps, timeouts, crashes): retried
     elapsed_s: float = 0.0
 
 
@@ -171,9 +173,17 @@ def _store(
         stats.cached_by_content += 1
     elif isinstance(result, FileVerdict):
         sha256, status, error = result.sha256, result.status, result.error
-    else:
-        status, error = "corrupt", result.detail
+    else:  # the file was not checked, which says nothing about it: never "corrupt"
+        status = "unverified"
+        if result.kind == "timeout":
+            error = f"not checked: decoding {result.detail} (raise scan.file_timeout_s to check it)"
+        elif result.kind == "crashed":
+            error = f"not checked: {result.detail}"
+        else:
+            error = f"not checked: hygiene failed on this file ({result.detail})"
         stats.worker_failures += 1
+    if status == "unverified":  # kept in the files table only, which the next run ignores
+        stats.unverified += 1
     catalog.record_file(conn, root_key, entry, scan_key, sha256=sha256, status=status, error=error)
 
 
@@ -294,5 +304,10 @@ def make_plan(
         )
     config_hash = settings_hash(policy, repr(config))
     return build_plan(
-        inputs, policy, root=str(root), created_at=created_at, settings_hash=config_hash
+        inputs,
+        policy,
+        root=str(root),
+        created_at=created_at,
+        settings_hash=config_hash,
+        protected_roots=protected_prefixes(root, config.duplicates.protected_roots),
     )

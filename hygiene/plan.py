@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Literal
 
 from hygiene import __version__
+from hygiene.paths import from_text, to_text
+from hygiene.protect import is_protected
 
 ActionKind = Literal["delete", "quarantine", "review", "move", "copy"]
 PLAN_FORMAT = 1
 _KINDS = ("delete", "quarantine", "review", "move", "copy")
+DUP_KINDS = ("exact", "pixel", "near")
+_PATH_FIELDS = ("source", "destination", "keeper")
 
 
 class PlanError(ValueError):
@@ -64,6 +68,8 @@ class PlanHeader:
     created_at: str
     policy: dict[str, object]
     settings_hash: str
+    # protected folders as prefixes relative to root; apply refuses every action under them
+    protected_roots: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,16 +94,34 @@ class PlanInput:
 
 
 def build_plan(
-    files: list[PlanInput], policy: Policy, *, root: str, created_at: str, settings_hash: str
+    files: list[PlanInput],
+    policy: Policy,
+    *,
+    root: str,
+    created_at: str,
+    settings_hash: str,
+    protected_roots: tuple[str, ...] = (),
 ) -> Plan:
+    """`protected_roots` are prefixes from protect.protected_prefixes: nothing under them gets
+    an action other than review."""
     actions: list[Action] = []
     taken: set[str] = set()
     for item in files:
         action = _decide(item, policy, taken)
-        if action is not None:
-            actions.append(_with_id(action, len(actions) + 1))
+        if action is None:
+            continue
+        if action.kind != "review" and is_protected(item.rel_path, protected_roots):
+            continue
+        actions.append(_with_id(action, len(actions) + 1))
     header = PlanHeader(
-        "hygiene", __version__, PLAN_FORMAT, root, created_at, asdict(policy), settings_hash
+        "hygiene",
+        __version__,
+        PLAN_FORMAT,
+        root,
+        created_at,
+        asdict(policy),
+        settings_hash,
+        protected_roots,
     )
     return Plan(header, tuple(actions))
 
@@ -177,11 +201,17 @@ def settings_hash(policy: Policy, config_text: str) -> str:
 
 
 def plan_json(plan: Plan) -> str:
-    return json.dumps(
-        {"header": asdict(plan.header), "actions": [asdict(a) for a in plan.actions]},
-        indent=1,
-        ensure_ascii=False,
-    )
+    """plan.json text; paths in their text form (paths.to_text), so any file name survives."""
+    header = asdict(plan.header)
+    header["protected_roots"] = [to_text(p) for p in plan.header.protected_roots]
+    actions = []
+    for action in plan.actions:
+        entry = asdict(action)
+        for name in _PATH_FIELDS:
+            if entry[name] is not None:
+                entry[name] = to_text(entry[name])
+        actions.append(entry)
+    return json.dumps({"header": header, "actions": actions}, indent=1, ensure_ascii=False)
 
 
 def parse_plan(text: str) -> Plan:
@@ -205,7 +235,11 @@ def _header(raw: object) -> PlanHeader:
         raise PlanError("plan header is missing")
     try:
         header = PlanHeader(**raw)
-    except TypeError as exc:
+        protected = raw.get("protected_roots") or []
+        if not isinstance(protected, list) or not all(isinstance(p, str) for p in protected):
+            raise TypeError("protected_roots must be a list of folder names")
+        header = replace(header, protected_roots=tuple(from_text(p) for p in protected))
+    except (TypeError, ValueError) as exc:
         raise PlanError(f"plan header is malformed: {exc}") from None
     if header.tool != "hygiene" or header.format != PLAN_FORMAT:
         raise PlanError(f"not a hygiene plan of format {PLAN_FORMAT}")
@@ -224,12 +258,12 @@ def _action(raw: object, position: int) -> Action:
         action = Action(
             id=int(raw["id"]),
             kind=raw["kind"],
-            source=raw["source"],
-            destination=raw.get("destination"),
+            source=_path(raw["source"]),
+            destination=_path(raw.get("destination")),
             reason=str(raw.get("reason", "")),
             fingerprint=fingerprint,
             dup_kind=raw.get("dup_kind"),
-            keeper=raw.get("keeper"),
+            keeper=_path(raw.get("keeper")),
             keeper_fingerprint=_fingerprint(keeper_fp) if keeper_fp is not None else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -242,12 +276,26 @@ def _action(raw: object, position: int) -> Action:
         ("keeper", action.keeper),
     ):
         if path is not None and not is_safe_relative(path):
-            raise PlanError(f"{where}: {label} {path!r} escapes the archive root")
+            raise PlanError(f"{where}: {label} {to_text(path)!r} escapes the archive root")
     if action.kind != "review" and action.destination is None:
         raise PlanError(f"{where} ({action.source}): {action.kind} needs a destination")
-    if action.kind == "delete" and (action.keeper is None or action.keeper_fingerprint is None):
-        raise PlanError(f"{where} ({action.source}): delete without a keeper")
+    if action.kind == "delete":
+        if action.keeper is None or action.keeper_fingerprint is None:
+            raise PlanError(f"{where} ({to_text(action.source)}): delete without a keeper")
+        if action.dup_kind not in DUP_KINDS:
+            raise PlanError(
+                f"{where} ({to_text(action.source)}): dup_kind must be one of "
+                f"{', '.join(DUP_KINDS)}, not {action.dup_kind!r}"
+            )
     return action
+
+
+def _path(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"a path must be a string, not {value!r}")
+    return from_text(value)
 
 
 def _fingerprint(raw: object) -> Fingerprint:
@@ -260,7 +308,8 @@ def _fingerprint(raw: object) -> Fingerprint:
 
 
 def is_safe_relative(path: str) -> bool:
+    """A relative POSIX path that stays below its root (a backslash is an ordinary character)."""
     if not isinstance(path, str) or not path or "\x00" in path:
         return False
     parts = PurePosixPath(path).parts
-    return not path.startswith("/") and ".." not in parts and "\\" not in path
+    return not path.startswith("/") and ".." not in parts and parts not in ((), (".",))

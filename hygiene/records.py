@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Literal
 
-Status = Literal["ok", "corrupt", "skipped"]
+Status = Literal["ok", "corrupt", "unverified", "skipped"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
+import re
 import sqlite3
 from importlib import resources
 from pathlib import Path
@@ -18,9 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from hygiene import catalog
+from hygiene.paths import to_text
 
 _CHUNK_ROWS = 5_000
 _ASSETS = ("index.html", "report.js", "report.css")
+# the files this writer puts in data/: the only ones it ever removes there
+_DATA_FILE = re.compile(r"meta\.js|images-[0-9]+\.js")
 
 
 def write_report(run_dir: Path, conn: sqlite3.Connection) -> Path:
@@ -33,12 +36,10 @@ def write_report(run_dir: Path, conn: sqlite3.Connection) -> Path:
     record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     mtimes = _mtimes(conn, record["root"], images)
     data_dir = run_dir / "data"
-    if data_dir.exists():
-        shutil.rmtree(data_dir)
-    data_dir.mkdir()
+    _clear_data_files(data_dir)
     chunks = _write_image_chunks(data_dir, images, categories, mtimes)
     meta = {
-        "run": record,
+        "run": {**record, "root": to_text(record["root"])},
         "plan": _exact_integers(plan),
         "duplicates": duplicates,
         "similar": similar,
@@ -69,15 +70,21 @@ def _category_names(path: Path) -> list[str]:
     return header[7:]
 
 
+def _clear_data_files(data_dir: Path) -> None:
+    """Remove the data chunks an earlier write left (fewer chunks now must not leave stale ones),
+    and nothing else: the folder and any other file in it stay."""
+    data_dir.mkdir(exist_ok=True)
+    for path in data_dir.iterdir():
+        if _DATA_FILE.fullmatch(path.name) and (path.is_symlink() or path.is_file()):
+            path.unlink()  # a link is removed, not followed
+
+
 def _mtimes(conn: sqlite3.Connection, root: str, images: list[dict[str, str]]) -> dict[str, int]:
-    """path -> mtime_ns, which an edited plan needs to fingerprint files the plan left alone."""
-    rows = conn.execute(
-        "SELECT f.rel_path, f.mtime_ns FROM files f JOIN roots r ON r.root_id = f.root_id "
-        "WHERE r.path = ?",
-        (root,),
-    ).fetchall()
+    """path (text form, as in images.csv) -> mtime_ns, which an edited plan needs to fingerprint
+    files the plan left alone."""
     wanted = {row["path"] for row in images}
-    return {path: mtime for path, mtime in rows if path in wanted}
+    found = {to_text(path): mtime for path, mtime in catalog.mtimes_for_root(conn, root).items()}
+    return {path: mtime for path, mtime in found.items() if path in wanted}
 
 
 def _write_image_chunks(

@@ -25,21 +25,76 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{stamp}-{secrets.token_hex(2)}"
 
 
-def prepare_run_folder(root: Path, out: Path | None, config: Config, run_id: str) -> Path:
-    """Create the folder a scan writes to; refuse one inside the archive (scan is read-only)."""
+RUN_MARKER = ".hygiene-run"
+
+
+def prepare_run_folder(
+    root: Path, out: Path | None, config: Config, run_id: str, catalog_path: Path
+) -> Path:
+    """Create (or reuse) the folder a scan writes to.
+
+    A run folder may only hold hygiene's own output: it must be new, empty, or marked as a
+    hygiene run folder. It may not be inside the archive or contain it (scan never writes into
+    the archive, and a report rewritten into a folder of photos must not touch them), and the
+    catalog may not live inside the archive either.
+    """
     folder = (out if out is not None else Path(config.output.reports_dir) / run_id).resolve()
     if folder == root or root in folder.parents:
         raise RunFolderError(
             f"the output folder {folder} is inside the archive {root}; "
             "scan never writes into the archive: pass --out with a folder outside it"
         )
+    if folder in root.parents:
+        raise RunFolderError(
+            f"the output folder {folder} contains the archive {root}; "
+            "pass --out with a new or empty folder outside the archive"
+        )
+    if catalog_path == root or root in catalog_path.parents:
+        raise RunFolderError(
+            f"the catalog {catalog_path} is inside the archive {root}; "
+            "pass --catalog with a path outside it"
+        )
+    check_run_folder(folder, allow_new=True)
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        (folder / RUN_MARKER).write_text(
+            "This folder was made by hygiene; it holds only hygiene's output.\n", encoding="utf-8"
+        )
     except OSError as exc:
         raise RunFolderError(f"cannot create output folder {folder}: {exc.strerror}") from None
     if not os.access(folder, os.W_OK):
         raise RunFolderError(f"output folder {folder} is not writable")
     return folder
+
+
+def check_run_folder(folder: Path, *, allow_new: bool = False) -> None:
+    """Refuse a folder that holds anything hygiene did not make (RunFolderError says why)."""
+    if not folder.exists() and not folder.is_symlink():
+        if allow_new:
+            return
+        raise RunFolderError(f"{folder} does not exist")
+    if folder.is_symlink() or not folder.is_dir():
+        raise RunFolderError(f"{folder} is not a folder; pass a new or empty folder")
+    if (folder / RUN_MARKER).is_file() or _legacy_run_folder(folder):
+        return
+    try:
+        empty = next(os.scandir(folder), None) is None
+    except OSError as exc:
+        raise RunFolderError(f"cannot read {folder}: {exc.strerror}") from None
+    if not empty:
+        raise RunFolderError(
+            f"{folder} already holds files that hygiene did not write; "
+            "pass a new or empty folder (hygiene only reuses folders it made)"
+        )
+
+
+def _legacy_run_folder(folder: Path) -> bool:
+    """A run folder of hygiene 0.1, made before the marker existed: its run.json says so."""
+    try:
+        record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("tool") == "hygiene" and "run_id" in record
 
 
 def write_run_record(

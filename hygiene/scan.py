@@ -1,10 +1,13 @@
 """Scan one file's content in a worker: read once, hash, decode once, measure everything.
 
 `scan_file` runs in worker processes; `WorkerSettings` reaches them through `init_worker`.
+A file over the size or pixel cap is `unverified` (not checked, never cached by content, tried
+again on the next run), not `corrupt`: only a file that is really broken is corrupt.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
@@ -28,13 +31,22 @@ from hygiene.hashing import (
     perceptual_hashes,
     sha256_hex,
 )
-from hygiene.imageio import DecodeError, decode, downscale, encode_webp
+from hygiene.imageio import (
+    DecodeError,
+    TooLargeToCheck,
+    decode,
+    downscale,
+    encode_webp,
+    native_stderr_captured,
+    with_library_note,
+)
 from hygiene.quality import QUALITY_SIDE_PX, grey_thumbnail, measure
 from hygiene.records import FileEntry, ImageFacts, ScanOutcome
 from hygiene.verify import colourfulness
 
 # Bump when what a scan stores changes; every cached result with another version is redone.
-FEATURE_VERSION = 4
+# 5: files over the size or pixel cap are no longer cached as corrupt.
+FEATURE_VERSION = 5
 _THUMBNAIL_QUALITY = 70
 
 
@@ -77,12 +89,36 @@ def init_worker(settings: WorkerSettings) -> None:
     global _settings
     _settings = settings
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _silence_stderr()
     import cv2
 
     cv2.setNumThreads(1)  # the pool already uses every core
 
 
+def _silence_stderr() -> None:
+    """C libraries write to file descriptor 2 directly. A worker's goes nowhere between files;
+    while a file is scanned it goes to a scratch file (see scan_file), never to the terminal."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+
+
 def scan_file(entry: FileEntry) -> ScanOutcome | KnownContent | FileVerdict:
+    """Scan one file; what the C libraries print meanwhile is kept out of the terminal, and
+    added to the reason when the file turns out corrupt and it says more than the reason."""
+    with native_stderr_captured() as said:
+        result = _scan_file(entry)
+    captured = "".join(said)
+    if captured and isinstance(result, ScanOutcome | FileVerdict) and result.status == "corrupt":
+        error = with_library_note(result.error or "", captured)
+        if isinstance(result, ScanOutcome):
+            return ScanOutcome(result.status, error, result.sha256, result.facts)
+        return FileVerdict(result.status, error, result.sha256)
+    return result
+
+
+def _scan_file(entry: FileEntry) -> ScanOutcome | KnownContent | FileVerdict:
     settings = _settings
     assert settings is not None, "init_worker was not called"
     path = os.path.join(settings.root, entry.rel_path)
@@ -104,12 +140,12 @@ def scan_file(entry: FileEntry) -> ScanOutcome | KnownContent | FileVerdict:
                 return FileVerdict("skipped", f"camera RAW ({extension}) is not decoded")
             size = os.fstat(handle.fileno()).st_size
             if size > settings.max_file_bytes:
-                digest = _stream_sha256(handle, head)
-                return ScanOutcome(
-                    "corrupt",
-                    f"too large to decode: {size / 2**20:.0f} MiB exceeds the "
-                    f"{settings.max_file_bytes / 2**20:.0f} MiB limit",
-                    digest,
+                return FileVerdict(
+                    "unverified",
+                    f"not checked: {size / 2**20:,.1f} MiB exceeds the "
+                    f"{settings.max_file_bytes / 2**20:,.0f} MiB file size cap "
+                    "(raise scan.max_file_mb to check it)",
+                    _stream_sha256(handle, head),
                 )
             data = head + handle.read()
     except PermissionError:
@@ -124,11 +160,13 @@ def scan_file(entry: FileEntry) -> ScanOutcome | KnownContent | FileVerdict:
 
 def scan_bytes(
     data: bytes, image_format: str, digest: str, settings: WorkerSettings
-) -> ScanOutcome:
+) -> ScanOutcome | FileVerdict:
     try:
         decoded = decode(
             data, image_format, max_pixels=settings.max_pixels, min_side_px=QUALITY_SIDE_PX
         )
+    except TooLargeToCheck as exc:  # a FileVerdict: never cached by content, so tried again
+        return FileVerdict("unverified", str(exc), digest)
     except DecodeError as exc:
         return ScanOutcome("corrupt", str(exc), digest)
     small = downscale(decoded.rgb, QUALITY_SIDE_PX)  # every measurement below starts here

@@ -201,4 +201,4 @@ def test_permanent_deletion_is_limited_to_exact_and_pixel_copies(scanned):
     assert not (root / "WhatsApp/IMG-20190701-WA0000.jpg").exists()  # exact copy: deleted
     assert not (root / ".hygiene-quarantine/WhatsApp/IMG-20190701-WA0000.jpg").exists()
     assert (root / "Downloads/IMG_0001_small.jpg").exists()  # near copy: kept
-    assert "limited to exact and pixel" in result.stdout
+    assert "near duplicates are never deleted permanently" in result.stdout

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import io
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from hygiene import samples
-from hygiene.imageio import DecodeError, decode
+from hygiene.imageio import (
+    DecodeError,
+    TooLargeToCheck,
+    decode,
+    library_note,
+    native_stderr_captured,
+)
 
 BIG = 10**9
 
@@ -68,12 +77,79 @@ def test_camera_model_and_date_are_read():
     assert decoded.taken_at == "2018-12-24T18:30:00" and decoded.camera_model == "Pixel 3"
 
 
+def test_image_over_the_pixel_cap_is_not_checked_rather_than_corrupt():
+    with pytest.raises(TooLargeToCheck) as caught:
+        decode(samples.png_bomb(), "PNG", max_pixels=200_000_000, min_side_px=512)
+    assert str(caught.value) == (
+        "not checked: 20000x20000 = 400.0 MP exceeds the 200.0 MP pixel cap "
+        "(raise scan.max_pixels to check it)"
+    )
+
+
+def test_a_sound_image_just_over_a_small_cap_is_not_checked():
+    data = samples.encoded(samples.photo(2, 1100, 1000), "BMP")
+    with pytest.raises(TooLargeToCheck, match=r"1100x1000 = 1\.1 MP exceeds the 1\.0 MP"):
+        decode(data, "BMP", max_pixels=1_000_000, min_side_px=512)
+    assert decode(data, "BMP", max_pixels=1_100_000, min_side_px=512).width == 1100
+
+
+def test_a_bomb_header_without_the_pixels_it_announces_is_corrupt():
+    with pytest.raises(DecodeError) as caught:
+        decode(samples.bmp_bomb_header(), "BMP", max_pixels=200_000_000, min_side_px=512)
+    assert not isinstance(caught.value, TooLargeToCheck)
+    assert str(caught.value).startswith("truncated: the BMP header announces 60000x60000 pixels")
+
+
+def damaged_lzw_tiff() -> bytes:
+    """An LZW TIFF with damaged strip data: libtiff prints "Using code not yet in table"."""
+    buffer = io.BytesIO()
+    samples.photo(4, 240, 180).save(buffer, "TIFF", compression="tiff_lzw")
+    data = bytearray(buffer.getvalue())
+    with Image.open(io.BytesIO(bytes(data))) as img:
+        start, length = img.tag_v2[273][0], img.tag_v2[279][0]
+    for i in range(start + 16, start + length // 2, 37):
+        data[i] ^= 0x55
+    return bytes(data)
+
+
+def test_what_libtiff_prints_goes_into_the_reason_not_onto_stderr(capfd):
+    with pytest.raises(DecodeError) as caught:
+        decode(damaged_lzw_tiff(), "TIFF", max_pixels=BIG, min_side_px=512)
+    assert "decoder said: Using code not yet in table" in str(caught.value)
+    assert capfd.readouterr().err == ""
+    os.write(2, b"after\n")  # the real stderr is back
+    assert capfd.readouterr().err == "after\n"
+
+
+def test_stderr_capture_nests_and_restores(capfd):
+    with native_stderr_captured() as outer:
+        os.write(2, b"one\n")
+        with native_stderr_captured() as inner:
+            os.write(2, b"two\n")
+        os.write(2, b"three\n")
+    assert inner == ["two\n"] and outer == ["one\ntwo\nthree\n"]
+    os.write(2, b"visible\n")
+    assert capfd.readouterr().err == "visible\n"
+    with native_stderr_captured() as again:  # the scratch file starts empty each time
+        os.write(2, b"four\n")
+    assert again == ["four\n"]
+
+
 @pytest.mark.parametrize(
-    "data,fmt", [(samples.png_bomb(), "PNG"), (samples.bmp_bomb_header(), "BMP")]
+    "text,note",
+    [
+        ("", None),
+        ("\n  \n", None),
+        ("tempfile.tif: Using code not yet in table.\nmore\n", "Using code not yet in table"),
+        (
+            "\x1b[2K\rscanning 10%\nlibpng warning: iCCP: known incorrect sRGB profile\n",
+            "libpng warning: iCCP: known incorrect sRGB profile",
+        ),
+        ("x" * 500, "x" * 200),
+    ],
 )
-def test_decompression_bombs_are_refused_before_decoding(data, fmt):
-    with pytest.raises(DecodeError, match=r"decompression bomb: .* exceeds the 200\.0 MP cap"):
-        decode(data, fmt, max_pixels=200_000_000, min_side_px=512)
+def test_library_note_is_one_clean_short_line(text, note):
+    assert library_note(text) == note
 
 
 def test_truncated_png_data_is_an_error_not_grey_pixels():

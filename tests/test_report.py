@@ -173,3 +173,34 @@ def test_categories_and_embedding_map_render_with_a_real_clip_run(browser, tmp_p
     assert page.locator("section.group h3").count() >= 2
     assert problems == []
     page.close()
+
+
+def test_a_protected_copy_cannot_be_marked_for_removal_in_the_page(browser, tmp_path):
+    root = tmp_path / "archive"
+    build_sample_archive(root, seed=2, photos=4, scale=0.4)
+    config = tmp_path / "protect.toml"
+    config.write_text(f'[duplicates]\nprotected_roots = ["{root}/WhatsApp"]\n')
+    result = run_hygiene(
+        "scan",
+        root,
+        "--out",
+        tmp_path / "run",
+        "--catalog",
+        tmp_path / "c.sqlite",
+        "--quiet",
+        "--no-clip",
+        "--config",
+        config,
+    )
+    assert result.returncode == 0, result.stderr
+    page = browser.new_page()
+    page.goto((tmp_path / "run" / "index.html").as_uri())
+    page.wait_for_selector("[data-stat=files]")
+    page.click("nav >> text=Duplicates")
+    cards = page.locator(".card[data-path^='WhatsApp/']")
+    assert cards.count() >= 2
+    for index in range(cards.count()):
+        card = cards.nth(index)
+        assert card.locator("button.toggle").count() == 0
+        assert "protected folder" in card.inner_text()
+    page.close()

@@ -71,6 +71,7 @@ function overview(main) {
     stat("files scanned", images.length, "files"),
     stat("readable", ok.length, "ok"),
     stat("corrupt", images.filter((r) => r.status === "corrupt").length, "corrupt"),
+    stat("not checked (unverified)", images.filter((r) => r.status === "unverified").length, "unverified"),
     stat("skipped", images.filter((r) => r.status === "skipped").length, "skipped"),
     stat("duplicate groups", groups.size, "groups"),
     stat("duplicate copies", META.duplicates.filter((d) => d.keeper === "false").length, "copies"),
@@ -102,6 +103,13 @@ function pager(key, total, render) {
 
 function decision(path, fallback) { return state.decisions[path] || fallback; }
 
+// The plan records the protected folders (relative prefixes, "" = the whole archive):
+// nothing in them can be marked for removal here, and `hygiene apply` refuses it anyway.
+const PROTECTED = (META.plan.header.protected_roots || []);
+function isProtected(path) {
+  return PROTECTED.some((p) => p === "" || path === p || path.startsWith(p + "/"));
+}
+
 function duplicatesTab(main) {
   const groups = new Map();
   for (const row of META.duplicates) { if (!groups.has(row.group)) groups.set(row.group, []); groups.get(row.group).push(row); }
@@ -121,6 +129,7 @@ function duplicatesTab(main) {
         el("div", { text: `${row.width || "?"}×${row.height || "?"} · ${bytes(member.size_bytes)} · ${row.taken_at || "no date"}` }),
         el("div", { text: `distance ${member.distance} · ${member.reason}` }),
         member.reason === "kept" ? el("div", { text: "keeper (never removed)" }) :
+        isProtected(member.path) ? el("div", { class: "protected", text: "in a protected folder (never removed)" }) :
           el("button", { type: "button", class: "toggle", text: kept ? "kept: remove instead" : "removed: keep instead",
             on: { click: () => { state.decisions[member.path] = kept ? "remove" : "keep"; render(); } } }));
       cards.append(card);
@@ -142,9 +151,15 @@ function similarTab(main) {
 }
 
 function corruptTab(main) {
-  const table = el("table", {}, el("tr", {}, el("th", { text: "file" }), el("th", { text: "error" })));
-  for (const row of images.filter((r) => r.status === "corrupt")) table.append(el("tr", {}, el("td", { text: row.path }), el("td", { text: row.error })));
-  main.append(table);
+  const listing = (status) => {
+    const table = el("table", { "data-status": status }, el("tr", {}, el("th", { text: "file" }), el("th", { text: "error" })));
+    for (const row of images.filter((r) => r.status === status)) table.append(el("tr", {}, el("td", { text: row.path }), el("td", { text: row.error })));
+    return table;
+  };
+  main.append(listing("corrupt"));
+  if (images.some((r) => r.status === "unverified")) {
+    main.append(el("h3", { text: "Not checked (unverified): never removed, tried again on the next run" }), listing("unverified"));
+  }
 }
 
 function gallery(main, title, rows, score) {
@@ -221,6 +236,7 @@ function editedPlan() {
     if (state.decisions[member.path] !== "remove" || present.has(member.path)) continue;
     const keeper = keeperOf.get(member.group);
     if (!keeper || keeper === member.path) continue;  // never remove a group's keeper
+    if (isProtected(member.path)) continue;
     const row = byPath.get(member.path);
     const review = actions.findIndex((a) => a.source === member.path);
     if (review >= 0) actions.splice(review, 1);
