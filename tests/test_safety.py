@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -333,3 +334,28 @@ def test_moving_a_keeper_never_blocks_the_removals_of_its_group(scanned):
     assert not (root / EXACT_COPY).exists()
     assert (root / "Sorted/Camera/IMG_0000.jpg").exists()
     assert contents(root) == original
+
+
+def test_a_journal_of_hygiene_0_1_is_still_undone(scanned):
+    """0.1 wrote journal.jsonl without a header or fingerprints; its moves can still be undone."""
+    root, run = scanned
+    original = (root / EXACT_COPY).read_bytes()
+    quarantined = root / ".hygiene-quarantine" / EXACT_COPY
+    quarantined.parent.mkdir(parents=True)
+    os.rename(root / EXACT_COPY, quarantined)
+    sha = hashlib.sha256(original).hexdigest()
+    lines = [
+        {
+            "id": 1,
+            "state": "begin",
+            "op": "move",
+            "src": EXACT_COPY,
+            "dst": f".hygiene-quarantine/{EXACT_COPY}",
+            "sha256": sha,
+        },
+        {"id": 1, "state": "done"},
+    ]
+    (run / "journal.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = run_hygiene("undo", run, "--execute")
+    assert result.returncode == 0, result.stderr
+    assert (root / EXACT_COPY).read_bytes() == original and not quarantined.exists()
