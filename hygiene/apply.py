@@ -343,8 +343,8 @@ def _undo_one(track: Track, root: Path, journal: Journal, execute: bool, outcome
         if track.state == "begun" and _exists(src):
             _finish_undo(journal, track, execute)  # the removal never happened
             return
-        where = "the OS trash" if track.op == "trash" else "nowhere (deleted permanently)"
-        outcome.failed.append((track.source, f"cannot restore: it is in {where}"))
+        why = "it is in the OS trash" if track.op == "trash" else "it was deleted permanently"
+        outcome.failed.append((track.source, f"cannot restore: {why}"))
         return
     assert track.destination is not None
     dst = root / track.destination
