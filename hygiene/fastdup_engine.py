@@ -61,6 +61,10 @@ def network_isolation() -> list[str]:
 
 
 def fastdup_pairs(images: list[Path], python: Path, *, threads: int) -> list[FastdupPair]:
+    # fastdup reads a file list one UTF-8 line per path: a name that is not UTF-8 or holds a
+    # line break cannot travel through it. Such files only miss fastdup's near-duplicate
+    # proposals; exact and pixel duplicates are found for them as for any other file.
+    images = [path for path in images if _listable(str(path))]
     if len(images) < 2:
         return []
     with tempfile.TemporaryDirectory(prefix="hygiene-fastdup-") as scratch:
@@ -85,3 +89,11 @@ def fastdup_pairs(images: list[Path], python: Path, *, threads: int) -> list[Fas
             raise FastdupUnavailable(f"fastdup engine failed: {detail}")
         report = json.loads(out_json.read_text(encoding="utf-8"))
     return [FastdupPair(Path(a), Path(b), similarity) for a, b, similarity in report["pairs"]]
+
+
+def _listable(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\n" not in path and "\r" not in path

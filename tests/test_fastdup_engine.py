@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -47,6 +48,23 @@ def test_fastdup_candidates_are_confirmed_into_groups(tmp_path, scan):
     assert rows["recompressed.jpg"]["dup_group"] == group
     assert rows["other.jpg"]["dup_group"] == "" and rows["document.jpg"]["dup_group"] == ""
     assert rows["original.jpg"]["keeper"] == "true"
+
+
+@needs_fastdup
+def test_names_fastdup_cannot_carry_still_get_exact_duplicates(tmp_path, scan):
+    """A name that is not UTF-8 or holds a line break is kept out of fastdup's file list
+    (it would break it) and still joins its exact duplicate."""
+    root = tmp_path / "archive"
+    root.mkdir()
+    make_archive(root)
+    data = (root / "original.jpg").read_bytes()
+    (root / os.fsdecode(b"caf\xe9 copy.jpg")).write_bytes(data)
+    (root / "line\nbreak.jpg").write_bytes(data)
+    rows = {row["path"]: row for row in scan(root, "--dup-engine", "fastdup").rows}
+    group = rows["original.jpg"]["dup_group"]
+    assert rows["caf\\xe9 copy.jpg"]["dup_group"] == group
+    assert rows["caf\\xe9 copy.jpg"]["dup_kind"] == "exact"
+    assert rows["line\nbreak.jpg"]["dup_group"] == group
 
 
 @needs_fastdup
