@@ -93,3 +93,12 @@ def scan(tmp_path: Path):
         return ScanRun(process, out)
 
     return _scan
+
+
+@pytest.fixture
+def scanned(tmp_path: Path, scan) -> tuple[Path, Path]:
+    """A small sample archive, scanned: (archive root, run folder with its plan.json)."""
+    root = tmp_path / "archive"
+    build_sample_archive(root, seed=4, photos=4, scale=0.4)
+    run = scan(root, catalog=tmp_path / "catalog.sqlite")
+    return root, run.out

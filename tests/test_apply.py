@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from hygiene.samples import build_sample_archive
 from tests.conftest import run_hygiene
 
 
@@ -26,14 +25,6 @@ def tree(root: Path) -> dict[str, tuple[str, int]]:
 
 def contents(root: Path) -> collections.Counter[str]:
     return collections.Counter(sha for sha, _ in tree(root).values())
-
-
-@pytest.fixture
-def scanned(tmp_path: Path, scan):
-    root = tmp_path / "archive"
-    build_sample_archive(root, seed=4, photos=4, scale=0.4)
-    run = scan(root, catalog=tmp_path / "catalog.sqlite")
-    return root, run.out
 
 
 def apply(*args, env=None, **kwargs):

@@ -31,14 +31,6 @@ def _raise() -> None:
     raise Killed
 
 
-@pytest.fixture
-def scanned(tmp_path: Path, scan):
-    root = tmp_path / "archive"
-    build_sample_archive(root, seed=4, photos=4, scale=0.4)
-    run = scan(root, catalog=tmp_path / "catalog.sqlite")
-    return root, run.out
-
-
 def small_archive(root: Path, count: int = 3) -> None:
     root.mkdir(parents=True)
     for i in range(count):
