@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Literal
 
 from hygiene import __version__
-from hygiene.formats import SNIFF_BYTES, sniff_image_format
+from hygiene.formats import SNIFF_BYTES, repaired_container, sniff_image_format
 from hygiene.hashing import pixel_sha256_hex
 from hygiene.imageio import DecodeError, decode
 from hygiene.journal import Faults, Journal, Track, replay
@@ -63,7 +63,9 @@ def operation(action: Action, mode: RemovalMode) -> str:
     """What happens to the file: move | copy | trash | unlink. Quarantine actions only move."""
     if action.kind == "delete":
         return {"quarantine": "move", "trash": "trash", "permanent": "unlink"}[mode]
-    return "copy" if action.kind == "copy" else "move"
+    if action.kind in ("copy", "repair"):
+        return action.kind
+    return "move"
 
 
 def apply_plan(
@@ -76,8 +78,10 @@ def apply_plan(
     protected_roots: Iterable[str] = (),
     max_pixels: int = 200_000_000,
     faults: Faults | None = None,
+    only_kinds: tuple[str, ...] | None = None,
 ) -> Outcome:
     """Carry out the plan, or with execute=False check every action and change nothing.
+    `only_kinds` limits it to some kinds of action (`hygiene repair` runs the repairs alone).
 
     `protected_roots` (prefixes, see protect.py) add to those the plan records. Removals run
     before moves and copies, so sorting a keeper never hides it from its group's removals.
@@ -95,9 +99,12 @@ def apply_plan(
         max_pixels,
     )
     outcome = Outcome()
-    ordered = sorted(
-        (a for a in plan.actions if a.kind != "review"), key=lambda a: a.kind not in REMOVALS
-    )
+    wanted = [
+        a
+        for a in plan.actions
+        if a.kind != "review" and (only_kinds is None or a.kind in only_kinds)
+    ]
+    ordered = sorted(wanted, key=lambda a: a.kind not in REMOVALS)
     for action in ordered:
         track = tracks.get(action.id)
         try:
@@ -125,7 +132,7 @@ def apply_plan(
                 continue
             op = operation(action, mode)
             if execute:
-                _carry_out(action, op, root, journal)
+                _carry_out(action, op, root, journal, checks.max_pixels)
             outcome.done.append((action.source, _describe(action, op)))
         except OSError as exc:
             outcome.failed.append((action.source, exc.strerror or str(exc)))
@@ -184,7 +191,7 @@ class _Checks:
                 if not _is_plain_file(source)
                 else ("source changed since the plan was made")
             )
-        uses_destination = operation(action, mode) in ("move", "copy")
+        uses_destination = operation(action, mode) in ("move", "copy", "repair")
         if uses_destination and _exists(root / (action.destination or "")):
             return "destination already exists"
         if action.kind == "delete":
@@ -198,6 +205,10 @@ class _Checks:
                 return problem + ": nothing removed"
         if self._sha256(source) != action.fingerprint.sha256:
             return "source content changed since the plan was made"
+        if action.kind == "repair":
+            repaired = repaired_bytes(source.read_bytes(), self.max_pixels)
+            if isinstance(repaired, str):
+                return repaired
         return ""
 
     def _keeper_problem(self, action: Action) -> str:
@@ -249,19 +260,22 @@ class _Checks:
 # ---------------------------------------------------------------- carrying out, resuming
 
 
-def _carry_out(action: Action, op: str, root: Path, journal: Journal) -> None:
+def _carry_out(action: Action, op: str, root: Path, journal: Journal, max_pixels: int) -> None:
     fingerprint = action.fingerprint
     track = Track(
         action.id,
         "begun",
         op,
         action.source,
-        action.destination if op in ("move", "copy") else None,
+        action.destination if op in ("move", "copy", "repair") else None,
         fingerprint.sha256,
         fingerprint.size_bytes,
         fingerprint.mtime_ns,
     )
     src = root / action.source
+    if op == "repair":
+        _repair(action, track, root, journal, max_pixels)
+        return
     journal.begin(track)
     faults = journal.faults
     if op == "move":
@@ -285,6 +299,8 @@ def _resume(track: Track, root: Path, journal: Journal) -> tuple[bool, str] | No
     or None when nothing happened yet and the action should be checked and run afresh."""
     src = root / track.source
     dst = root / track.destination if track.destination is not None else None
+    if track.op == "repair" and dst is not None:
+        return _resume_repair(track, src, dst, journal)
     if dst is not None:
         _remove_partial(dst)
     source_is_original = _same_as_planned(src, track)
@@ -320,6 +336,84 @@ def _resume(track: Track, root: Path, journal: Journal) -> tuple[bool, str] | No
     return _settle(journal, track, "abandoned", "left alone: the file changed or is gone")
 
 
+def repaired_bytes(data: bytes, max_pixels: int) -> bytes | str:
+    """The clean copy of a damaged-but-complete file (its bytes with a sound container end), or
+    why there is none. The copy must itself decode completely and pass every container check."""
+    image_format = sniff_image_format(data[:SNIFF_BYTES])
+    if image_format is None:
+        return "cannot be repaired: not an image any more"
+    try:
+        damaged = decode(data, image_format, max_pixels=max_pixels, min_side_px=64)
+    except DecodeError as exc:
+        return f"cannot be repaired: {exc}"
+    repair = repaired_container(image_format, data)
+    if damaged.damage is None or repair is None:
+        return "nothing to repair: it decodes cleanly"
+    try:
+        clean = decode(repair.fixed, image_format, max_pixels=max_pixels, min_side_px=64)
+    except DecodeError as exc:
+        return f"cannot be repaired: the clean copy does not decode ({exc})"
+    if clean.damage is not None or clean.rgb.size != damaged.rgb.size:
+        return "cannot be repaired: the clean copy is not sound"
+    return repair.fixed
+
+
+def _repair(action: Action, track: Track, root: Path, journal: Journal, max_pixels: int) -> None:
+    """Write the clean copy beside the file, move the original into quarantine (never replacing
+    anything), then give the clean copy the original's name, mode and mtime."""
+    src, dst = root / action.source, root / (action.destination or "")
+    data = src.read_bytes()
+    if hashlib.sha256(data).hexdigest() != action.fingerprint.sha256:
+        raise OSError(errno.EIO, "source content changed since the plan was made")
+    fixed = repaired_bytes(data, max_pixels)
+    if isinstance(fixed, str):
+        raise OSError(errno.EIO, fixed)
+    track.result_sha256 = hashlib.sha256(fixed).hexdigest()
+    journal.begin(track)
+    _write_clean_copy(_partial(src), fixed, src)
+    _move(src, dst, track.sha256, journal.faults)
+    journal.faults.step()
+    rename_no_replace(_partial(src), src)
+    _fsync_dir(src.parent)
+    journal.write(id=action.id, state="done")
+
+
+def _write_clean_copy(target: Path, data: bytes, like: Path) -> None:
+    with target.open("xb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    shutil.copystat(like, target)  # mode, atime and mtime of the original
+
+
+def _resume_repair(track: Track, src: Path, dst: Path, journal: Journal) -> tuple[bool, str] | None:
+    partial = _partial(src)
+    clean = track.result_sha256
+    if _same_as_planned(src, track) and not _exists(dst):
+        _remove_partial(src)
+        return None
+    if _exists(src) and _exists(dst):
+        _remove_partial(src)
+        if clean is not None and _same_sha(src, clean):
+            return _settle(journal, track, "done", "finished (the clean copy was in place)")
+        return _settle(
+            journal, track, "done", "finished; a new file now at its path was left alone"
+        )
+    if not _exists(src) and _exists(dst):
+        if not (partial.is_file() and clean is not None and _same_sha(partial, clean)):
+            _remove_partial(src)
+            fixed = repaired_bytes(dst.read_bytes(), 1 << 40)
+            if isinstance(fixed, str) or hashlib.sha256(fixed).hexdigest() != clean:
+                return _settle(journal, track, "done", "the original is in quarantine; no copy")
+            _write_clean_copy(partial, fixed, dst)
+        journal.faults.step()
+        rename_no_replace(partial, src)
+        _fsync_dir(src.parent)
+        return _settle(journal, track, "done", "finished (the clean copy was put in place)")
+    _remove_partial(src)
+    return _settle(journal, track, "abandoned", "left alone: the file changed or is gone")
+
+
 def _settle(journal: Journal, track: Track, state: str, message: str) -> tuple[bool, str]:
     journal.write(id=track.id, state=state)
     return state == "done", message
@@ -329,6 +423,7 @@ def _describe(action: Action, op: str) -> str:
     return {
         "move": "quarantined" if action.kind in REMOVALS else "moved",
         "copy": "copied",
+        "repair": "repaired (the original is in quarantine)",
         "trash": "sent to the OS trash",
         "unlink": f"deleted permanently (verified {action.dup_kind} copy of its keeper)",
     }[op]
@@ -352,6 +447,18 @@ def _undo_one(track: Track, root: Path, journal: Journal, execute: bool, outcome
         _remove_partial(dst)
         if track.restore_to is not None:
             _remove_partial(root / track.restore_to)
+    if track.op == "repair":
+        if execute:
+            _remove_partial(src)
+        clean = track.result_sha256
+        if clean is not None and _exists(dst) and _exists(src) and _same_sha(src, clean):
+            if not execute:
+                outcome.done.append((track.source, "restored (the clean copy is removed)"))
+                return
+            journal.write(id=track.id, state="undo-begin", restore_to=to_text(track.source))
+            journal.faults.step()
+            src.unlink()  # the clean copy apply wrote; the original comes back below
+            _fsync_dir(src.parent)
     if track.op == "copy" and _exists(src) and _same_content(src, track):
         if _exists(dst) and _sha256(dst) != track.sha256:
             _finish_undo(journal, track, execute)
@@ -525,7 +632,11 @@ def _same_as_planned(path: Path, track: Track) -> bool:
 
 
 def _same_content(path: Path, track: Track) -> bool:
-    return _is_plain_file(path) and _sha256(path) == track.sha256
+    return _same_sha(path, track.sha256)
+
+
+def _same_sha(path: Path, sha256: str) -> bool:
+    return _is_plain_file(path) and _sha256(path) == sha256
 
 
 def _matches_stat(path: Path, fingerprint: Fingerprint) -> bool:

@@ -22,6 +22,7 @@ from hygiene.paths import from_text, to_text
 from hygiene.records import (
     FACT_FIELDS,
     QUALITY_FIELDS,
+    READABLE,
     FileEntry,
     ImageFacts,
     QualityMetrics,
@@ -288,7 +289,7 @@ def iter_run_rows(conn: sqlite3.Connection, run_id: str) -> Iterator[CatalogRow]
     with closing(conn.execute(query, (run_id,))) as cursor:
         while batch := cursor.fetchmany(2000):
             for row in batch:
-                facts = _facts(row[7:]) if row[5] == "ok" else None
+                facts = _facts(row[7:]) if row[5] in READABLE else None
                 yield CatalogRow(row[0], from_text(row[1]), *row[2:7], facts=facts)
 
 

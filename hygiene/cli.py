@@ -397,9 +397,40 @@ def apply_command(
     config_file: Path | None,
 ) -> None:
     """Check PLAN_FILE (plan.json) as a dry run, or carry it out with --execute."""
-    config = _load_config(config_file)
     if trash and permanently:
         _fail("--trash and --permanently exclude each other")
+    mode = "trash" if trash else "permanent" if permanently else "quarantine"
+    _carry_out_plan(plan_file, execute, mode, expected_root, config_file, None)
+
+
+@cli.command("repair")
+@click.argument("plan_file", type=click.Path(path_type=Path))
+@click.option("--execute", is_flag=True, help="Write the clean copies (default: only check).")
+@click.option(
+    "--root",
+    "expected_root",
+    type=click.Path(path_type=Path),
+    help="Refuse the plan unless it is for this archive.",
+)
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
+def repair_command(
+    plan_file: Path, execute: bool, expected_root: Path | None, config_file: Path | None
+) -> None:
+    """Carry out only the plan's repairs: each damaged-but-complete file gets a clean copy in
+    its place (same pixels and metadata), the original goes to quarantine. Dry run unless
+    --execute; `hygiene undo PLAN` puts the originals back."""
+    _carry_out_plan(plan_file, execute, "quarantine", expected_root, config_file, ("repair",))
+
+
+def _carry_out_plan(
+    plan_file: Path,
+    execute: bool,
+    mode: str,
+    expected_root: Path | None,
+    config_file: Path | None,
+    only_kinds: tuple[str, ...] | None,
+) -> None:
+    config = _load_config(config_file)
     plan_file = _plan_path(plan_file)
     plan, plan_hash = _read_plan(plan_file)
     root = expected_root.resolve() if expected_root else Path(plan.header.root)
@@ -407,19 +438,24 @@ def apply_command(
         check_plan_for_root(plan, root)
     except PlanError as exc:
         _fail(str(exc))
-    mode = "trash" if trash else "permanent" if permanently else "quarantine"
-    _print_plan(plan, mode)
+    shown = (
+        plan
+        if only_kinds is None
+        else replace(plan, actions=tuple(a for a in plan.actions if a.kind in only_kinds))
+    )
+    _print_plan(shown, mode)
     journal = journal_path_for(plan_file, plan_hash)
     try:
         outcome = apply_plan(
             plan,
             plan_hash,
             journal,
-            mode=mode,
+            mode=mode,  # type: ignore[arg-type]
             execute=execute,
             protected_roots=protected_prefixes(root, config.duplicates.protected_roots),
             max_pixels=config.scan.max_pixels,
             faults=Faults.from_environment(),
+            only_kinds=only_kinds,
         )
     except JournalError as exc:
         _fail(str(exc))

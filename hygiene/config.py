@@ -92,6 +92,7 @@ class ClassifySettings:
 class PlanSettings:
     remove_duplicates: bool = True
     quarantine_corrupt: bool = True
+    repair_damaged: bool = True
     review_flagged: bool = True
     sort_into: str = ""
     sort_mode: str = "move"

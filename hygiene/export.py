@@ -94,7 +94,7 @@ _CHUNK_ROWS = 20_000
 # Every status a file can have, in the order summaries list them: ok (a readable image), corrupt
 # (really broken), unverified (not checked: over a cap, timed out, crashed the decoder; retried
 # on the next run), skipped (not an image, a link, unreadable).
-STATUSES: tuple[str, ...] = ("ok", "corrupt", "unverified", "skipped")
+STATUSES: tuple[str, ...] = ("ok", "damaged", "corrupt", "unverified", "skipped")
 
 
 def _per_status() -> Counter[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import struct
 import zlib
+from dataclasses import dataclass
 
 IMAGE_EXTENSIONS = frozenset(
     {
@@ -182,3 +183,103 @@ def _check_png(data: bytes) -> None:
 
 def _chunk_name(chunk_type: bytes) -> str:
     return chunk_type.decode("latin-1") if chunk_type.isalpha() else repr(chunk_type)
+
+
+# ---------------------------------------------------------------- damaged but complete
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerRepair:
+    """The same bytes with a sound end, for a file whose image data is whole but whose
+    container end is missing or broken. The pixel data is never touched: only the trailer
+    (and anything damaged after the image data) is cut or added."""
+
+    problem: str
+    fixed: bytes
+
+
+_JPEG_EOI = b"\xff\xd9"
+_PNG_IEND = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+_BASELINE_SOF = frozenset({0xC0, 0xC1})
+_OTHER_SOF = frozenset({0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+
+
+def repaired_container(fmt: str, data: bytes) -> ContainerRepair | None:
+    """A repair when only the end of the container is damaged, else None (the file is then
+    corrupt, or sound: call check_structure first). Candidates still have to decode completely
+    (imageio checks that) before anyone calls them whole."""
+    try:
+        check_structure(fmt, data)
+        return None
+    except StructureError as exc:
+        problem = str(exc)
+    if fmt == "JPEG":
+        cut = _jpeg_image_data_end(data)
+        if cut is None:
+            return None
+        what = "the end-of-image marker is missing or damaged"
+        return ContainerRepair(what, data[:cut] + _JPEG_EOI)
+    if fmt == "PNG":
+        cut = _png_image_data_end(data)
+        if cut is None:
+            return None
+        return ContainerRepair(f"the end is damaged ({problem})", data[:cut] + _PNG_IEND)
+    return None
+
+
+def _jpeg_image_data_end(data: bytes) -> int | None:
+    """Where the entropy-coded data of a single-scan baseline JPEG ends, when the damage lies
+    after it. Progressive and multi-scan files are never called complete: a later scan that is
+    missing would only make the picture coarser, with no decoder complaint to tell."""
+    pos, size, scans, components = 2, len(data), 0, None
+    while True:
+        while pos + 1 < size and data[pos] == 0xFF and data[pos + 1] == 0xFF:
+            pos += 1
+        if pos + 2 > size or data[pos] != 0xFF:
+            break
+        marker = data[pos + 1]
+        if marker == 0xD9 or marker in _OTHER_SOF:
+            return None
+        if marker in _STANDALONE_MARKERS:
+            pos += 2
+            continue
+        if pos + 4 > size:
+            break
+        end = pos + 2 + struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        if end > size:
+            break
+        if marker in _BASELINE_SOF and pos + 9 < size:
+            components = data[pos + 9]
+        if marker == 0xDA:
+            scans += 1
+            if scans > 1 or components is None or data[pos + 4] != components:
+                return None
+            match = _NEXT_MARKER.search(data, end)
+            pos = match.start() if match else size
+            continue
+        pos = end
+    if scans != 1:
+        return None
+    while pos > 0 and data[pos - 1] == 0xFF:
+        pos -= 1  # half a marker at the very end
+    return pos
+
+
+def _png_image_data_end(data: bytes) -> int | None:
+    """The end of the last sound chunk, when the damage (missing IEND, a broken or cut chunk,
+    junk) comes after the image data; None when an IDAT chunk itself is damaged."""
+    pos, size, seen_idat = 8, len(data), False
+    while pos + 12 <= size:
+        length, chunk_type = struct.unpack(">I4s", data[pos : pos + 8])
+        end = pos + 12 + length
+        if end > size or zlib.crc32(data[pos + 4 : end - 4]) != struct.unpack(
+            ">I", data[end - 4 : end]
+        )[0]:
+            break
+        seen_idat = seen_idat or chunk_type == b"IDAT"
+        pos = end
+    if not seen_idat:
+        return None
+    if pos + 8 <= size and data[pos + 4 : pos + 8] == b"IDAT":
+        return None  # the pixel data itself is cut or broken
+    return pos

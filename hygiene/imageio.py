@@ -17,13 +17,13 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from hygiene.formats import StructureError, check_structure
+from hygiene.formats import StructureError, check_structure, repaired_container
 
 _PIL_FORMATS: dict[str, list[str]] = {
     "JPEG": ["JPEG", "MPO"],
@@ -69,6 +69,9 @@ class DecodedImage:
     camera_model: str | None
     rgb: Image.Image  # oriented, RGB, possibly reduced (see full_resolution)
     full_resolution: bool
+    # set when the pixels decoded completely but the container's end is damaged (what is wrong);
+    # formats.repaired_container gives the bytes with a sound end
+    damage: str | None = None
 
 
 def register_heif() -> None:
@@ -104,11 +107,19 @@ def decode(data: bytes, sniffed_format: str, *, max_pixels: int, min_side_px: in
 def _strict_decode(
     data: bytes, sniffed_format: str, max_pixels: int, min_side_px: int
 ) -> DecodedImage:
+    damage = None
     try:
-        check_structure(sniffed_format, data)
+        try:
+            check_structure(sniffed_format, data)
+        except StructureError:
+            repair = repaired_container(sniffed_format, data)
+            if repair is None or not _image_data_whole(sniffed_format, repair.fixed):
+                raise
+            data, damage = repair.fixed, repair.problem
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return _decode(data, sniffed_format, max_pixels, min_side_px)
+            decoded = _decode(data, sniffed_format, max_pixels, min_side_px)
+        return replace(decoded, damage=damage) if damage else decoded
     except DecodeError:
         raise
     except StructureError as exc:
@@ -138,6 +149,24 @@ def encode_webp(image: Image.Image, *, max_side_px: int, quality: int) -> bytes:
     buffer = io.BytesIO()
     thumb.save(buffer, format="WEBP", quality=quality, method=4)
     return buffer.getvalue()
+
+
+def _image_data_whole(sniffed_format: str, fixed: bytes) -> bool:
+    """Whether a container-repaired file holds all its image data. Pillow pads a JPEG whose scan
+    data stops early without a word, so libjpeg's own warnings (through OpenCV, at 1/8 size:
+    every entropy-coded byte is still read) decide; for PNG the strict decode that follows
+    fails on a cut zlib stream by itself."""
+    if sniffed_format != "JPEG":
+        return True
+    import cv2
+
+    with native_stderr_captured() as said:
+        pixels = cv2.imdecode(np.frombuffer(fixed, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
+    warnings_text = "".join(said).lower()
+    missing = "premature end" in warnings_text or (
+        "corrupt jpeg data" in warnings_text and "extraneous bytes" not in warnings_text
+    )
+    return pixels is not None and not missing
 
 
 def decode_thumbnail(webp: bytes) -> np.ndarray:

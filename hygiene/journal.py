@@ -60,13 +60,14 @@ class Track:
 
     id: int
     state: TrackState
-    op: str  # move | copy | trash | unlink
+    op: str  # move | copy | trash | unlink | repair
     source: str  # relative paths (internal form)
     destination: str | None
     sha256: str
     size_bytes: int
     mtime_ns: int
     restore_to: str | None = None  # set while an undo is under way
+    result_sha256: str | None = None  # repair: the clean copy written in the source's place
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class Journal:
             sha256=track.sha256,
             size_bytes=track.size_bytes,
             mtime_ns=track.mtime_ns,
+            result_sha256=track.result_sha256,
         )
 
     def write(self, **entry: object) -> None:
@@ -196,4 +198,5 @@ def _track(action_id: int, event: dict[str, object]) -> Track:
         sha256=str(event.get("sha256")),
         size_bytes=int(event.get("size_bytes", -1)),  # type: ignore[call-overload]
         mtime_ns=int(event.get("mtime_ns", -1)),  # type: ignore[call-overload]
+        result_sha256=str(event["result_sha256"]) if event.get("result_sha256") else None,
     )

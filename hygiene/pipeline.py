@@ -268,6 +268,7 @@ def make_plan(
     policy = Policy(
         remove_duplicates=settings.remove_duplicates,
         quarantine_corrupt=settings.quarantine_corrupt,
+        repair_damaged=settings.repair_damaged,
         review_flagged=settings.review_flagged,
         sort_into=settings.sort_into,
         sort_mode="copy" if settings.sort_mode == "copy" else "move",

@@ -17,9 +17,9 @@ from hygiene import __version__
 from hygiene.paths import from_text, to_text
 from hygiene.protect import is_protected
 
-ActionKind = Literal["delete", "quarantine", "review", "move", "copy"]
+ActionKind = Literal["delete", "quarantine", "review", "move", "copy", "repair"]
 PLAN_FORMAT = 1
-_KINDS = ("delete", "quarantine", "review", "move", "copy")
+_KINDS = ("delete", "quarantine", "review", "move", "copy", "repair")
 DUP_KINDS = ("exact", "pixel", "near")
 _PATH_FIELDS = ("source", "destination", "keeper")
 
@@ -52,6 +52,8 @@ class Action:
 class Policy:
     remove_duplicates: bool = True
     quarantine_corrupt: bool = True
+    # damaged but complete files get a clean copy in place; the original goes to quarantine
+    repair_damaged: bool = True
     review_flagged: bool = True  # dark/bright/blurry and _Review are listed for review
     sort_into: str = ""  # folder inside the root; empty: no sorting
     sort_mode: Literal["move", "copy"] = "move"
@@ -127,10 +129,10 @@ def build_plan(
 
 
 def action_label(kind: ActionKind | None) -> str:
-    """The `action` column of images.csv: keep | delete | move | review."""
-    return {"delete": "delete", "quarantine": "delete", "move": "move", "review": "review"}.get(
-        kind or "", "keep"
-    )
+    """The `action` column of images.csv: keep | delete | move | review | repair."""
+    labels = {"delete": "delete", "quarantine": "delete", "move": "move", "review": "review"}
+    labels["repair"] = "repair"
+    return labels.get(kind or "", "keep")
 
 
 def _decide(item: PlanInput, policy: Policy, taken: set[str]) -> Action | None:
@@ -139,6 +141,11 @@ def _decide(item: PlanInput, policy: Policy, taken: set[str]) -> Action | None:
     quarantined = f"{policy.quarantine_dir}/{item.rel_path}"
     if item.status == "corrupt" and policy.quarantine_corrupt:
         return Action(0, "quarantine", item.rel_path, quarantined, "corrupt", item.fingerprint)
+    if item.status == "damaged":  # never removed, whatever its group says: repaired at most
+        if not policy.repair_damaged:
+            return None
+        reason = "damaged but complete: a clean copy replaces it, the original goes to quarantine"
+        return Action(0, "repair", item.rel_path, quarantined, reason, item.fingerprint)
     if item.status != "ok":
         return None
     if item.keeper is False and policy.remove_duplicates and item.keeper_path:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Literal
 
-Status = Literal["ok", "corrupt", "unverified", "skipped"]
+Status = Literal["ok", "damaged", "corrupt", "unverified", "skipped"]
+# Statuses whose pixels decoded completely: they have facts and take part in every stage.
+# "damaged" is a readable image whose container end is broken (see formats.repaired_container).
+READABLE: tuple[str, ...] = ("ok", "damaged")
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ import numpy as np
 
 from hygiene import catalog
 from hygiene.paths import to_text
+from hygiene.records import READABLE
 
 _CHUNK_ROWS = 5_000
 _ASSETS = ("index.html", "report.js", "report.css")
@@ -138,7 +139,7 @@ def _embedding_map(path: Path) -> list[list[object]]:
 
 def _write_thumbnails(conn: sqlite3.Connection, folder: Path, images: list[dict[str, str]]) -> None:
     folder.mkdir(exist_ok=True)
-    for sha in {row["sha256"] for row in images if row["status"] == "ok" and row["sha256"]}:
+    for sha in {row["sha256"] for row in images if row["status"] in READABLE and row["sha256"]}:
         target = folder / f"{sha}.webp"
         if not target.exists() and (webp := catalog.thumbnail(conn, sha)) is not None:
             target.write_bytes(webp)

@@ -366,7 +366,6 @@ def _add_broken(archive: _Archive, image: Image.Image) -> None:
         ("Broken/zero_byte.jpg", b"", "empty"),
         ("Broken/header_only.jpg", good[:400], "header_only"),
         ("Broken/truncated_half.jpg", good[: len(good) // 2], "truncated_jpeg"),
-        ("Broken/truncated_no_eoi.jpg", good[:-2], "missing_eoi"),
         ("Broken/bad_crc.png", png_with_bad_crc(image.resize((400, 300))), "bad_crc"),
         ("Broken/truncated.png", png[: len(png) * 2 // 3], "truncated_png"),
         (
@@ -380,6 +379,11 @@ def _add_broken(archive: _Archive, image: Image.Image) -> None:
     ]
     for rel_path, data, kind in broken:
         archive.add(rel_path, data, kind, status="corrupt")
+    # every pixel is there, only the container's end is missing: readable, repairable
+    archive.add("Damaged/no_end_marker.jpg", good[:-2], "missing_eoi", status="damaged")
+    archive.add(
+        "Damaged/no_iend.png", png[: png.rindex(b"IEND") - 4], "missing_iend", status="damaged"
+    )
 
 
 def _add_non_images(archive: _Archive) -> None:

@@ -191,6 +191,9 @@ def scan_bytes(
             small, max_side_px=settings.thumbnail_px, quality=_THUMBNAIL_QUALITY
         ),
     )
+    if decoded.damage:
+        reason = f"damaged but complete: {decoded.damage}; hygiene repair can write a clean copy"
+        return ScanOutcome("damaged", reason, digest, facts)
     return ScanOutcome("ok", None, digest, facts)
 
 

@@ -30,7 +30,15 @@ from hygiene.samples import jpeg_bytes, photo
 
 EXAMPLES = int(os.environ.get("HYGIENE_PROPERTY_EXAMPLES", "300"))
 KEEPERS = ("a.jpg", "b.png", "c.jpg")
-SOURCES = ("copies/a.jpg", "copies/b.bmp", "copies/c_small.jpg", "broken.jpg", "d.jpg", "e.jpg")
+SOURCES = (
+    "copies/a.jpg",
+    "copies/b.bmp",
+    "copies/c_small.jpg",
+    "broken.jpg",
+    "d.jpg",
+    "e.jpg",
+    "damaged.jpg",
+)
 
 
 class Killed(BaseException):
@@ -107,6 +115,7 @@ def make_world(base: Path) -> World:
         "broken.jpg": jpeg_bytes(photo(4, 96, 72))[:300],
         "d.jpg": jpeg_bytes(photo(5, 96, 72)),
         "e.jpg": jpeg_bytes(photo(6, 96, 72)),
+        "damaged.jpg": jpeg_bytes(photo(7, 96, 72))[:-2],  # whole pixels, no end marker
     }
     for rel, data in files.items():
         (root / rel).write_bytes(data)
@@ -124,6 +133,7 @@ def make_world(base: Path) -> World:
         duplicate("copies/c_small.jpg", "near", "c.jpg"),
         PlanInput("broken.jpg", "corrupt", prints["broken.jpg"]),
         PlanInput("d.jpg", "ok", prints["d.jpg"], category="Food"),
+        PlanInput("damaged.jpg", "damaged", prints["damaged.jpg"]),
     ]
     plan = build_plan(
         inputs, Policy(sort_into="Sorted"), root=str(root), created_at="t", settings_hash="x"
@@ -229,8 +239,8 @@ def step_edit_plan(world: World, how: str) -> None:
 STEPS = st.one_of(
     st.tuples(st.just("apply"), st.sampled_from(["quarantine", "permanent"]), st.integers(0, 40)),
     st.tuples(st.just("undo"), st.integers(0, 30)),
-    st.tuples(st.just("edit_file"), st.integers(0, 8)),
-    st.tuples(st.just("new_file_at_source"), st.integers(0, 5)),
+    st.tuples(st.just("edit_file"), st.integers(0, 9)),
+    st.tuples(st.just("new_file_at_source"), st.integers(0, 6)),
     st.tuples(st.just("move_keeper_away"), st.integers(0, 2)),
     st.tuples(
         st.just("edit_plan"),
@@ -337,10 +347,12 @@ def test_the_world_is_what_the_property_assumes(tmp_path):
     kinds = sorted({(a.kind, a.dup_kind) for a in world.plan.actions}, key=str)
     assert ("delete", "exact") in kinds and ("delete", "pixel") in kinds
     assert ("delete", "near") in kinds and ("quarantine", None) in kinds
-    assert ("move", None) in kinds and ("copy", None) in kinds
+    assert ("move", None) in kinds and ("copy", None) in kinds and ("repair", None) in kinds
     outcome = apply_plan(world.plan, plan_sha256(world.plan_bytes), world.journal, mode="permanent")
     assert not outcome.failed
     assert {path for path, _ in outcome.skipped} == {"copies/c_small.jpg"}  # near: not permanent
     assert not (world.root / "copies/a.jpg").exists() and not (world.root / "copies/b.bmp").exists()
     assert (world.root / ".hygiene-quarantine/broken.jpg").is_file()
     assert (world.root / "Sorted/Food/d.jpg").is_file() and (world.root / "Sorted/e.jpg").is_file()
+    assert (world.root / ".hygiene-quarantine/damaged.jpg").is_file()
+    assert (world.root / "damaged.jpg").read_bytes().endswith(b"\xff\xd9")

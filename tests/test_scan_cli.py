@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hygiene.records import READABLE
 from hygiene.samples import build_sample_archive, iter_expected, jpeg_bytes, photo
 from tests.conftest import run_hygiene
 
@@ -60,11 +61,11 @@ def test_images_csv_follows_the_contract(sample_archive, scan):
     assert run.header == CONTRACT
     rows = run.rows
     for row in rows:
-        assert row["status"] in {"ok", "corrupt", "unverified", "skipped"}
+        assert row["status"] in {"ok", "damaged", "corrupt", "unverified", "skipped"}
         assert not row["path"].startswith("/") and "\\" not in row["path"]
         for column in ("dark", "bright", "blurry", "keeper", "uncertain"):
             assert row[column] in {"", "true", "false"}
-        if row["status"] == "ok":
+        if row["status"] in READABLE:
             assert row["dark"] in {"true", "false"} and row["blur"] != ""
             assert int(row["width"]) > 0 and len(row["sha256"]) == 64
         else:
@@ -93,7 +94,8 @@ def test_corruption_reasons_are_specific(sample_archive, scan):
         "Broken/zero_byte.jpg": "empty file",
         "Broken/header_only.jpg": "truncated",
         "Broken/truncated_half.jpg": "truncated",
-        "Broken/truncated_no_eoi.jpg": "truncated",
+        "Damaged/no_end_marker.jpg": "damaged but complete",
+        "Damaged/no_iend.png": "damaged but complete",
         "Broken/bad_crc.png": "checksum",
         "Broken/truncated.png": "truncated",
         "Broken/page.html.jpg": "HTML",

@@ -3,6 +3,8 @@
 
 const DATA = window.HYGIENE_DATA;
 const META = DATA.meta[0];
+// statuses whose pixels decoded completely (see records.READABLE)
+const READABLE = new Set(["ok", "damaged"]);
 const PAGE = 24;
 const state = { tab: "Overview", page: {}, decisions: {}, categories: {} };
 let images = [];
@@ -39,7 +41,7 @@ function loadChunks(done) {
 }
 
 function thumb(row) {
-  if (!row || row.status !== "ok" || !row.sha256) return el("div", { class: "nothumb", text: "no preview" });
+  if (!row || !READABLE.has(row.status) || !row.sha256) return el("div", { class: "nothumb", text: "no preview" });
   return el("img", { src: `thumbs/${row.sha256}.webp`, loading: "lazy", alt: "" });
 }
 
@@ -63,13 +65,14 @@ function counter(rows, key) {
 }
 
 function overview(main) {
-  const ok = images.filter((r) => r.status === "ok");
+  const ok = images.filter((r) => READABLE.has(r.status));
   const removable = META.plan.actions.filter((a) => a.kind === "delete" || a.kind === "quarantine");
   const groups = new Set(META.duplicates.map((d) => d.group));
   const stat = (label, value, id) => el("div", { class: "stat", "data-stat": id }, el("b", { text: String(value) }), label);
   main.append(el("div", { class: "stats" },
     stat("files scanned", images.length, "files"),
     stat("readable", ok.length, "ok"),
+    stat("damaged but complete (repairable)", images.filter((r) => r.status === "damaged").length, "damaged"),
     stat("corrupt", images.filter((r) => r.status === "corrupt").length, "corrupt"),
     stat("not checked (unverified)", images.filter((r) => r.status === "unverified").length, "unverified"),
     stat("skipped", images.filter((r) => r.status === "skipped").length, "skipped"),
@@ -157,6 +160,9 @@ function corruptTab(main) {
     return table;
   };
   main.append(listing("corrupt"));
+  if (images.some((r) => r.status === "damaged")) {
+    main.append(el("h3", { text: "Damaged but complete: every pixel is there; the plan repairs them, never removes them" }), listing("damaged"));
+  }
   if (images.some((r) => r.status === "unverified")) {
     main.append(el("h3", { text: "Not checked (unverified): never removed, tried again on the next run" }), listing("unverified"));
   }
@@ -169,7 +175,7 @@ function gallery(main, title, rows, score) {
 }
 
 function qualityTab(main) {
-  const ok = images.filter((r) => r.status === "ok");
+  const ok = images.filter((r) => READABLE.has(r.status));
   gallery(main, "Darkest", [...ok].sort((a, b) => a.brightness - b.brightness), (r) => `brightness ${r.brightness}${r.dark === "true" ? " · dark" : ""}`);
   gallery(main, "Brightest", [...ok].sort((a, b) => b.brightness - a.brightness), (r) => `brightness ${r.brightness}${r.bright === "true" ? " · bright" : ""}`);
   gallery(main, "Blurriest", [...ok].sort((a, b) => b.blur - a.blur), (r) => `blur ${r.blur}${r.blurry === "true" ? " · blurry" : ""}`);
