@@ -61,7 +61,13 @@ def test_image_over_the_pixel_cap_is_unverified_and_tried_again(tmp_path, scan):
         assert row["dup_group"] == "" and row["category"] == "" and row["action"] == "keep"
     assert rows["small.jpg"]["status"] == "ok"
     assert not plan_sources(first) & {"big.png", "copy of big.png"}
-    assert first.record["by_status"] == {"ok": 1, "corrupt": 0, "unverified": 2, "skipped": 0}
+    assert first.record["by_status"] == {
+        "ok": 1,
+        "damaged": 0,
+        "corrupt": 0,
+        "unverified": 2,
+        "skipped": 0,
+    }
     assert first.record["scan"]["unverified"] == 2
     assert content_rows(catalog_path, hashlib.sha256(big).hexdigest()) == 0  # never cached
 
