@@ -3,22 +3,39 @@
 The input is a graph: nodes are distinct contents (files with identical bytes), edges are
 confirmed relations between them. A group grows around a seed that every member is confirmed
 against, so two unrelated photos never meet through a third; its keeper is the best-ranked
-member confirmed against every other member. Pure: no files, no catalog.
+member confirmed against every other member, and (with the default rule chain) no member better
+than the keeper on some aspect and worse on none is removed. Pure: no files, no catalog.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from hygiene.keeper import Candidate, describe_keeper, group_scale, rank_key, why_not_kept
+from hygiene.hashing import DIHEDRAL
+from hygiene.keeper import (
+    Candidate,
+    Scale,
+    compare_copies,
+    describe_keeper,
+    group_scale,
+    rank_key,
+    strictly_better,
+    why_not_kept,
+)
 from hygiene.records import ImageFacts
 
 DupKind = str  # "exact" | "pixel" | "near"
 KIND_STRENGTH = {"exact": 0, "pixel": 1, "near": 2}
+# A copy counts as turned against another when its pHash is within _TURN_MAX_BITS of a rotation or
+# mirror of the other and _TURN_EVIDENCE_BITS closer than to the other as it is. Measured: turned
+# copies match within 4 bits and differ from the unturned frame by 22 or more; a cropped texture
+# came within 22 bits of a mirror of its original, and a near-symmetric frame decides nothing.
+_TURN_MAX_BITS = 10
+_TURN_EVIDENCE_BITS = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,14 +189,20 @@ def _group(
     rules: tuple[str, ...],
     confirm: Callable[[int, int], bool],
 ) -> DuplicateGroup:
-    """Choose the keeper among everything that joined, then describe each file against it."""
-    files = [(index, c) for index in joined for c in _candidates_of(nodes[index])]
+    """Choose the keeper among everything that joined, then describe each file against it.
+
+    When the chain starts with best_quality (the default), no member strictly better than the
+    keeper (`keeper.strictly_better`) is removed: it becomes the keeper when it is confirmed
+    against every member, and is kept too when it is not. A chain that starts with another rule
+    is followed as written.
+    """
+    turned = _turned_nodes(nodes, joined)
+    files = [(i, c) for i in joined for c in _candidates_of(nodes[i], turned=i in turned)]
     scale = group_scale([c for _, c in files])
-    keeper_node, keeper = joined[0], nodes[joined[0]].best  # the seed matches every member
-    for index, candidate in sorted(files, key=lambda f: rank_key(f[1], rules, scale)):
-        if index == keeper_node or _confirm_all(index, joined, edges, confirm):
-            keeper_node, keeper = index, candidate
-            break
+    ranked = sorted(files, key=lambda f: rank_key(f[1], rules, scale))
+    confirmed = _ConfirmedKeepers(joined, edges, confirm)
+    guarded = rules[:1] == ("best_quality",)
+    keeper_node, keeper = _choose_keeper(ranked, confirmed, promote_better=guarded)
     relations = []
     for index, candidate in files:
         if candidate.seq == keeper.seq:
@@ -191,19 +214,110 @@ def _group(
     result.members.append(_member(keeper, group, kind, 0, True, "kept"))
     reasons: dict[str, int] = defaultdict(int)
     for candidate, edge in relations:
-        if candidate.protected:
-            reason = "in a protected folder: always kept"
-        elif rank_key(candidate, rules, scale) < rank_key(keeper, rules, scale):
-            reason = "ranks higher but is not confirmed against every copy"
-        else:
-            reason = why_not_kept(keeper, candidate, rules, scale)
+        kept, reason = _verdict(candidate, keeper, rules, scale, keep_better=guarded)
         reasons[f"{edge.kind} ({reason})"] += 1
-        result.members.append(
-            _member(candidate, group, edge.kind, edge.distance, candidate.protected, reason)
-        )
+        result.members.append(_member(candidate, group, edge.kind, edge.distance, kept, reason))
     summary = "; ".join(f"{count} {text}" for text, count in sorted(reasons.items()))
-    result.rationale = f"kept: {describe_keeper(keeper)}; others: {summary}"
+    strengths = _strengths(keeper, [c for c, _ in relations])
+    result.rationale = f"kept: {describe_keeper(keeper, strengths)}; others: {summary}"
     return result
+
+
+class _ConfirmedKeepers:
+    """Which nodes may be the keeper: the seed, and nodes confirmed against every member."""
+
+    def __init__(
+        self,
+        joined: list[int],
+        edges: dict[int, dict[int, Edge]],
+        confirm: Callable[[int, int], bool],
+    ) -> None:
+        self._joined, self._edges, self._confirm = joined, edges, confirm
+        self._known: dict[int, bool] = {joined[0]: True}  # the seed matches every member
+
+    def __call__(self, index: int) -> bool:
+        if index not in self._known:
+            self._known[index] = _confirm_all(index, self._joined, self._edges, self._confirm)
+        return self._known[index]
+
+
+def _choose_keeper(
+    ranked: list[tuple[int, Candidate]],
+    confirmed: Callable[[int], bool],
+    *,
+    promote_better: bool,
+) -> tuple[int, Candidate]:
+    """The best-ranked confirmed file, replaced while a confirmed file is strictly better."""
+    keeper_node, keeper = next((i, c) for i, c in ranked if confirmed(i))
+    tried = {keeper.seq}
+    while promote_better:
+        better = (
+            (i, c)
+            for i, c in ranked
+            if c.seq not in tried and strictly_better(c, keeper) and confirmed(i)
+        )
+        promoted = next(better, None)
+        if promoted is None:
+            return keeper_node, keeper
+        keeper_node, keeper = promoted
+        tried.add(keeper.seq)
+    return keeper_node, keeper
+
+
+def _verdict(
+    candidate: Candidate,
+    keeper: Candidate,
+    rules: tuple[str, ...],
+    scale: Scale,
+    *,
+    keep_better: bool,
+) -> tuple[bool, str]:
+    """Whether a file that is not the keeper is kept all the same, and why (or why not)."""
+    if candidate.protected:
+        return True, "in a protected folder: always kept"
+    against_keeper = compare_copies(candidate, keeper, with_size=True)
+    if keep_better and against_keeper.strictly_better:
+        words = ", ".join(against_keeper.better)
+        return True, f"{words} than the keeper, not confirmed against every copy: kept too"
+    if rank_key(candidate, rules, scale) >= rank_key(keeper, rules, scale):
+        return False, why_not_kept(keeper, candidate, rules, scale)
+    if against_keeper.worse and not against_keeper.better:  # the keeper was promoted over it
+        return False, ", ".join(against_keeper.worse)
+    return False, "ranks higher but is not confirmed against every copy"
+
+
+def _strengths(keeper: Candidate, others: list[Candidate]) -> tuple[str, ...]:
+    """Where the keeper beats the files removed, on quality ("sharper", "better exposed")."""
+    words: dict[str, None] = {}
+    for other in others:
+        if not other.protected:
+            words.update(dict.fromkeys(compare_copies(keeper, other).better))
+    return tuple(words)
+
+
+def _turned_nodes(nodes: list[Node], joined: list[int]) -> set[int]:
+    """Members rotated or mirrored against the orientation most members share.
+
+    Orientations are counted over distinct contents; a tie goes to the orientation of a member
+    with camera metadata (EXIF date or model), the likely original; a tie left over turns no one.
+    """
+    reference = nodes[joined[0]].hashes
+    turn = {index: _turn_against(reference, nodes[index].hashes) for index in joined}
+    votes = Counter(turn.values())
+    camera = {turn[i] for i in joined if nodes[i].facts.taken_at or nodes[i].facts.camera_model}
+    ranked = sorted(((votes[t], t in camera), t) for t in votes)
+    if len(ranked) > 1 and ranked[-1][0] == ranked[-2][0]:
+        return set()
+    usual = ranked[-1][1]
+    return {index for index, t in turn.items() if t != usual}
+
+
+def _turn_against(reference: np.ndarray, hashes: np.ndarray) -> int:
+    """The DIHEDRAL index that maps the reference frame onto this one; 0 when not clearly turned."""
+    distances = [int(np.bitwise_count(reference[t] ^ hashes[0])) for t in range(len(DIHEDRAL))]
+    best = min(range(len(DIHEDRAL)), key=distances.__getitem__)
+    clear = distances[best] <= _TURN_MAX_BITS
+    return best if clear and distances[0] - distances[best] >= _TURN_EVIDENCE_BITS else 0
 
 
 def _member(
@@ -221,9 +335,11 @@ def _member(
     )
 
 
-def _candidates_of(node: Node) -> list[Candidate]:
-    """The node's files as keeper candidates, best first (node.rows is kept in rank order)."""
-    return [node.best] + [_as_candidate_like(node.best, row) for row in node.rows[1:]]
+def _candidates_of(node: Node, *, turned: bool = False) -> list[Candidate]:
+    """The node's files as keeper candidates, best first (node.rows is kept in rank order),
+    with the measurements the relative comparison needs."""
+    best = replace(node.best, quality=node.facts.quality, turned=turned)
+    return [best] + [_as_candidate_like(best, row) for row in node.rows[1:]]
 
 
 def _as_candidate_like(best: Candidate, row: ImageRow) -> Candidate:

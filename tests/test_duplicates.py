@@ -13,11 +13,13 @@ import pytest
 from hygiene import samples
 from hygiene.duplicates import _split_by_bytes
 from hygiene.grouping import ImageRow
+from hygiene.keeper import Candidate, strictly_better
 from hygiene.nearsearch import hamming_pairs
 from tests.conftest import run_hygiene
 from tests.test_quality import real_photos
 
 KEEPABLE = {None, "exact_copy", "metadata_stripped", "lossless_png", "lossless_bmp"}
+GREY_ORIGINALS = {"brick.png", "camera.png", "coins.png", "grass.png", "gravel.png"}
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -221,3 +223,68 @@ def test_keeper_rules_come_from_the_config(tmp_path, scan):
     rows = _scan_small_archive(tmp_path, scan, '[duplicates]\nkeeper_rules = ["shortest_path"]\n')
     keepers = [path for path, row in rows.items() if row["keeper"] == "true"]
     assert keepers == ["s.jpg"]
+
+
+TURNED = {"rotate_90", "rotate_180", "rotate_270", "mirrored"}
+
+
+def _measured(path: Path, transform: str | None) -> Candidate:
+    """The file as a keeper candidate, measured again through the scan's own code."""
+    from PIL import Image
+
+    from hygiene.scan import WorkerSettings, scan_bytes
+
+    data = path.read_bytes()
+    with Image.open(path) as image:
+        image_format = image.format or ""
+    settings = WorkerSettings(str(path.parent), 10**9, 10**10, 64, "")
+    facts = scan_bytes(data, image_format, "", settings).facts
+    assert facts is not None, path
+    return Candidate(
+        seq=0,
+        rel_path=path.name,
+        size_bytes=len(data),
+        width=facts.width,
+        height=facts.height,
+        format=facts.format,
+        content_fraction=facts.content_fraction,
+        colourfulness=facts.colourfulness,
+        taken_at=facts.taken_at,
+        degraded=(),
+        protected=False,
+        quality=facts.quality,
+        turned=transform in TURNED,
+    )
+
+
+def test_no_removed_copy_is_better_than_its_keeper_on_any_aspect(corpus_run):
+    """Every removed copy is worse than its group's keeper on some aspect (quality, pixels,
+    compression), or ties with it; none is strictly better."""
+    files, out = corpus_run
+    root = out.parent / "archive"
+    transform_of = {f.rel_path: f.transform for f in files}
+    groups = collections.defaultdict(list)
+    for row in read_csv(out / "duplicates.csv"):
+        groups[row["group"]].append(row)
+    checked = 0
+    for members in groups.values():
+        [keeper] = [m["path"] for m in members if m["reason"] == "kept"]
+        kept = _measured(root / keeper, transform_of.get(keeper))
+        for path in (m["path"] for m in members if m["keeper"] == "false"):
+            removed = _measured(root / path, transform_of[path])
+            assert not strictly_better(removed, kept), (path, keeper)
+            checked += 1
+    assert checked > 300
+
+
+def test_removed_copies_say_what_is_worse_about_them(corpus_run):
+    files, out = corpus_run
+    reasons = {row["path"]: row["reason"] for row in read_csv(out / "duplicates.csv")}
+    colour = {f.extra["group"] for f in files if f.kind == "photo"} - GREY_ORIGINALS
+    for f in files:
+        if f.rel_path not in reasons or f.extra["group"] not in colour:
+            continue
+        if f.transform in TURNED:
+            assert reasons[f.rel_path] == "rotated or mirrored", f.rel_path
+        elif f.transform == "grayscale":
+            assert reasons[f.rel_path] == "greyscale", f.rel_path
