@@ -29,8 +29,22 @@ from hygiene.records import (
     ScanOutcome,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _BUSY_TIMEOUT_S = 60.0
+
+# The quality columns migration 1 creates, frozen: later fields come with their own migration.
+_QUALITY_FIELDS_V1 = (
+    "luma_mean",
+    "luma_p01",
+    "luma_p05",
+    "luma_p50",
+    "luma_p95",
+    "luma_p99",
+    "luma_p999",
+    "highlight_fraction",
+    "flat_midtone_fraction",
+    "blur",
+)
 
 _MIGRATIONS: dict[int, str] = {
     1: f"""
@@ -65,7 +79,7 @@ _MIGRATIONS: dict[int, str] = {
         pixel_sha256 TEXT,
         phash TEXT,
         dhash TEXT,
-        {", ".join(f"{name} REAL" for name in QUALITY_FIELDS)},
+        {", ".join(f"{name} REAL" for name in _QUALITY_FIELDS_V1)},
         PRIMARY KEY (sha256, scan_key)
     ) WITHOUT ROWID;
     CREATE TABLE thumbnails (
@@ -110,6 +124,12 @@ _MIGRATIONS: dict[int, str] = {
         vector BLOB NOT NULL,
         PRIMARY KEY (model_id, prompt)
     ) WITHOUT ROWID;
+    """,
+    5: """
+    ALTER TABLE contents ADD COLUMN clipped_content_fraction REAL;
+    ALTER TABLE contents ADD COLUMN clipped_fragment_fraction REAL;
+    ALTER TABLE contents ADD COLUMN sharpness_min_dir REAL;
+    ALTER TABLE contents ADD COLUMN sharpness_max_dir REAL;
     """,
 }
 

@@ -49,11 +49,16 @@ class ScanSettings:
 class QualityThresholds:
     dark_luma_p99_max: float = 0.36
     dark_luma_p999_max: float = 0.50
-    bright_highlight_fraction_min: float = 0.20
-    bright_luma_p50_min: float = 0.72
-    bright_luma_p01_min: float = 0.15
+    bright_clipped_content_fraction_min: float = 0.05
+    bright_clipped_fragment_fraction_max: float = 0.35
+    bright_luma_p50_min: float = 0.50
     bright_flat_midtone_fraction_max: float = 0.12
-    blurry_blur_min: float = 0.40
+    bright_highlight_fraction_min: float = 0.0
+    bright_luma_p01_min: float = 0.0
+    blurry_sharpness_max: float = 0.13
+    blurry_streak_sharpness_max: float = 0.19
+    blurry_streak_ratio_max: float = 0.50
+    blurry_blur_min: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,12 @@ class FileEntry:
 
 @dataclass(frozen=True, slots=True)
 class QualityMetrics:
-    """Raw exposure and sharpness measurements on the fixed-size grey thumbnail (all in 0..1)."""
+    """Raw exposure and sharpness measurements on the fixed-size grey thumbnail (0..1; the
+    sharpness ratios can in principle exceed 1, real photos stay well below).
+
+    The fields with defaults came later (catalog migration 5); the defaults mean "no evidence of
+    a fault" for code that builds metrics by hand.
+    """
 
     luma_mean: float
     luma_p01: float
@@ -35,6 +40,16 @@ class QualityMetrics:
     highlight_fraction: float  # share of pixels clipped to white (at or above 0.98)
     flat_midtone_fraction: float  # share of pixels in perfectly flat mid-grey areas
     blur: float  # 0 = crisp detail somewhere in the frame, 1 = no detail at all
+    # inside any uniform padded border: the share of the content clipped to white, and the share
+    # of the unclipped content lying in fragments under 0.2% of it (glyphs between white, not
+    # the shadows and mid-tones of an over-exposed scene); 0 when nothing clips
+    clipped_content_fraction: float = 0.0
+    clipped_fragment_fraction: float = 0.0
+    # sharpness along the least / most sharp of 16 orientations: per orientation, the 98th
+    # percentile over textured 32 px tiles of (directional 2nd-derivative spread / tile
+    # spread). Defocus lowers both; a motion streak lowers only the one along the streak.
+    sharpness_min_dir: float = 1.0
+    sharpness_max_dir: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

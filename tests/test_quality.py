@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -42,6 +43,18 @@ def real_photos() -> dict[str, Image.Image]:
     return photos
 
 
+def shaken(image: Image.Image, length_fraction: float, angle_deg: float) -> Image.Image:
+    """A straight camera shake: the photo smeared along a line at `angle_deg`."""
+    length_px = max(3, round(max(image.size) * length_fraction))
+    kernel = np.zeros((length_px, length_px), np.float32)
+    kernel[length_px // 2, :] = 1.0
+    centre = ((length_px - 1) / 2, (length_px - 1) / 2)
+    rotation = cv2.getRotationMatrix2D(centre, angle_deg, 1.0)
+    kernel = cv2.warpAffine(kernel, rotation, (length_px, length_px), flags=cv2.INTER_LINEAR)
+    smeared = cv2.filter2D(np.asarray(image, np.float32), -1, kernel / kernel.sum())
+    return Image.fromarray(np.clip(smeared + 0.5, 0, 255).astype(np.uint8))
+
+
 def metrics_of(image: Image.Image) -> QualityMetrics:
     """Through the real path: JPEG bytes -> strict decode -> grey thumbnail -> metrics."""
     decoded = decode(
@@ -52,6 +65,7 @@ def metrics_of(image: Image.Image) -> QualityMetrics:
 
 def labelled_corpus() -> list[tuple[str, frozenset[str], QualityMetrics]]:
     rng = np.random.default_rng(2024)
+    shake_rng = np.random.default_rng(7)  # its own draws, so the other variants stay as they were
     originals = dict(real_photos())
     originals.update({f"generated_{i}": samples.photo(100 + i, 960, 720) for i in range(12)})
     corpus: list[tuple[str, frozenset[str], QualityMetrics]] = []
@@ -76,6 +90,15 @@ def labelled_corpus() -> list[tuple[str, frozenset[str], QualityMetrics]]:
                 f"{name}/blurry",
                 frozenset({"blurry"}),
                 metrics_of(samples.defocus(image, rng.uniform(0.006, 0.015))),
+            )
+        )
+        corpus.append(
+            (
+                f"{name}/shaken",
+                frozenset({"blurry"}),
+                metrics_of(
+                    shaken(image, shake_rng.uniform(0.015, 0.04), shake_rng.uniform(0, 180))
+                ),
             )
         )
     for seed in range(4):
@@ -141,6 +164,53 @@ def test_blur_score_does_not_depend_on_resolution():
     assert metrics_of(blurred).blur > 0.5 > big
 
 
+def test_a_streak_at_any_angle_is_blurry_and_a_page_is_not():
+    photo = samples.photo(11, 960, 720)
+    sharp = metrics_of(photo)
+    assert not is_blurry(sharp, LIMITS)
+    for angle in (0, 30, 67, 90, 135):
+        streaked = metrics_of(shaken(photo, 0.03, angle))
+        assert is_blurry(streaked, LIMITS), angle
+        # soft along the streak only: the sharpest orientation keeps much of its detail
+        assert streaked.sharpness_min_dir < 0.5 * streaked.sharpness_max_dir, angle
+    page = metrics_of(samples.document(7))
+    assert not is_blurry(page, LIMITS) and not is_bright(page, LIMITS)
+
+
+def framed(image: Image.Image, colour: tuple[int, int, int]) -> Image.Image:
+    """The image inside a uniform frame 1/12 of its width wide."""
+    pad = image.width // 12
+    out = Image.new("RGB", (image.width + 2 * pad, image.height + 2 * pad), colour)
+    out.paste(image, (pad, pad))
+    return out
+
+
+def test_a_white_frame_is_not_over_exposure_and_does_not_hide_it():
+    photo = samples.photo(12, 960, 720)
+    plain_framed = metrics_of(framed(photo, (255, 255, 255)))
+    assert plain_framed.highlight_fraction >= 0.2  # a fifth of the frame is white...
+    assert plain_framed.clipped_content_fraction < 0.01  # ...but none of the photo
+    assert not is_bright(plain_framed, LIMITS)
+    blown = samples.overexpose(photo, 2.6)
+    assert is_bright(metrics_of(blown), LIMITS)
+    assert is_bright(metrics_of(framed(blown, (255, 255, 255))), LIMITS)
+
+
+def test_text_on_white_is_fragments_and_an_over_exposed_scene_is_not():
+    page = Image.new("L", (960, 720), 255)
+    ink = np.asarray(page).copy()
+    rng = np.random.default_rng(3)
+    for top in range(40, 680, 24):  # lines of "glyphs": small dark marks on white
+        for left in range(40, 900, 11):
+            if rng.random() < 0.8:
+                ink[top : top + 12, left : left + int(rng.integers(3, 8))] = 20
+    page_metrics = metrics_of(Image.fromarray(ink).convert("RGB"))
+    assert page_metrics.clipped_fragment_fraction > LIMITS.bright_clipped_fragment_fraction_max
+    assert not is_bright(page_metrics, LIMITS)
+    blown = metrics_of(samples.overexpose(samples.photo(13, 960, 720), 2.6))
+    assert blown.clipped_fragment_fraction < LIMITS.bright_clipped_fragment_fraction_max
+
+
 def test_thresholds_decide_flags_from_stored_metrics():
     metrics = metrics_of(samples.photo(3, 640, 480))
     assert not is_blurry(metrics, LIMITS)
@@ -154,3 +224,27 @@ def test_png_round_trip_gives_the_same_metrics_as_jpeg_of_same_photo():
     decoded = decode(buffer.getvalue(), "PNG", max_pixels=10**9, min_side_px=QUALITY_SIDE_PX)
     from_png = measure(grey_thumbnail(decoded.rgb))
     assert abs(from_png.luma_mean - metrics_of(image).luma_mean) < 0.01
+
+
+def test_a_schema_4_catalog_gains_the_new_quality_columns(tmp_path):
+    import sqlite3
+
+    from hygiene import catalog
+    from hygiene.records import QUALITY_FIELDS
+
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    for version in range(1, 5):  # what a catalog written before the new measures holds
+        old.executescript(catalog._MIGRATIONS[version])
+    old.execute("PRAGMA user_version = 4")
+    old.commit()
+    columns = {row[1] for row in old.execute("PRAGMA table_info(contents)")}
+    old.close()
+    assert "blur" in columns and "sharpness_min_dir" not in columns
+    conn = catalog.open_catalog(path)
+    try:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(contents)")}
+        assert set(QUALITY_FIELDS) <= columns
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == catalog.SCHEMA_VERSION
+    finally:
+        conn.close()
