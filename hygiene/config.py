@@ -68,7 +68,7 @@ class DuplicateSettings:
     keeper_rules: tuple[str, ...] = KEEPER_RULES
     protected_roots: tuple[str, ...] = ()
     near_max_distance: int = 12
-    crop_max_distance: int = 10
+    crop_max_distance: int = 14
     pixel_max_distance: int = 4
     min_correlation: float = 0.70
     max_changed_fraction: float = 0.10

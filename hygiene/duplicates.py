@@ -236,8 +236,7 @@ def _confirmed_edges(
     thumbnails: _Thumbnails,
     pixel_hash: _PixelHashes,
 ) -> tuple[dict[int, dict[int, Edge]], list[tuple[int, int]]]:
-    edges: dict[int, dict[int, Edge]] = defaultdict(dict)
-    similar: list[tuple[int, int]] = []
+    verdicts: dict[tuple[int, int], tuple[str, int]] = {}
     check_key = _check_key(settings)
     for a, b, transform, crop, distance, gated in proposals:
         sha_a, sha_b = nodes[a].rows[0].sha256, nodes[b].rows[0].sha256
@@ -260,11 +259,22 @@ def _confirmed_edges(
                 or "none"
             )
             catalog.record_pair_relation(conn, sha_a, sha_b, key, kind)
+        pair = (min(a, b), max(a, b))
+        earlier = verdicts.get(pair)
+        if earlier is None or _RELATION_RANK[kind] > _RELATION_RANK[earlier[0]]:
+            verdicts[pair] = (kind, distance)  # a pair's strongest verdict over its alignments
+    edges: dict[int, dict[int, Edge]] = defaultdict(dict)
+    similar: list[tuple[int, int]] = []
+    for (a, b), (kind, distance) in verdicts.items():
         if kind == "similar":
             similar.append((a, b))
         elif kind != "none":
             edges[a][b] = edges[b][a] = Edge(kind, 0 if kind == "pixel" else distance)
     return edges, similar
+
+
+_RELATION_RANK = {"none": 0, "similar": 1, "near": 2, "pixel": 3}
+_CROP_ROTATIONS = (0, 4, 8, 12)
 
 
 def _engine_proposals(
@@ -305,11 +315,18 @@ def _proposals(nodes: list[Node], settings: DuplicateSettings) -> list[Proposal]
         distance = np.bitwise_count(hashes[burst[:, 0], 0] ^ hashes[burst[:, 1], 0])
         found.append(_columns(burst[:, 0], burst[:, 1], 0, False, distance))
     windows = hashes[:, rotations:CENTRE_BAND_SLOT]
-    crops = hamming_pairs(windows.ravel(), hashes[:, 0], settings.crop_max_distance)
+    # A crop's hash sits further from its window than a re-encode's from its original: more bit
+    # rotations of the band boundaries find more of those pairs, at twice the lookups.
+    crops = hamming_pairs(
+        windows.ravel(), hashes[:, 0], settings.crop_max_distance, rotations=_CROP_ROTATIONS
+    )
     found.append(_columns(crops.index // windows.shape[1], crops.query, 0, True, crops.distance))
     table = np.concatenate(found)
     table = table[table[:, 0] != table[:, 1]]
     pair = np.minimum(table[:, 0], table[:, 1]) * len(nodes) + np.maximum(table[:, 0], table[:, 1])
+    # The closest whole-frame and the closest crop alignment of each pair are both kept: a crop
+    # often also looks close to its original's centre band, an alignment that cannot confirm it.
+    pair = pair * 2 + table[:, 3]
     closest_first = np.lexsort((table[:, 4], pair))
     _, first = np.unique(pair[closest_first], return_index=True)
     return [(a, b, t, bool(c), d, True) for a, b, t, c, d in table[closest_first[first]].tolist()]

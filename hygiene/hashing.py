@@ -39,13 +39,24 @@ DIHEDRAL: tuple[Image.Transpose | None, ...] = (
     Image.Transpose.TRANSVERSE,
 )
 # Sub-windows (left, top, right, bottom as fractions) whose hashes let a cropped copy find its
-# original: a copy that lost up to ~10% on some sides matches one of these windows.
+# original: a copy that lost up to ~10% on some sides matches one of the first five; one that
+# keeps 80% or 70% of each side, anywhere in the frame, lands within a few percent of one of the
+# 3x3 grid windows of its size.
+_GRID_SCALES = (0.8, 0.7)
+
+
+def _grid(scale: float) -> tuple[tuple[float, float, float, float], ...]:
+    starts = (0.0, (1.0 - scale) / 2, 1.0 - scale)
+    return tuple((x, y, x + scale, y + scale) for y in starts for x in starts)
+
+
 CROP_WINDOWS: tuple[tuple[float, float, float, float], ...] = (
     (0.05, 0.05, 0.95, 0.95),
     (0.0, 0.0, 0.9, 0.9),
     (0.1, 0.0, 1.0, 0.9),
     (0.0, 0.1, 0.9, 1.0),
     (0.1, 0.1, 1.0, 1.0),
+    *(window for scale in _GRID_SCALES for window in _grid(scale)),
 )
 # The middle band of the frame: a meme caption or a date stamp along the top or bottom edge
 # leaves it untouched.

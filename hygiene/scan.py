@@ -46,7 +46,7 @@ from hygiene.verify import colourfulness
 
 # Bump when what a scan stores changes; every cached result with another version is redone.
 # 5: files over the size or pixel cap are no longer cached as corrupt.
-FEATURE_VERSION = 6
+FEATURE_VERSION = 7
 _THUMBNAIL_QUALITY = 70
 
 

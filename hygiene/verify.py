@@ -22,7 +22,7 @@ _COLOUR_SIDE = 16
 _RESIDUAL_LEVEL = 0.08  # luminance difference that counts as "this pixel changed"
 _BACKGROUND_LEVEL = 0.06  # below this on both sides a pixel is background (night, pocket shot)
 _GREYSCALE_CHROMA = 0.02
-_CROP_SCALES = np.linspace(0.78, 1.0, 12)
+_CROP_SCALES = np.linspace(0.62, 1.0, 20)
 
 
 @dataclass(frozen=True, slots=True)
