@@ -274,7 +274,7 @@ def _confirmed_edges(
 
 
 _RELATION_RANK = {"none": 0, "similar": 1, "near": 2, "pixel": 3}
-_CROP_ROTATIONS = (0, 4, 8, 12)
+_CROP_ROTATIONS = (0, 2, 4, 6, 8, 10, 12, 14)
 
 
 def _engine_proposals(
