@@ -119,6 +119,12 @@ def _strict_decode(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             decoded = _decode(data, sniffed_format, max_pixels, min_side_px)
+        padded = sniffed_format == "JPEG" and _flat_edge(decoded.rgb)
+        if padded and not _image_data_whole(sniffed_format, data):
+            raise DecodeError(
+                "truncated JPEG: its image data stops early "
+                "(the decoder filled the rest with one colour)"
+            )
         return replace(decoded, damage=damage) if damage else decoded
     except DecodeError:
         raise
@@ -149,6 +155,15 @@ def encode_webp(image: Image.Image, *, max_side_px: int, quality: int) -> bytes:
     buffer = io.BytesIO()
     thumb.save(buffer, format="WEBP", quality=quality, method=4)
     return buffer.getvalue()
+
+
+def _flat_edge(rgb: Image.Image) -> bool:
+    """Whether a whole edge line of the picture is one flat colour: what libjpeg leaves where a
+    JPEG's scan data stopped early (and Pillow shows without a word). Cheap, so it decides when
+    libjpeg itself is asked (_image_data_whole); a letterboxed photo only costs that check."""
+    pixels = np.asarray(rgb)
+    edges = (pixels[-1], pixels[0], pixels[:, -1], pixels[:, 0])
+    return any(bool((edge.max(axis=0) == edge.min(axis=0)).all()) for edge in edges)
 
 
 def _image_data_whole(sniffed_format: str, fixed: bytes) -> bool:

@@ -73,6 +73,11 @@ def test_a_whole_image_with_a_broken_end_is_damaged_and_repairs_to_its_original_
         ("progressive JPEG without its end marker", _progressive(IMAGE)[:-2], "JPEG"),
         ("PNG cut in its image data", PNG[: len(PNG) - 400], "PNG"),
         ("JPEG cut in its headers", JPEG[:300], "JPEG"),
+        (
+            "JPEG cut in its image data, end marker added",
+            JPEG[: len(JPEG) // 2] + b"\xff\xd9",
+            "JPEG",
+        ),
     ],
 )
 def test_missing_image_data_stays_corrupt(name, data, fmt):
@@ -150,3 +155,11 @@ def test_a_file_no_longer_damaged_is_not_repaired(damaged_archive):
     result = run_hygiene("repair", run.out, "--execute")
     assert "nothing to repair" in result.stdout
     assert not (root / ".hygiene-quarantine/fine.jpg").exists()
+
+
+def test_a_letterboxed_photo_with_flat_edges_is_still_ok():
+    """Flat edge lines only make hygiene ask libjpeg whether scan data is missing; it is not."""
+    framed = Image.new("RGB", (480, 400), (0, 0, 0))
+    framed.paste(IMAGE.resize((480, 300)), (0, 50))
+    decoded = decode(jpeg_bytes(framed, 90), "JPEG", max_pixels=10**8, min_side_px=64)
+    assert decoded.damage is None and decoded.width == 480
