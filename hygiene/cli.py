@@ -374,6 +374,14 @@ def report_command(run_dir: Path, catalog: Path | None, config_file: Path | None
     out_console.print(f"report: {write_report(run_dir, conn)}", highlight=False)
 
 
+_EXPECTED_ROOT = click.option(
+    "--root",
+    "expected_root",
+    type=click.Path(path_type=Path),
+    help="Refuse the plan unless it is for this archive.",
+)
+
+
 @cli.command("apply")
 @click.argument("plan_file", type=click.Path(path_type=Path))
 @click.option("--execute", is_flag=True, help="Carry the plan out (default: only check it).")
@@ -381,12 +389,7 @@ def report_command(run_dir: Path, catalog: Path | None, config_file: Path | None
 @click.option(
     "--permanently", is_flag=True, help="Delete verified exact/pixel duplicates for good."
 )
-@click.option(
-    "--root",
-    "expected_root",
-    type=click.Path(path_type=Path),
-    help="Refuse the plan unless it is for this archive.",
-)
+@_EXPECTED_ROOT
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
 def apply_command(
     plan_file: Path,
@@ -406,12 +409,7 @@ def apply_command(
 @cli.command("repair")
 @click.argument("plan_file", type=click.Path(path_type=Path))
 @click.option("--execute", is_flag=True, help="Write the clean copies (default: only check).")
-@click.option(
-    "--root",
-    "expected_root",
-    type=click.Path(path_type=Path),
-    help="Refuse the plan unless it is for this archive.",
-)
+@_EXPECTED_ROOT
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
 def repair_command(
     plan_file: Path, execute: bool, expected_root: Path | None, config_file: Path | None

@@ -119,7 +119,8 @@ def _strict_decode(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             decoded = _decode(data, sniffed_format, max_pixels, min_side_px)
-        padded = sniffed_format == "JPEG" and _flat_edge(decoded.rgb)
+        # a container-repaired JPEG was already checked whole above
+        padded = sniffed_format == "JPEG" and damage is None and _flat_edge(decoded.rgb)
         if padded and not _image_data_whole(sniffed_format, data):
             raise DecodeError(
                 "truncated JPEG: its image data stops early "
@@ -161,9 +162,11 @@ def _flat_edge(rgb: Image.Image) -> bool:
     """Whether a whole edge line of the picture is one flat colour: what libjpeg leaves where a
     JPEG's scan data stopped early (and Pillow shows without a word). Cheap, so it decides when
     libjpeg itself is asked (_image_data_whole); a letterboxed photo only costs that check."""
-    pixels = np.asarray(rgb)
-    edges = (pixels[-1], pixels[0], pixels[:, -1], pixels[:, 0])
-    return any(bool((edge.max(axis=0) == edge.min(axis=0)).all()) for edge in edges)
+    width, height = rgb.size
+    boxes = ((0, 0, width, 1), (0, height - 1, width, height), (0, 0, 1, height))
+    boxes += ((width - 1, 0, width, height),)
+    # extrema of one-pixel crops: no copy of a full-resolution frame
+    return any(all(low == high for low, high in rgb.crop(box).getextrema()) for box in boxes)
 
 
 def _image_data_whole(sniffed_format: str, fixed: bytes) -> bool:

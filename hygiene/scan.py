@@ -45,7 +45,8 @@ from hygiene.records import FileEntry, ImageFacts, ScanOutcome
 from hygiene.verify import colourfulness
 
 # Bump when what a scan stores changes; every cached result with another version is redone.
-# 5: files over the size or pixel cap are no longer cached as corrupt.
+# 5: files over the size or pixel cap are no longer cached as corrupt; 6: directional sharpness
+# and clipped-content measures; 7: crop-window hashes at 80% and 70% of each side.
 FEATURE_VERSION = 7
 _THUMBNAIL_QUALITY = 70
 
