@@ -29,7 +29,7 @@ from hygiene.records import (
     ScanOutcome,
 )
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 _BUSY_TIMEOUT_S = 60.0
 
 # The quality columns migration 1 creates, frozen: later fields come with their own migration.
@@ -130,6 +130,13 @@ _MIGRATIONS: dict[int, str] = {
     ALTER TABLE contents ADD COLUMN clipped_fragment_fraction REAL;
     ALTER TABLE contents ADD COLUMN sharpness_min_dir REAL;
     ALTER TABLE contents ADD COLUMN sharpness_max_dir REAL;
+    """,
+    6: """
+    ALTER TABLE pair_relations ADD COLUMN residual REAL;
+    ALTER TABLE contents ADD COLUMN content_left REAL;
+    ALTER TABLE contents ADD COLUMN content_top REAL;
+    ALTER TABLE contents ADD COLUMN content_right REAL;
+    ALTER TABLE contents ADD COLUMN content_bottom REAL;
     """,
 }
 
@@ -343,21 +350,30 @@ def _facts(values: tuple[object, ...], thumbnail_webp: bytes = b"") -> ImageFact
     return ImageFacts(**named, quality=quality, thumbnail_webp=thumbnail_webp)  # type: ignore[arg-type]
 
 
-def pair_relation(conn: sqlite3.Connection, sha_a: str, sha_b: str, check_key: str) -> str | None:
+def pair_relation(
+    conn: sqlite3.Connection, sha_a: str, sha_b: str, check_key: str
+) -> tuple[str, float] | None:
+    """A cached verdict on a pair: (relation, mean residual of the aligned thumbnails)."""
     row = conn.execute(
-        "SELECT relation FROM pair_relations WHERE sha_a = ? AND sha_b = ? AND check_key = ?",
+        "SELECT relation, residual FROM pair_relations "
+        "WHERE sha_a = ? AND sha_b = ? AND check_key = ? AND residual IS NOT NULL",
         (sha_a, sha_b, check_key),
     ).fetchone()
-    return row[0] if row else None
+    return (row[0], row[1]) if row else None
 
 
 def record_pair_relation(
-    conn: sqlite3.Connection, sha_a: str, sha_b: str, check_key: str, relation: str
+    conn: sqlite3.Connection,
+    sha_a: str,
+    sha_b: str,
+    check_key: str,
+    relation: str,
+    residual: float,
 ) -> None:
     conn.execute(
-        "INSERT OR REPLACE INTO pair_relations (sha_a, sha_b, check_key, relation) "
-        "VALUES (?, ?, ?, ?)",
-        (sha_a, sha_b, check_key, relation),
+        "INSERT OR REPLACE INTO pair_relations (sha_a, sha_b, check_key, relation, residual) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (sha_a, sha_b, check_key, relation, residual),
     )
 
 

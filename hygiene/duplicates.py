@@ -41,7 +41,7 @@ from hygiene.quality import quality_flags
 from hygiene.verify import Comparison, compare, rgb_array
 
 # Bump when the way a pair is judged changes: cached verdicts from other versions are ignored.
-VERIFY_VERSION = 1
+VERIFY_VERSION = 3
 
 
 @dataclass
@@ -65,12 +65,14 @@ class _Thumbnails:
         self._cache: OrderedDict[str, np.ndarray | None] = OrderedDict()
         self._capacity = capacity
 
-    def get(self, sha256: str) -> np.ndarray | None:
+    def get(self, node: Node) -> np.ndarray | None:
+        sha256, facts = node.rows[0].sha256, node.facts
         if sha256 in self._cache:
             self._cache.move_to_end(sha256)
             return self._cache[sha256]
         webp = self._load(sha256)
-        value = rgb_array(decode_thumbnail(webp)) if webp else None
+        box = (facts.content_left, facts.content_top, facts.content_right, facts.content_bottom)
+        value = rgb_array(decode_thumbnail(webp), box) if webp else None
         self._cache[sha256] = value
         if len(self._cache) > self._capacity:
             self._cache.popitem(last=False)
@@ -103,8 +105,7 @@ def find_duplicates(
 
     def confirm(a: int, b: int) -> bool:
         """Whether b matches a on thumbnails under some rotation or mirror, or as a crop."""
-        rgb_a = thumbnails.get(nodes[a].rows[0].sha256)
-        rgb_b = thumbnails.get(nodes[b].rows[0].sha256)
+        rgb_a, rgb_b = thumbnails.get(nodes[a]), thumbnails.get(nodes[b])
         if rgb_a is None or rgb_b is None:
             return False
         checks = [(rgb_a, rgb_b, t, False) for t in range(len(DIHEDRAL))]
@@ -236,43 +237,50 @@ def _confirmed_edges(
     thumbnails: _Thumbnails,
     pixel_hash: _PixelHashes,
 ) -> tuple[dict[int, dict[int, Edge]], list[tuple[int, int]]]:
-    verdicts: dict[tuple[int, int], tuple[str, int]] = {}
+    # pair -> (relation, pHash distance, residual): its strongest verdict over its alignments,
+    # and among equally strong ones the closest
+    verdicts: dict[tuple[int, int], tuple[str, int, float]] = {}
     check_key = _check_key(settings)
     for a, b, transform, crop, distance, gated in proposals:
+        pair = (min(a, b), max(a, b))
+        if not gated and verdicts.get(pair, ("none",))[0] in ("near", "pixel"):
+            continue  # the extra alignments only matter where the hashed ones failed
         sha_a, sha_b = nodes[a].rows[0].sha256, nodes[b].rows[0].sha256
         key = f"{check_key}:{transform}:{crop:d}:{gated:d}"  # the verdict depends on alignment
-        kind = catalog.pair_relation(conn, sha_a, sha_b, key)
-        if kind is None:
+        cached = catalog.pair_relation(conn, sha_a, sha_b, key)
+        if cached is None:
             limit = _near_limit(crop, settings) if gated else 64
-            kind = (
-                _relation(
-                    nodes[a],
-                    nodes[b],
-                    transform,
-                    crop,
-                    distance,
-                    limit,
-                    settings,
-                    thumbnails,
-                    pixel_hash,
-                )
-                or "none"
+            cached = _relation(
+                nodes[a],
+                nodes[b],
+                transform,
+                crop,
+                distance,
+                limit,
+                settings,
+                thumbnails,
+                pixel_hash,
             )
-            catalog.record_pair_relation(conn, sha_a, sha_b, key, kind)
-        pair = (min(a, b), max(a, b))
+            catalog.record_pair_relation(conn, sha_a, sha_b, key, *cached)
+        kind, residual = cached
         earlier = verdicts.get(pair)
-        if earlier is None or _RELATION_RANK[kind] > _RELATION_RANK[earlier[0]]:
-            verdicts[pair] = (kind, distance)  # a pair's strongest verdict over its alignments
+        if earlier is None or (-_RELATION_RANK[kind], residual) < (
+            -_RELATION_RANK[earlier[0]],
+            earlier[2],
+        ):
+            verdicts[pair] = (kind, distance, residual)
     edges: dict[int, dict[int, Edge]] = defaultdict(dict)
     similar: list[tuple[int, int]] = []
-    for (a, b), (kind, distance) in verdicts.items():
+    for (a, b), (kind, distance, residual) in verdicts.items():
         if kind == "similar":
             similar.append((a, b))
         elif kind != "none":
-            edges[a][b] = edges[b][a] = Edge(kind, 0 if kind == "pixel" else distance)
+            edge = Edge(kind, 0, 0.0) if kind == "pixel" else Edge(kind, distance, residual)
+            edges[a][b] = edges[b][a] = edge
     return edges, similar
 
 
+_UNCOMPARED = 1.0  # residual recorded when a thumbnail is missing
 _RELATION_RANK = {"none": 0, "similar": 1, "near": 2, "pixel": 3}
 _CROP_ROTATIONS = (0, 2, 4, 6, 8, 10, 12, 14)
 
@@ -329,7 +337,27 @@ def _proposals(nodes: list[Node], settings: DuplicateSettings) -> list[Proposal]
     pair = pair * 2 + table[:, 3]
     closest_first = np.lexsort((table[:, 4], pair))
     _, first = np.unique(pair[closest_first], return_index=True)
-    return [(a, b, t, bool(c), d, True) for a, b, t, c, d in table[closest_first[first]].tolist()]
+    hash_proposals = [
+        (a, b, t, bool(c), d, True) for a, b, t, c, d in table[closest_first[first]].tolist()
+    ]
+    return hash_proposals + _same_capture_crops(nodes, burst, hashes)
+
+
+def _same_capture_crops(
+    nodes: list[Node], close_in_time: np.ndarray, hashes: np.ndarray
+) -> list[Proposal]:
+    """Both crop alignments of every pair with the same EXIF capture time, whatever the hashes.
+
+    An editor's crop keeps the original's capture time but can move the hash far from any window
+    the search indexes; one shutter press plus a template match on the pixels is the evidence.
+    """
+    proposals: list[Proposal] = []
+    for a, b in close_in_time.tolist():
+        if nodes[a].facts.taken_at != nodes[b].facts.taken_at:
+            continue
+        distance = int(np.bitwise_count(hashes[a, 0] ^ hashes[b, 0]))
+        proposals += [(a, b, 0, True, distance, False), (b, a, 0, True, distance, False)]
+    return proposals
 
 
 def _columns(
@@ -378,23 +406,24 @@ def _relation(
     settings: DuplicateSettings,
     thumbnails: _Thumbnails,
     pixel_hash: _PixelHashes,
-) -> str | None:
+) -> tuple[str, float]:
+    """(relation, mean residual of the aligned thumbnails); relation "none" when unrelated."""
     same_size = (a.facts.width, a.facts.height) == (b.facts.width, b.facts.height)
     if transform == 0 and not crop and same_size and distance <= settings.pixel_max_distance:
         first, second = pixel_hash.get(a), pixel_hash.get(b)
         if first is not None and first == second:
-            return "pixel"
-    rgb_a, rgb_b = thumbnails.get(a.rows[0].sha256), thumbnails.get(b.rows[0].sha256)
+            return "pixel", 0.0
+    rgb_a, rgb_b = thumbnails.get(a), thumbnails.get(b)
     if rgb_a is None or rgb_b is None:
-        return None
+        return "none", _UNCOMPARED
     comparison = compare(rgb_a, rgb_b, transform, b_is_crop_of_a=crop)
     distinct_captures = _different_capture_times(a.facts.taken_at, b.facts.taken_at)
     close = distance <= limit and not distinct_captures
     if close and comparison.is_duplicate(settings):
-        return "near"
+        return "near", comparison.mean_residual
     if transform == 0 and not crop and _similar(comparison, a, b, settings):
-        return "similar"
-    return None
+        return "similar", comparison.mean_residual
+    return "none", comparison.mean_residual
 
 
 def _near_limit(crop: bool, settings: DuplicateSettings) -> int:

@@ -272,9 +272,10 @@ def _png_image_data_end(data: bytes) -> int | None:
     while pos + 12 <= size:
         length, chunk_type = struct.unpack(">I4s", data[pos : pos + 8])
         end = pos + 12 + length
-        if end > size or zlib.crc32(data[pos + 4 : end - 4]) != struct.unpack(
-            ">I", data[end - 4 : end]
-        )[0]:
+        if (
+            end > size
+            or zlib.crc32(data[pos + 4 : end - 4]) != struct.unpack(">I", data[end - 4 : end])[0]
+        ):
             break
         seen_idat = seen_idat or chunk_type == b"IDAT"
         pos = end

@@ -80,7 +80,8 @@ class DuplicateGroup:
 @dataclass(frozen=True, slots=True)
 class Edge:
     kind: DupKind
-    distance: int
+    distance: int  # pHash bits
+    residual: float  # mean luminance difference of the aligned thumbnails (0 for pixel copies)
 
 
 @dataclass
@@ -123,7 +124,7 @@ def groups_around_keepers(
     for seed in sorted(range(len(nodes)), key=seed_order):
         if seed in assigned:
             continue
-        times = {nodes[seed].facts.taken_at} - {None}
+        times = {nodes[seed].facts.taken_at or closest_time.get(seed)} - {None}
         joined = [seed]
         closest_first = sorted(
             edges.get(seed, {}).items(),
@@ -133,7 +134,7 @@ def groups_around_keepers(
             taken_at = nodes[other].facts.taken_at or closest_time.get(other)
             if other in assigned or (taken_at is not None and times and taken_at not in times):
                 continue
-            times |= {nodes[other].facts.taken_at} - {None}
+            times |= {taken_at} - {None}
             joined.append(other)
         if len(joined) > 1 or len(nodes[seed].rows) > 1:
             assigned.update(joined)
@@ -144,20 +145,22 @@ def groups_around_keepers(
 def _closest_capture_times(nodes: list[Node], edges: dict[int, dict[int, Edge]]) -> dict[int, str]:
     """For a copy without EXIF time, the capture time of the closest confirmed photo with one.
 
-    A copy that matches both a photo and the next frame of its burst belongs with the frame it
-    is closest to; this keeps it from pulling the other frame into its group.
+    A copy that matches both a photo and the next frame of its burst belongs with the frame
+    whose pixels it matches best (the hashes of two frames a moment apart are often equally
+    close); it then counts as taken at that time, so it can neither pull the other frame into
+    its group nor join a group of the other frame's copies.
     """
     closest: dict[int, str] = {}
     for index, node in enumerate(nodes):
         if node.facts.taken_at is not None:
             continue
         timed = [
-            (edge.distance, nodes[other].facts.taken_at)
+            (edge.residual, edge.distance, nodes[other].facts.taken_at)
             for other, edge in edges.get(index, {}).items()
             if nodes[other].facts.taken_at is not None
         ]
         if timed:
-            closest[index] = min(timed)[1]  # type: ignore[assignment]
+            closest[index] = min(timed)[2]  # type: ignore[assignment]
     return closest
 
 
@@ -177,7 +180,10 @@ def _confirm_all(
             continue
         if not confirm(index, other):
             return False
-        edges[index][other] = edges[other][index] = Edge("near", edges[joined[0]][other].distance)
+        via_seed = edges[joined[0]][other]
+        edges[index][other] = edges[other][index] = Edge(
+            "near", via_seed.distance, via_seed.residual
+        )
     return True
 
 
@@ -207,7 +213,7 @@ def _group(
     for index, candidate in files:
         if candidate.seq == keeper.seq:
             continue
-        edge = Edge("exact", 0) if index == keeper_node else edges[keeper_node][index]
+        edge = Edge("exact", 0, 0.0) if index == keeper_node else edges[keeper_node][index]
         relations.append((candidate, edge))
     kind = max((e.kind for _, e in relations), key=KIND_STRENGTH.__getitem__, default="exact")
     result = DuplicateGroup(group, kind, keeper.seq, "")

@@ -68,6 +68,12 @@ class ImageFacts:
     near_hashes: bytes  # uint64 pHashes for near-duplicate search, see hashing.near_hashes
     colourfulness: float  # mean chroma 0..1; about 0 for a greyscale picture
     content_fraction: float  # share of the frame inside any uniform padded border
+    # that content's box as fractions of the frame's width and height (0, 0, 1, 1 unpadded),
+    # measured on the clean decode: thumbnails are lossy and blur a border's edge
+    content_left: float
+    content_top: float
+    content_right: float
+    content_bottom: float
     quality: QualityMetrics
     thumbnail_webp: bytes
 

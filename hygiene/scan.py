@@ -46,8 +46,9 @@ from hygiene.verify import colourfulness
 
 # Bump when what a scan stores changes; every cached result with another version is redone.
 # 5: files over the size or pixel cap are no longer cached as corrupt; 6: directional sharpness
-# and clipped-content measures; 7: crop-window hashes at 80% and 70% of each side.
-FEATURE_VERSION = 7
+# and clipped-content measures; 7: crop-window hashes at 80% and 70% of each side; 8: the
+# content box inside a padded border.
+FEATURE_VERSION = 8
 _THUMBNAIL_QUALITY = 70
 
 
@@ -186,7 +187,7 @@ def scan_bytes(
         dhash=dhash,
         near_hashes=near_hashes(grey).tobytes(),
         colourfulness=colourfulness(np.asarray(downscale(small, 64), np.float32) / 255.0),
-        content_fraction=_content_fraction(grey),
+        **_content(grey),
         quality=measure(grey),
         thumbnail_webp=encode_webp(
             small, max_side_px=settings.thumbnail_px, quality=_THUMBNAIL_QUALITY
@@ -198,9 +199,17 @@ def scan_bytes(
     return ScanOutcome("ok", None, digest, facts)
 
 
-def _content_fraction(grey: np.ndarray) -> float:
+def _content(grey: np.ndarray) -> dict[str, float]:
+    """The content inside any padded border: its share of the frame and its box (fractions)."""
     left, top, right, bottom = content_box(grey)
-    return (right - left) * (bottom - top) / grey.size
+    height, width = grey.shape
+    return {
+        "content_fraction": (right - left) * (bottom - top) / grey.size,
+        "content_left": left / width,
+        "content_top": top / height,
+        "content_right": right / width,
+        "content_bottom": bottom / height,
+    }
 
 
 def _empty_file(extension: str) -> FileVerdict:

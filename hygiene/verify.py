@@ -23,6 +23,8 @@ _RESIDUAL_LEVEL = 0.08  # luminance difference that counts as "this pixel change
 _BACKGROUND_LEVEL = 0.06  # below this on both sides a pixel is background (night, pocket shot)
 _GREYSCALE_CHROMA = 0.02
 _CROP_SCALES = np.linspace(0.62, 1.0, 20)
+_COARSE_SIDE = 64  # px: the side of the frames every crop scale is tried on
+_MIN_TEMPLATE_PX = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,7 @@ class Comparison:
     correlation: float  # of the aligned grey 64x64 thumbnails
     changed_fraction: float  # of non-background pixels still differing after a gain/offset fit
     colour_difference: float  # mean chroma distance, 0 when either side is greyscale
+    mean_residual: float  # mean luminance difference left after the gain/offset fit
 
     def is_duplicate(self, limits: DuplicateSettings) -> bool:
         return (
@@ -42,11 +45,24 @@ class Comparison:
         return self.correlation >= limits.similar_min_correlation
 
 
-def rgb_array(thumbnail_rgb: np.ndarray) -> np.ndarray:
-    """Float RGB in 0..1, cropped to the content inside any uniform padded border."""
+def rgb_array(
+    thumbnail_rgb: np.ndarray, box: tuple[float, float, float, float] | None = None
+) -> np.ndarray:
+    """Float RGB in 0..1, cropped to the content inside any uniform padded border.
+
+    `box` (left, top, right, bottom as fractions) is where the scan found the content on the
+    clean decode; without it the border is looked for on the thumbnail itself, whose lossy
+    ringing blurs a border's edge by a pixel or two.
+    """
     rgb = thumbnail_rgb.astype(np.float32) / 255.0
-    # Thumbnails are lossy WebP: a padded border rings near its edge, so allow more spread.
-    left, top, right, bottom = content_box(_grey(rgb), tolerance=0.08)
+    height, width = rgb.shape[:2]
+    if box is None:
+        left, top, right, bottom = content_box(_grey(rgb), tolerance=0.08)
+    else:
+        left, top = round(box[0] * width), round(box[1] * height)
+        right, bottom = round(box[2] * width), round(box[3] * height)
+    if right - left < 8 or bottom - top < 8:
+        return rgb
     return rgb[top:bottom, left:right]
 
 
@@ -60,9 +76,10 @@ def compare(a: np.ndarray, b: np.ndarray, transform: int, *, b_is_crop_of_a: boo
         a = _locate(a, b)
     grey_a, grey_b = _small(_grey(a), _SIDE), _small(_grey(b), _SIDE)
     correlation = _correlation(grey_a, grey_b)
-    changed = _changed_fraction(grey_a, grey_b)
+    residual = _residual(grey_a, grey_b)
+    changed = _changed_fraction(grey_a, grey_b, residual)
     colour = _colour_difference(a, b)
-    return Comparison(correlation, changed, colour)
+    return Comparison(correlation, changed, colour, float(residual.mean()))
 
 
 def colourfulness(rgb: np.ndarray) -> float:
@@ -95,26 +112,84 @@ def _undo_dihedral(image: np.ndarray, transform: int) -> np.ndarray:
 
 
 def _locate(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The region of a that b shows, found by multi-scale template matching on grey."""
+    """The region of a that b shows, found by multi-scale template matching on grey.
+
+    Every scale is tried on small copies of both frames; only the best one is then placed
+    precisely, on copies twice as large and then at full size, each time in a small window
+    around where the previous step put it.
+    """
     grey_a, grey_b = _grey(a), _grey(b)
-    best_score, best_box = -2.0, (0, 0, a.shape[1], a.shape[0])
-    a_aspect, b_aspect = a.shape[1] / a.shape[0], b.shape[1] / b.shape[0]
+    fine = min(1.0, 2 * _COARSE_SIDE / max(a.shape[:2]))
+    fine_a, fine_b = _scaled(grey_a, fine), _scaled(grey_b, fine)
+    coarse_a, coarse_b = _scaled(fine_a, 0.5), _scaled(fine_b, 0.5)
+    best_score, best_box = -2.0, (0, 0, fine_a.shape[1], fine_a.shape[0])
+    for width, height in _template_sizes(fine_a.shape, fine_b.shape):
+        size = (round(width / 2), round(height / 2))
+        if (
+            min(size) < _MIN_TEMPLATE_PX
+            or size[0] > coarse_a.shape[1]
+            or size[1] > coarse_a.shape[0]
+        ):
+            continue
+        template = cv2.resize(coarse_b, size, interpolation=cv2.INTER_AREA)
+        _, score, _, (x, y) = cv2.minMaxLoc(
+            cv2.matchTemplate(coarse_a, template, cv2.TM_CCOEFF_NORMED)
+        )
+        if score > best_score:
+            best_score, best_box = score, (2 * x, 2 * y, 2 * x + width, 2 * y + height)
+    box = _refine(fine_a, fine_b, best_box, margin=2)
+    if fine < 1.0:  # and once more at full size, from a box already within a pixel or two
+        box = _refine(grey_a, grey_b, tuple(round(v / fine) for v in box), margin=2)
+    x0, y0, x1, y1 = box
+    return a[y0:y1, x0:x1]
+
+
+def _scaled(image: np.ndarray, factor: float) -> np.ndarray:
+    if factor >= 1.0:
+        return image
+    size = (max(1, round(image.shape[1] * factor)), max(1, round(image.shape[0] * factor)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _template_sizes(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> list[tuple[int, int]]:
+    """(width, height) in a's pixels of b shown at each candidate crop scale."""
+    a_aspect, b_aspect = a_shape[1] / a_shape[0], b_shape[1] / b_shape[0]
+    sizes = []
     for scale in _CROP_SCALES:
         if b_aspect >= a_aspect:
-            width = round(a.shape[1] * scale)
+            width = round(a_shape[1] * scale)
             height = round(width / b_aspect)
         else:
-            height = round(a.shape[0] * scale)
+            height = round(a_shape[0] * scale)
             width = round(height * b_aspect)
-        if width < 8 or height < 8 or width > a.shape[1] or height > a.shape[0]:
+        if 8 <= width <= a_shape[1] and 8 <= height <= a_shape[0]:
+            sizes.append((width, height))
+    return sizes
+
+
+def _refine(
+    grey_a: np.ndarray, grey_b: np.ndarray, box: tuple[int, int, int, int], margin: int
+) -> tuple[int, int, int, int]:
+    """The coarse box moved and rescaled by a few pixels to where b matches a best."""
+    x0, y0, x1, y1 = box
+    width, height = x1 - x0, y1 - y0
+    best_score, best_box = -2.0, box
+    for grow in range(-margin, margin + 1):
+        w = width + grow
+        h = round(w * height / width)
+        if w < 8 or h < 8 or w > grey_a.shape[1] or h > grey_a.shape[0]:
             continue
-        template = cv2.resize(grey_b, (width, height), interpolation=cv2.INTER_AREA)
-        scores = cv2.matchTemplate(grey_a, template, cv2.TM_CCOEFF_NORMED)
+        left, top = max(0, x0 - margin), max(0, y0 - margin)
+        right = min(grey_a.shape[1], x0 + w + margin)
+        bottom = min(grey_a.shape[0], y0 + h + margin)
+        if right - left < w or bottom - top < h:
+            continue
+        template = cv2.resize(grey_b, (w, h), interpolation=cv2.INTER_AREA)
+        scores = cv2.matchTemplate(grey_a[top:bottom, left:right], template, cv2.TM_CCOEFF_NORMED)
         _, score, _, (x, y) = cv2.minMaxLoc(scores)
         if score > best_score:
-            best_score, best_box = score, (x, y, x + width, y + height)
-    x0, y0, x1, y1 = best_box
-    return a[y0:y1, x0:x1]
+            best_score, best_box = score, (left + x, top + y, left + x + w, top + y + h)
+    return best_box
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -125,10 +200,14 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / denominator)
 
 
-def _changed_fraction(a: np.ndarray, b: np.ndarray) -> float:
+def _residual(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|b - (gain * a + offset)| with gain and offset fitted by least squares."""
     design = np.stack([a.ravel(), np.ones(a.size, np.float32)], axis=1)
     (gain, offset), *_ = np.linalg.lstsq(design, b.ravel(), rcond=None)
-    residual = np.abs(b - (gain * a + offset))
+    return np.abs(b - (gain * a + offset))
+
+
+def _changed_fraction(a: np.ndarray, b: np.ndarray, residual: np.ndarray) -> float:
     foreground = (a > _BACKGROUND_LEVEL) | (b > _BACKGROUND_LEVEL)
     area = max(int(foreground.sum()), a.size // 4)
     return float(((residual > _RESIDUAL_LEVEL) & foreground).sum() / area)

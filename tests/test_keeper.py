@@ -202,6 +202,10 @@ def _node(seq: int, quality: QualityMetrics, width: int = 1024) -> Node:
         near_hashes=np.zeros(14, np.uint64).tobytes(),
         colourfulness=0.1,
         content_fraction=1.0,
+        content_left=0.0,
+        content_top=0.0,
+        content_right=1.0,
+        content_bottom=1.0,
         quality=quality,
         thumbnail_webp=b"",
     )
@@ -216,8 +220,8 @@ def test_a_member_better_than_the_keeper_is_never_removed():
     seed = _node(1, metrics(blur=sharpness_blur(1.0)))  # matches both others
     sharp = _node(2, metrics(blur=sharpness_blur(1.6)))
     blurred = _node(3, metrics(blur=sharpness_blur(0.6)))
-    edges = {0: {1: Edge("near", 4), 2: Edge("near", 6)}, 1: {0: Edge("near", 4)}}
-    edges[2] = {0: Edge("near", 6)}
+    edges = {0: {1: Edge("near", 4, 0.01), 2: Edge("near", 6, 0.02)}, 1: {0: Edge("near", 4, 0.01)}}
+    edges[2] = {0: Edge("near", 6, 0.02)}
 
     def confirm(a: int, b: int) -> bool:
         return {a, b} != {1, 2}  # the sharp copy and the blurred copy do not match directly
@@ -233,7 +237,7 @@ def test_a_member_better_than_the_keeper_is_never_removed():
 def test_a_confirmed_member_better_than_the_keeper_becomes_the_keeper():
     seed = _node(1, metrics(blur=sharpness_blur(1.0)))
     sharp = _node(2, metrics(blur=sharpness_blur(1.6)))
-    edges = {0: {1: Edge("near", 4)}, 1: {0: Edge("near", 4)}}
+    edges = {0: {1: Edge("near", 4, 0.01)}, 1: {0: Edge("near", 4, 0.01)}}
     [group] = groups_around_keepers([seed, sharp], edges, KEEPER_RULES, lambda a, b: True)
     assert group.keeper_seq == 2
     assert group.rationale == "kept: 1024x768 JPEG, best copy: sharper; others: 1 near (blurrier)"

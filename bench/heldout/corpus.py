@@ -22,6 +22,9 @@ from .imaging import camera_exif, encode, seeded
 from .sources import PICKS, Pick, load
 
 GOOD_TRANSFORMS = ("none", "exact_copy", "reencode_png")  # acceptable keepers of a picture
+# Kinds of still-camera frame pairs cut from each burst source, and where each kind's strip
+# starts (0: at the left edge, 1: ending at the right edge).
+STILL_FRAME_STRIPS = {"subject_moved": 0.0, "subject_nudged": 0.5, "parallax": 1.0}
 KEEPS_EXIF = (
     *GOOD_TRANSFORMS,
     "reencode_jpeg_q70",
@@ -116,6 +119,8 @@ def build(split: str, sources_dir: Path, root: Path) -> list[Item]:
             _add_special(builder, pick, load(pick, sources_dir))
         elif pick.use == "burst_source":
             _add_derived_burst(builder, pick, load(pick, sources_dir))
+            for kind in STILL_FRAME_STRIPS:
+                _add_still_frames(builder, pick, load(pick, sources_dir), kind)
     _add_extras(builder, normals)
     return builder.items
 
@@ -236,6 +241,48 @@ def _add_derived_burst(builder: Builder, pick: Pick, image: Image.Image) -> None
             expected_flags=[],
             expected_corrupt=False,
             burst=f"{pick.original_id}#burst",
+        )
+
+
+def _add_still_frames(builder: Builder, pick: Pick, image: Image.Image, kind: str) -> None:
+    """Two frames that differ only where something moved (a subject, or the near field of a
+    stereo step), each with a half-size copy without EXIF: only the pixels can keep a frame's
+    copy away from the other frame."""
+    rng = seeded(builder.split, pick.original_id, kind)
+    # Each kind starts from its own full-height strip of 70% of the width, so no frame of one
+    # kind, nor a camera-shift burst frame (85% of each side), is a crop of another.
+    strip = round(image.width * 0.7)
+    left = round(STILL_FRAME_STRIPS[kind] * (image.width - strip))
+    base = image.crop((left, 0, left + strip, image.height))
+    frames = getattr(degrade, f"{kind}_frames")(base, rng)
+    taken = SPLIT_EPOCH[builder.split] + timedelta(days=300, hours=int(rng.integers(0, 2000)))
+    for number, frame in enumerate(frames):
+        frame_taken = taken + timedelta(seconds=number)
+        common = {
+            "source": f"{pick.source}:{pick.member}",
+            "klass": "burst",
+            "original_id": f"{pick.original_id}#{kind}{number + 1}",
+            "origin": "derived",
+            "good_copy": True,
+            "expected_flags": [],
+            "expected_corrupt": False,
+            "burst": f"{pick.original_id}#{kind}",
+        }
+        builder.add(
+            encode(frame, "JPEG", 92, camera_exif(frame_taken)),
+            "JPEG",
+            taken_at=frame_taken.isoformat(),
+            transform=f"{kind}_frame",
+            dup_role="original",
+            **common,
+        )
+        common["good_copy"] = False
+        builder.add(
+            encode(degrade.downscale(frame, 2), "JPEG", 85),
+            "JPEG",
+            transform=f"{kind}_frame_half",
+            dup_role="copy",
+            **common,
         )
 
 

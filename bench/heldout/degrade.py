@@ -141,6 +141,75 @@ def burst_frames(image: Image.Image, rng: np.random.Generator) -> tuple[Image.Im
     return _exposed(first, 0.0, rng), _exposed(second, rng.uniform(-0.25, 0.25), rng)
 
 
+def subject_moved_frames(
+    image: Image.Image, rng: np.random.Generator
+) -> tuple[Image.Image, Image.Image]:
+    """Two frames from a tripod: the same background, one subject (a soft-edged blob covering
+    4-12% of the frame) moved by 2-5% of the width between them, each frame with its noise."""
+    return _subject_moved(image, rng, (0.04, 0.12), (0.02, 0.05))
+
+
+def subject_nudged_frames(
+    image: Image.Image, rng: np.random.Generator
+) -> tuple[Image.Image, Image.Image]:
+    """As subject_moved_frames, with a smaller subject (1.5-5%) that moves 1-2.5% of the width."""
+    return _subject_moved(image, rng, (0.015, 0.05), (0.01, 0.025))
+
+
+def _subject_moved(
+    image: Image.Image,
+    rng: np.random.Generator,
+    area_range: tuple[float, float],
+    step_range: tuple[float, float],
+) -> tuple[Image.Image, Image.Image]:
+    pixels = to_pixels(image)
+    height, width = pixels.shape[:2]
+    area = rng.uniform(*area_range) * height * width
+    radius_x = math.sqrt(area / math.pi) * rng.uniform(0.8, 1.25)
+    radius_y = area / (math.pi * radius_x)
+    centre_x = rng.uniform(radius_x + 0.05 * width, width - radius_x - 0.05 * width)
+    centre_y = rng.uniform(radius_y + 0.05 * height, height - radius_y - 0.05 * height)
+    step = width * rng.uniform(*step_range)
+    angle = rng.uniform(0, 2 * math.pi)
+    shift_x, shift_y = step * math.cos(angle), step * math.sin(angle)
+    mask = np.zeros((height, width), np.float32)
+    cv2.ellipse(
+        mask,
+        (round(centre_x + shift_x), round(centre_y + shift_y)),
+        (round(radius_x), round(radius_y)),
+        0.0,
+        0.0,
+        360.0,
+        1.0,
+        -1,
+    )
+    mask = cv2.GaussianBlur(mask, (0, 0), max(1.0, radius_x / 8))[..., None]
+    moved = cv2.warpAffine(
+        pixels,
+        np.float32([[1, 0, shift_x], [0, 1, shift_y]]),
+        (width, height),
+        borderMode=cv2.BORDER_REFLECT,
+    )
+    second = pixels * (1 - mask) + moved * mask
+    return _exposed(to_image(pixels), 0.0, rng), _exposed(to_image(second), 0.0, rng)
+
+
+def parallax_frames(
+    image: Image.Image, rng: np.random.Generator
+) -> tuple[Image.Image, Image.Image]:
+    """Two frames a step apart sideways: near things shift more than far ones. Horizontal
+    disparity grows smoothly from 0 to 1.5-4% of the width over a random depth ramp."""
+    pixels = to_pixels(image)
+    height, width = pixels.shape[:2]
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    angle = rng.uniform(0, 2 * math.pi)
+    ramp = (np.cos(angle) * xs / width + np.sin(angle) * ys / height).astype(np.float32)
+    ramp = (ramp - ramp.min()) / max(float(ramp.max() - ramp.min()), 1e-6)
+    disparity = ramp**2 * width * rng.uniform(0.015, 0.04)
+    second = cv2.remap(pixels, xs + disparity, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return _exposed(to_image(pixels), 0.0, rng), _exposed(to_image(second), 0.0, rng)
+
+
 def _exposed(image: Image.Image, stops: float, rng: np.random.Generator) -> Image.Image:
     linear = srgb_to_linear(to_pixels(image)) * 2.0**stops
     return to_image(sensor_noise(linear_to_srgb(linear), 0.006, rng))
