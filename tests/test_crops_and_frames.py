@@ -1,0 +1,175 @@
+"""Crops up to 30%, framed copies and still-camera frame pairs, on real photos (issue 11)."""
+
+from __future__ import annotations
+
+import collections
+import csv
+import io
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from hygiene import samples
+from hygiene.grouping import Edge, ImageRow, groups_around_keepers
+from hygiene.keeper import KEEPER_RULES
+from hygiene.verify import rgb_array
+from tests.conftest import run_hygiene
+from tests.test_keeper import _node, metrics
+from tests.test_quality import real_photos
+
+PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
+
+
+def _crop(image: Image.Image, keep: float, corner: tuple[float, float]) -> Image.Image:
+    """Keep `keep` of each side; `corner` places the window (0, 0) top left ... (1, 1)."""
+    width, height = round(image.width * keep), round(image.height * keep)
+    left = round(corner[0] * (image.width - width))
+    top = round(corner[1] * (image.height - height))
+    return image.crop((left, top, left + width, top + height))
+
+
+def _moved_subject(image: Image.Image, seed: int) -> Image.Image:
+    """The next frame from a tripod: a textured patch (about 6% of the frame) moved by 3% of
+    the width, the rest unchanged."""
+    rng = np.random.default_rng(seed)
+    pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
+    height, width = pixels.shape[:2]
+    mask = np.zeros((height, width), np.float32)
+    centre = (int(rng.uniform(0.3, 0.7) * width), int(rng.uniform(0.3, 0.7) * height))
+    cv2.ellipse(mask, centre, (width // 7, height // 7), 0, 0, 360, 1.0, -1)
+    mask = cv2.GaussianBlur(mask, (0, 0), width / 80)[..., None]
+    shift = np.float32([[1, 0, 0.03 * width], [0, 1, 0]])
+    moved = cv2.warpAffine(pixels, shift, (width, height), borderMode=cv2.BORDER_REFLECT)
+    return Image.fromarray(np.clip(pixels * (1 - mask) + moved * mask, 0, 255).astype(np.uint8))
+
+
+def _groups(run: Path) -> dict[str, set[str]]:
+    with (run / "images.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    groups: dict[str, set[str]] = collections.defaultdict(set)
+    for row in rows:
+        if row["dup_group"]:
+            groups[row["dup_group"]].add(row["path"])
+    return groups
+
+
+def _scan(root: Path) -> Path:
+    out = root.parent / "run"
+    result = run_hygiene(
+        "scan", root, "--out", out, "--quiet", "--no-clip", "--catalog", root.parent / "c.sqlite"
+    )
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def crops_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("crops") / "archive"
+    root.mkdir()
+    photos = real_photos()
+    families: dict[str, set[str]] = {}
+    for index, name in enumerate(PHOTOS):
+        taken = f"2021:05:0{index + 1} 10:00:00"
+        exif = samples.camera_exif(taken, "Phone")
+        image = photos[name].convert("RGB")
+        files = {f"{name}.jpg": samples.jpeg_bytes(image, 92, exif)}
+        for keep, corner in ((0.7, (0.0, 0.0)), (0.7, (1.0, 1.0)), (0.8, (0.3, 0.8))):
+            crop = _crop(image, keep, corner)
+            files[f"{name}_crop{round(keep * 100)}_{corner[0]}.jpg"] = samples.jpeg_bytes(
+                crop, 90, exif
+            )
+        files[f"{name}_framed.jpg"] = samples.jpeg_bytes(
+            samples.pad(image, 1 / 12, (255, 255, 255)), 90
+        )
+        for rel_path, data in files.items():
+            (root / rel_path).write_bytes(data)
+        families[name] = set(files)
+    # Another photo taken in the same second by another camera: same capture time, other picture.
+    other = photos["gravel.png"].convert("RGB")
+    (root / "same_second.jpg").write_bytes(
+        samples.jpeg_bytes(other, 92, samples.camera_exif("2021:05:01 10:00:00", "Other"))
+    )
+    return families, _groups(_scan(root))
+
+
+def test_crops_that_keep_their_capture_time_join_their_original(crops_run):
+    families, groups = crops_run
+    for name, members in families.items():
+        original = f"{name}.jpg"
+        [group] = [g for g in groups.values() if original in g]
+        crops = {m for m in members if "_crop" in m}
+        assert crops <= group, (name, crops - group)
+
+
+def test_a_framed_copy_without_exif_joins_its_original(crops_run):
+    families, groups = crops_run
+    for name in families:
+        assert any({f"{name}.jpg", f"{name}_framed.jpg"} <= g for g in groups.values()), name
+
+
+def test_the_same_capture_time_alone_groups_nothing(crops_run):
+    families, groups = crops_run
+    assert not any("same_second.jpg" in g for g in groups.values())
+    for members in groups.values():
+        assert len({name for name, family in families.items() if members & family}) == 1
+
+
+def test_copies_without_exif_stay_with_their_own_frame(tmp_path):
+    """Two tripod frames one second apart, each with a half-size copy that lost its EXIF: no
+    group holds files of both frames (the copies' hashes sit as close to either frame)."""
+    root = tmp_path / "archive"
+    root.mkdir()
+    photos = real_photos()
+    for index, name in enumerate(("astronaut.png", "coffee.png", "chelsea.png")):
+        first = photos[name].convert("RGB")
+        frames = (first, _moved_subject(first, index))
+        for number, frame in enumerate(frames):
+            taken = f"2021:06:0{index + 1} 12:00:0{number}"
+            (root / f"{name}_frame{number}.jpg").write_bytes(
+                samples.jpeg_bytes(frame, 92, samples.camera_exif(taken, "Phone"))
+            )
+            half = frame.resize((frame.width // 2, frame.height // 2), Image.Resampling.LANCZOS)
+            (root / f"{name}_frame{number}_half.jpg").write_bytes(samples.jpeg_bytes(half, 85))
+    groups = _groups(_scan(root))
+    for members in groups.values():
+        frames = {m.split("_frame")[0] + m.split("_frame")[1][0] for m in members}
+        assert len(frames) == 1, members
+
+
+def test_an_untimed_copy_takes_the_time_of_the_frame_it_matches_best():
+    """The copy is one hash bit closer to the second frame but matches the first frame's pixels
+    better: it joins the first frame, and the second frame stays out."""
+    first, second, copy = (_node(seq, metrics()) for seq in (1, 2, 3))
+    first.rows[0] = _timed(first.rows[0], "2021-06-01T12:00:00")
+    second.rows[0] = _timed(second.rows[0], "2021-06-01T12:00:01")
+    edges = {
+        0: {2: Edge("near", 6, 0.010)},
+        1: {2: Edge("near", 5, 0.030)},
+        2: {0: Edge("near", 6, 0.010), 1: Edge("near", 5, 0.030)},
+    }
+    [group] = groups_around_keepers([first, second, copy], edges, KEEPER_RULES, lambda a, b: True)
+    assert {m.seq for m in group.members} == {1, 3}
+
+
+def _timed(row: ImageRow, taken_at: str) -> ImageRow:
+    return replace(row, facts=replace(row.facts, taken_at=taken_at))
+
+
+def test_thumbnails_are_trimmed_by_the_measured_content_box():
+    """A white frame of 1/12 of the width, on a lossy WebP thumbnail: the stored box removes
+    all of it, rim included."""
+    photo = np.asarray(real_photos()["astronaut.png"].convert("RGB").resize((240, 240)))
+    framed = np.full((280, 280, 3), 255, np.uint8)
+    framed[20:260, 20:260] = photo
+    thumbnail = np.asarray(
+        Image.open(io.BytesIO(samples.encoded(Image.fromarray(framed), "WEBP", quality=70)))
+    )
+    trimmed = rgb_array(thumbnail, (20 / 280, 20 / 280, 260 / 280, 260 / 280))
+    assert trimmed.shape[:2] == (240, 240)
+    edges = np.concatenate([trimmed[0], trimmed[-1], trimmed[:, 0], trimmed[:, -1]])
+    photo_edges = np.concatenate([photo[0], photo[-1], photo[:, 0], photo[:, -1]]) / 255.0
+    assert np.abs(edges - photo_edges).mean() < 0.08
