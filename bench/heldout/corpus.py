@@ -24,7 +24,12 @@ from .sources import PICKS, Pick, load
 GOOD_TRANSFORMS = ("none", "exact_copy", "reencode_png")  # acceptable keepers of a picture
 # Kinds of still-camera frame pairs cut from each burst source, and where each kind's strip
 # starts (0: at the left edge, 1: ending at the right edge).
-STILL_FRAME_STRIPS = {"subject_moved": 0.0, "subject_nudged": 0.5, "parallax": 1.0}
+STILL_FRAME_STRIPS = {
+    "subject_moved": 0.0,
+    "subject_twitched": 0.25,
+    "subject_nudged": 0.5,
+    "parallax": 1.0,
+}
 KEEPS_EXIF = (
     *GOOD_TRANSFORMS,
     "reencode_jpeg_q70",

@@ -156,6 +156,14 @@ def subject_nudged_frames(
     return _subject_moved(image, rng, (0.015, 0.05), (0.01, 0.025))
 
 
+def subject_twitched_frames(
+    image: Image.Image, rng: np.random.Generator
+) -> tuple[Image.Image, Image.Image]:
+    """As subject_nudged_frames, moving only 0.4-1% of the width: a pixel or two at the size
+    of hygiene's thumbnails (consecutive video frames, a breath between two shots)."""
+    return _subject_moved(image, rng, (0.015, 0.05), (0.004, 0.01))
+
+
 def _subject_moved(
     image: Image.Image,
     rng: np.random.Generator,
