@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -18,6 +17,7 @@ from rich.progress import (
     ProgressColumn,
     SpinnerColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -27,8 +27,7 @@ from rich.text import Text
 
 from hygiene import __version__
 from hygiene.apply import Outcome, apply_plan, check_plan_for_root, plan_sha256, undo
-from hygiene.catalog import CatalogError, forget_run, open_catalog
-from hygiene.categorize import CategorizeReport
+from hygiene.catalog import CatalogError, open_catalog
 from hygiene.config import (
     Config,
     ConfigError,
@@ -37,9 +36,7 @@ from hygiene.config import (
     to_toml,
     user_config_path,
 )
-from hygiene.duplicates import DuplicateReport
-from hygiene.embed import ModelUnavailable
-from hygiene.export import STATUSES, RunSummary, write_outputs
+from hygiene.export import STATUSES
 from hygiene.fastdup_engine import FastdupUnavailable
 from hygiene.journal import (
     LEGACY_JOURNAL_NAME,
@@ -49,23 +46,13 @@ from hygiene.journal import (
     journal_path_for,
 )
 from hygiene.paths import to_text
-from hygiene.pipeline import (
-    ScanStats,
-    image_rows,
-    make_plan,
-    run_categorize,
-    run_duplicates,
-    run_scan,
-)
-from hygiene.plan import Plan, PlanError, action_label, parse_plan, plan_json
+from hygiene.pipeline import RunResult, run
+from hygiene.plan import Plan, PlanError, parse_plan
 from hygiene.protect import protected_prefixes
 from hygiene.report import write_report
 from hygiene.runs import (
     RunFolderError,
     check_run_folder,
-    new_run_id,
-    prepare_run_folder,
-    write_run_record,
 )
 
 err_console = Console(stderr=True)
@@ -80,15 +67,31 @@ class _FilesPerSecond(ProgressColumn):
 
 
 class _RichProgress:
+    """Progress bars for pipeline.run: the scan's files, then the images CLIP embeds."""
+
     def __init__(self, progress: Progress) -> None:
         self._progress = progress
         self._task = progress.add_task("discovering", total=None)
+        self._clip_task: TaskID | None = None
 
     def start(self, total_files: int) -> None:
         self._progress.update(self._task, description="scanning", total=total_files)
 
     def advance(self, files: int = 1) -> None:
         self._progress.advance(self._task, files)
+
+    def categorizing(self) -> Callable[[int], None]:
+        task = self._progress.add_task("categorizing", total=None, unit="images")
+        self._clip_task = task
+        return lambda images: self._progress.advance(task, images)
+
+    def categorized(self, images: int | None) -> None:
+        if self._clip_task is None:
+            return
+        if images is None:
+            self._progress.update(self._clip_task, visible=False)
+        else:
+            self._progress.update(self._clip_task, total=images, completed=images)
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -183,17 +186,6 @@ def scan(
         _fail(str(exc))
     if not root.is_dir():
         _fail(f"archive root not found or not a directory: {root}")
-    root = root.resolve()
-    started_at = datetime.now(UTC)
-    run_id = new_run_id(started_at)
-    catalog_path = (catalog or config.scan.catalog_path()).expanduser().resolve()
-    try:
-        folder = prepare_run_folder(root, out, config, run_id, catalog_path)
-        conn = open_catalog(catalog_path)
-    except (RunFolderError, CatalogError) as exc:
-        _fail(str(exc))
-        return
-    worker_count = workers or config.scan.worker_count()
     try:
         with Progress(
             SpinnerColumn(),
@@ -208,92 +200,33 @@ def scan(
             disable=quiet,
             transient=False,
         ) as progress:
-            stats = run_scan(
+            result = run(
                 root,
                 config,
-                conn,
-                run_id,
-                catalog_path,
-                _RichProgress(progress),
-                workers=worker_count,
+                out=out,
+                catalog_path=catalog,
+                workers=workers,
                 rescan=rescan,
+                categorize=not no_clip,
+                allow_download=allow_download,
+                progress=_RichProgress(progress),
             )
-            rows = image_rows(conn, run_id)
-            duplicates = run_duplicates(conn, rows, root, config)
-            categories, clip_status = None, "--no-clip was given"
-            if not no_clip:
-                categories, clip_status = _categorize(
-                    progress, conn, rows, duplicates, config, allow_download
-                )
-        plan = make_plan(
-            conn, run_id, root, config, duplicates, categories, created_at=started_at.isoformat()
-        )
-        (folder / "plan.json").write_text(plan_json(plan), encoding="utf-8")
-        actions = {a.source: action_label(a.kind) for a in plan.actions}
-        summary = write_outputs(
-            conn, run_id, folder, config.quality, duplicates, categories, actions
-        )
-        forget_run(conn, run_id)
-    except FastdupUnavailable as exc:
+    except (RunFolderError, CatalogError, FastdupUnavailable) as exc:
         _fail(str(exc))
+        return
     except KeyboardInterrupt:
         err_console.print(
             "[yellow]interrupted:[/] finished files are saved in the catalog; "
             "run the same command again to resume."
         )
         sys.exit(130)
-    write_run_record(
-        folder,
-        run_id=run_id,
-        root=root,
-        catalog_path=catalog_path,
-        config=config,
-        stats=stats,
-        summary=summary,
-        started_at=started_at,
-        categories=categories,
-        clip_status=clip_status,
-    )
-    write_report(folder, conn)
     if not quiet:
-        _print_summary(summary, stats, folder, categories, clip_status)
+        _print_summary(result)
 
 
-def _categorize(
-    progress: Progress,
-    conn: sqlite3.Connection,
-    rows: list,
-    duplicates: DuplicateReport,
-    config: Config,
-    allow_download: bool,
-) -> tuple[CategorizeReport | None, str]:
-    """Run CLIP; when no weights can be had, say why and how to fix it instead of failing."""
-    task = progress.add_task("categorizing", total=None, unit="images")
-    try:
-        report = run_categorize(
-            conn,
-            rows,
-            duplicates,
-            config,
-            allow_download=allow_download,
-            on_batch=lambda n: progress.advance(task, n),
-        )
-    except ModelUnavailable as exc:
-        progress.update(task, visible=False)
-        return None, f"skipped: {exc}"
-    progress.update(task, total=report.embedded, completed=report.embedded)
-    return report, (
-        f"{report.model_id}: {report.embedded:,} embedded, {report.from_cache:,} from cache"
-    )
-
-
-def _print_summary(
-    summary: RunSummary,
-    stats: ScanStats,
-    folder: Path,
-    categories: CategorizeReport | None,
-    clip_status: str,
-) -> None:
+def _print_summary(result: RunResult) -> None:
+    summary, stats, folder = result.summary, result.stats, result.folder
+    categories, clip_status = result.category_report, result.clip_status
     table = Table(title="hygiene scan", show_header=True, header_style="bold")
     table.add_column("")
     table.add_column("files", justify="right")

@@ -246,34 +246,42 @@ def _image_rows(
         yield row
 
 
+def duplicate_rows(report: DuplicateReport) -> Iterator[tuple[object, ...]]:
+    """duplicates.csv rows (DUPLICATES_COLUMNS), keeper flags as booleans."""
+    for group in report.groups:
+        for member in group.members:
+            yield (
+                group.group,
+                member.kind,
+                to_text(member.rel_path),
+                member.distance,
+                member.keeper,
+                member.size_bytes,
+                member.reason,
+                group.rationale,
+            )
+
+
+def similar_rows(report: DuplicateReport) -> Iterator[tuple[object, ...]]:
+    """similar.csv rows (SIMILAR_COLUMNS)."""
+    for cluster_id, cluster in enumerate(report.similar, start=1):
+        for shot in cluster:
+            yield cluster_id, to_text(shot.rel_path), shot.taken_at
+
+
 def _write_duplicates(report: DuplicateReport, out_dir: Path, summary: RunSummary) -> None:
     summary.duplicate_groups = len(report.groups)
     summary.duplicate_files = len(report.removable)
     summary.reclaimable_bytes = sum(m.size_bytes for m in report.removable)
     summary.similar_clusters = len(report.similar)
-    with (out_dir / "duplicates.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(DUPLICATES_COLUMNS)
-        for group in report.groups:
-            for member in group.members:
-                writer.writerow(
-                    [
-                        group.group,
-                        member.kind,
-                        to_text(member.rel_path),
-                        member.distance,
-                        _csv_value(member.keeper),
-                        member.size_bytes,
-                        member.reason,
-                        group.rationale,
-                    ]
-                )
-    with (out_dir / "similar.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(SIMILAR_COLUMNS)
-        for cluster_id, cluster in enumerate(report.similar, start=1):
-            for shot in cluster:
-                writer.writerow([cluster_id, to_text(shot.rel_path), shot.taken_at or ""])
+    for name, columns, rows in (
+        ("duplicates.csv", DUPLICATES_COLUMNS, duplicate_rows(report)),
+        ("similar.csv", SIMILAR_COLUMNS, similar_rows(report)),
+    ):
+        with (out_dir / name).open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(columns)
+            writer.writerows([_csv_value(value) for value in row] for row in rows)
 
 
 def _csv_row(row: dict[str, object]) -> dict[str, object]:

@@ -1,190 +1,210 @@
-"""The scan stage: discovery -> cache check -> worker pool -> catalog, with run bookkeeping."""
+"""The whole run in stage order, usable from Python: scan -> duplicates -> categorize -> plan
+-> outputs. `run` is the one place that knows the order; the CLI parses, calls it and renders.
+
+    from hygiene.config import load_config
+    from hygiene.pipeline import run
+
+    result = run(Path("~/Pictures").expanduser(), load_config(None), categorize=False)
+    result.duplicates()  # a pandas DataFrame, one row per file of every duplicate group
+"""
 
 from __future__ import annotations
 
-import itertools
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
+
+import pandas as pd
 
 from hygiene import catalog
 from hygiene.categorize import CategorizeReport, categorize
 from hygiene.config import Config
-from hygiene.discover import iter_files
 from hygiene.duplicates import DuplicateReport, find_duplicates
-from hygiene.embed import default_batch_size, load_model, pick_device
+from hygiene.embed import ModelUnavailable, default_batch_size, load_model, pick_device
+from hygiene.export import (
+    DUPLICATES_COLUMNS,
+    SIMILAR_COLUMNS,
+    RunSummary,
+    duplicate_rows,
+    similar_rows,
+    write_outputs,
+)
 from hygiene.fastdup_engine import fastdup_pairs, fastdup_python
 from hygiene.grouping import ImageRow
-from hygiene.plan import Fingerprint, Plan, PlanInput, Policy, build_plan, settings_hash
+from hygiene.plan import (
+    Fingerprint,
+    Plan,
+    PlanInput,
+    Policy,
+    action_label,
+    build_plan,
+    plan_json,
+    settings_hash,
+)
 from hygiene.protect import protected_prefixes
 from hygiene.quality import quality_flags
-from hygiene.records import FileEntry, ScanOutcome
-from hygiene.scan import FileVerdict, KnownContent, WorkerSettings, init_worker, scan_file
-from hygiene.workers import SupervisedPool, WorkerFailure, set_preload
-
-_COMMIT_EVERY_S = 0.5
-_COMMIT_EVERY_ROWS = 500
+from hygiene.report import write_report
+from hygiene.runs import new_run_id, prepare_run_folder, write_run_record
+from hygiene.scan_stage import ProgressSink, ScanStats, run_scan
 
 
-class ProgressSink(Protocol):
-    def start(self, total_files: int) -> None: ...
-    def advance(self, files: int = 1) -> None: ...
+class RunProgress(ProgressSink, Protocol):
+    """What a long run reports as it goes (the CLI draws progress bars from it)."""
+
+    def categorizing(self) -> Callable[[int], None]: ...  # returns: n more images embedded
+    def categorized(self, images: int | None) -> None: ...  # None: categorization skipped
+
+
+class _Silent:
+    def start(self, total_files: int) -> None:
+        pass
+
+    def advance(self, files: int = 1) -> None:
+        pass
+
+    def categorizing(self) -> Callable[[int], None]:
+        return lambda images: None
+
+    def categorized(self, images: int | None) -> None:
+        pass
 
 
 @dataclass
-class ScanStats:
-    files_seen: int = 0
-    decoded: int = 0
-    cached_by_path: int = 0
-    cached_by_content: int = 0
-    skipped_early: int = 0
-    worker_failures: int = 0
-    unverified: int = 0  # files this run could not check (caps, timeouts, crashes): retried
-    elapsed_s: float = 0.0
+class RunResult:
+    """A finished run: where its outputs are, what it found, and its tables as DataFrames."""
+
+    run_id: str
+    root: Path
+    folder: Path  # the run folder: images.csv/.parquet, duplicates.csv, plan.json, index.html...
+    catalog_path: Path
+    stats: ScanStats
+    summary: RunSummary
+    duplicate_report: DuplicateReport
+    category_report: CategorizeReport | None
+    clip_status: str  # what categorization did, or why it was skipped
+    plan: Plan
+
+    def images(self) -> pd.DataFrame:
+        """One row per file (images.parquet): status, error, facts, quality, flags, action."""
+        return pd.read_parquet(self.folder / "images.parquet")
+
+    def duplicates(self) -> pd.DataFrame:
+        """One row per member of every duplicate group (the columns of duplicates.csv)."""
+        rows = list(duplicate_rows(self.duplicate_report))
+        return pd.DataFrame(rows, columns=list(DUPLICATES_COLUMNS))
+
+    def similar(self) -> pd.DataFrame:
+        """One row per photo of every similar-shot cluster (the columns of similar.csv)."""
+        rows = list(similar_rows(self.duplicate_report))
+        return pd.DataFrame(rows, columns=list(SIMILAR_COLUMNS))
+
+    def categories(self) -> pd.DataFrame:
+        """Each categorized photo's category and per-category probabilities (categories.csv);
+        empty when categorization was skipped."""
+        path = self.folder / "categories.csv"
+        if self.category_report is None or not path.exists():
+            return pd.DataFrame(columns=["path", "category"])
+        return pd.read_csv(path, keep_default_na=False)
 
 
-class _BatchedWriter:
-    """Groups catalog writes into short transactions: a kill loses at most the last half second."""
+def run(
+    root: Path,
+    config: Config,
+    *,
+    out: Path | None = None,
+    catalog_path: Path | None = None,
+    workers: int | None = None,
+    rescan: bool = False,
+    categorize: bool = True,
+    allow_download: bool = False,
+    progress: RunProgress | None = None,
+) -> RunResult:
+    """Scan `root` and write a run folder (default: under `config.scan.reports_dir`).
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-        self._open = False
-        self._rows = 0
-        self._since = time.monotonic()
-
-    def wrote(self, rows: int = 1) -> None:
-        self._rows += rows
-        if self._rows >= _COMMIT_EVERY_ROWS or time.monotonic() - self._since >= _COMMIT_EVERY_S:
-            self.commit()
-
-    def begin(self) -> None:
-        if not self._open:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self._open = True
-
-    def commit(self) -> None:
-        if self._open:
-            self.conn.execute("COMMIT")
-            self._open = False
-        self._rows = 0
-        self._since = time.monotonic()
-
-
-def worker_settings(root: Path, config: Config, catalog_path: Path) -> WorkerSettings:
-    return WorkerSettings(
-        root=str(root),
-        max_pixels=config.scan.max_pixels,
-        max_file_bytes=config.scan.max_file_mb * 2**20,
-        thumbnail_px=config.scan.thumbnail_px,
-        catalog_path=str(catalog_path),
+    Raises RunFolderError, CatalogError or FastdupUnavailable with a one-line reason; a
+    categorization that cannot get its model is skipped and says why in `clip_status`.
+    """
+    progress = progress or _Silent()
+    root = root.resolve()
+    started_at = datetime.now(UTC)
+    run_id = new_run_id(started_at)
+    catalog_path = (catalog_path or config.scan.catalog_path()).expanduser().resolve()
+    folder = prepare_run_folder(root, out, config, run_id, catalog_path)
+    conn = catalog.open_catalog(catalog_path)
+    stats = run_scan(
+        root,
+        config,
+        conn,
+        run_id,
+        catalog_path,
+        progress,
+        workers=workers or config.scan.worker_count(),
+        rescan=rescan,
+    )
+    rows = image_rows(conn, run_id)
+    duplicates = run_duplicates(conn, rows, root, config)
+    categories, clip_status = None, "--no-clip was given"
+    if categorize:
+        categories, clip_status = _categorize_or_skip(
+            conn, rows, duplicates, config, allow_download, progress
+        )
+    plan = make_plan(
+        conn, run_id, root, config, duplicates, categories, created_at=started_at.isoformat()
+    )
+    (folder / "plan.json").write_text(plan_json(plan), encoding="utf-8")
+    actions = {a.source: action_label(a.kind) for a in plan.actions}
+    summary = write_outputs(conn, run_id, folder, config.quality, duplicates, categories, actions)
+    catalog.forget_run(conn, run_id)
+    write_run_record(
+        folder,
+        run_id=run_id,
+        root=root,
+        catalog_path=catalog_path,
+        config=config,
+        stats=stats,
+        summary=summary,
+        started_at=started_at,
+        categories=categories,
+        clip_status=clip_status,
+    )
+    write_report(folder, conn)
+    return RunResult(
+        run_id,
+        root,
+        folder,
+        catalog_path,
+        stats,
+        summary,
+        duplicates,
+        categories,
+        clip_status,
+        plan,
     )
 
 
-def run_scan(
-    root: Path,
+def _categorize_or_skip(
+    conn: sqlite3.Connection,
+    rows: list[ImageRow],
+    duplicates: DuplicateReport,
     config: Config,
-    conn: sqlite3.Connection,
-    run_id: str,
-    catalog_path: Path,
-    progress: ProgressSink,
-    *,
-    workers: int,
-    rescan: bool = False,
-) -> ScanStats:
-    """Bring the catalog up to date for every file under `root` and list them under `run_id`."""
-    started = time.monotonic()
-    stats = ScanStats()
-    settings = worker_settings(root, config, catalog_path)
-    root_key = catalog.root_id(conn, root)
-    progress.start(sum(1 for _ in _walk(root, config)))
-    writer = _BatchedWriter(conn)
-
-    def files_to_decode() -> Iterator[FileEntry]:
-        for seq, entry in enumerate(_walk(root, config)):
-            writer.begin()
-            catalog.record_run_files(conn, run_id, root_key, [(seq, entry.rel_path)])
-            stats.files_seen += 1
-            if entry.skip_reason is not None:
-                catalog.record_file(
-                    conn,
-                    root_key,
-                    entry,
-                    settings.scan_key,
-                    sha256=None,
-                    status="skipped",
-                    error=entry.skip_reason,
-                )
-                stats.skipped_early += 1
-                progress.advance()
-            elif not rescan and catalog.is_unchanged(conn, root_key, entry, settings.scan_key):
-                stats.cached_by_path += 1
-                progress.advance()
-            else:
-                yield entry
-            writer.wrote()
-
-    pending = files_to_decode()
+    allow_download: bool,
+    progress: RunProgress,
+) -> tuple[CategorizeReport | None, str]:
+    """Run CLIP; when no weights can be had, say why and how to fix it instead of failing."""
+    on_batch = progress.categorizing()
     try:
-        first = next(pending, None)  # a fully cached run never starts a worker
-        if first is not None:
-            set_preload(["hygiene.scan"])
-            with SupervisedPool(
-                scan_file,
-                workers=workers,
-                timeout_s=config.scan.file_timeout_s,
-                initializer=init_worker,
-                initargs=(settings,),
-            ) as pool:
-                for entry, result in pool.map_unordered(itertools.chain([first], pending)):
-                    writer.begin()
-                    _store(conn, root_key, entry, settings.scan_key, result, stats)
-                    writer.wrote()
-                    progress.advance()
-    finally:
-        writer.commit()
-    stats.elapsed_s = time.monotonic() - started
-    return stats
-
-
-def _walk(root: Path, config: Config) -> Iterator[FileEntry]:
-    return iter_files(root, exclude=config.scan.exclude, quarantine_dir=config.scan.quarantine_dir)
-
-
-def _store(
-    conn: sqlite3.Connection,
-    root_key: int,
-    entry: FileEntry,
-    scan_key: str,
-    result: ScanOutcome | KnownContent | FileVerdict | WorkerFailure,
-    stats: ScanStats,
-) -> None:
-    sha256: str | None = None
-    status: str | None = None
-    error: str | None = None
-    if isinstance(result, ScanOutcome):
-        catalog.record_content(conn, result, scan_key)
-        sha256 = result.sha256
-        stats.decoded += 1
-    elif isinstance(result, KnownContent):
-        sha256 = result.sha256
-        stats.cached_by_content += 1
-    elif isinstance(result, FileVerdict):
-        sha256, status, error = result.sha256, result.status, result.error
-    else:  # the file was not checked, which says nothing about it: never "corrupt"
-        status = "unverified"
-        if result.kind == "timeout":
-            error = f"not checked: decoding {result.detail} (raise scan.file_timeout_s to check it)"
-        elif result.kind == "crashed":
-            error = f"not checked: {result.detail}"
-        else:
-            error = f"not checked: hygiene failed on this file ({result.detail})"
-        stats.worker_failures += 1
-    if status == "unverified":  # kept in the files table only, which the next run ignores
-        stats.unverified += 1
-    catalog.record_file(conn, root_key, entry, scan_key, sha256=sha256, status=status, error=error)
+        report = run_categorize(
+            conn, rows, duplicates, config, allow_download=allow_download, on_batch=on_batch
+        )
+    except ModelUnavailable as exc:
+        progress.categorized(None)
+        return None, f"skipped: {exc}"
+    progress.categorized(report.embedded)
+    status = f"{report.model_id}: {report.embedded:,} embedded, {report.from_cache:,} from cache"
+    return report, status
 
 
 def image_rows(conn: sqlite3.Connection, run_id: str) -> list[ImageRow]:

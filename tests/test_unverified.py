@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hygiene import catalog, pipeline
+from hygiene import catalog, scan_stage
 from hygiene.config import load_config
 from hygiene.plan import Fingerprint, PlanInput, Policy, build_plan
 from hygiene.records import FileEntry
@@ -168,14 +168,14 @@ def test_timed_out_and_crashed_files_are_unverified_and_tried_again(tmp_path, mo
     catalog_path = tmp_path / "catalog.sqlite"
     conn = catalog.open_catalog(catalog_path)
 
-    def run(run_id: str) -> tuple[pipeline.ScanStats, dict[str, tuple[str, str | None]]]:
-        stats = pipeline.run_scan(
+    def run(run_id: str) -> tuple[scan_stage.ScanStats, dict[str, tuple[str, str | None]]]:
+        stats = scan_stage.run_scan(
             root, config, conn, run_id, catalog_path, _NoProgress(), workers=2
         )
         rows = {r.rel_path: (r.status, r.error) for r in catalog.iter_run_rows(conn, run_id)}
         return stats, rows
 
-    monkeypatch.setattr(pipeline, "scan_file", hang_or_crash)
+    monkeypatch.setattr(scan_stage, "scan_file", hang_or_crash)
     stats, rows = run("first")
     assert rows["slow.png"] == (
         "unverified",
@@ -196,9 +196,9 @@ def test_worker_failure_is_stored_as_unverified_and_never_cached(tmp_path):
     conn = catalog.open_catalog(tmp_path / "catalog.sqlite")
     root_key = catalog.root_id(conn, tmp_path)
     entry = FileEntry("hang.jpg", 1234, 5678)
-    stats = pipeline.ScanStats()
-    failure = pipeline.WorkerFailure("timeout", "timed out after 60 s")
-    pipeline._store(conn, root_key, entry, "key", failure, stats)
+    stats = scan_stage.ScanStats()
+    failure = scan_stage.WorkerFailure("timeout", "timed out after 60 s")
+    scan_stage._store(conn, root_key, entry, "key", failure, stats)
     row = conn.execute("SELECT status, error FROM files WHERE rel_path = 'hang.jpg'").fetchone()
     assert row == (
         "unverified",
@@ -206,7 +206,7 @@ def test_worker_failure_is_stored_as_unverified_and_never_cached(tmp_path):
     )
     assert (stats.unverified, stats.worker_failures) == (1, 1)
     assert not catalog.is_unchanged(conn, root_key, entry, "key")
-    pipeline._store(conn, root_key, entry, "key", pipeline.FileVerdict("corrupt", "x"), stats)
+    scan_stage._store(conn, root_key, entry, "key", scan_stage.FileVerdict("corrupt", "x"), stats)
     assert catalog.is_unchanged(conn, root_key, entry, "key")  # a real verdict is kept
     conn.close()
 

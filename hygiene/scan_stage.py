@@ -1,0 +1,183 @@
+"""The scan stage: discovery -> cache check -> worker pool -> catalog.
+
+Brings the catalog up to date for every file under a root and lists the files under a run id;
+the stages after it read the run's rows back from the catalog.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from hygiene import catalog
+from hygiene.config import Config
+from hygiene.discover import iter_files
+from hygiene.records import FileEntry, ScanOutcome
+from hygiene.scan import FileVerdict, KnownContent, WorkerSettings, init_worker, scan_file
+from hygiene.workers import SupervisedPool, WorkerFailure, set_preload
+
+_COMMIT_EVERY_S = 0.5
+_COMMIT_EVERY_ROWS = 500
+
+
+class ProgressSink(Protocol):
+    def start(self, total_files: int) -> None: ...
+    def advance(self, files: int = 1) -> None: ...
+
+
+@dataclass
+class ScanStats:
+    files_seen: int = 0
+    decoded: int = 0
+    cached_by_path: int = 0
+    cached_by_content: int = 0
+    skipped_early: int = 0
+    worker_failures: int = 0
+    unverified: int = 0  # files this run could not check (caps, timeouts, crashes): retried
+    elapsed_s: float = 0.0
+
+
+class _BatchedWriter:
+    """Groups catalog writes into short transactions: a kill loses at most the last half second."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._open = False
+        self._rows = 0
+        self._since = time.monotonic()
+
+    def wrote(self, rows: int = 1) -> None:
+        self._rows += rows
+        if self._rows >= _COMMIT_EVERY_ROWS or time.monotonic() - self._since >= _COMMIT_EVERY_S:
+            self.commit()
+
+    def begin(self) -> None:
+        if not self._open:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._open = True
+
+    def commit(self) -> None:
+        if self._open:
+            self.conn.execute("COMMIT")
+            self._open = False
+        self._rows = 0
+        self._since = time.monotonic()
+
+
+def worker_settings(root: Path, config: Config, catalog_path: Path) -> WorkerSettings:
+    return WorkerSettings(
+        root=str(root),
+        max_pixels=config.scan.max_pixels,
+        max_file_bytes=config.scan.max_file_mb * 2**20,
+        thumbnail_px=config.scan.thumbnail_px,
+        catalog_path=str(catalog_path),
+    )
+
+
+def run_scan(
+    root: Path,
+    config: Config,
+    conn: sqlite3.Connection,
+    run_id: str,
+    catalog_path: Path,
+    progress: ProgressSink,
+    *,
+    workers: int,
+    rescan: bool = False,
+) -> ScanStats:
+    """Bring the catalog up to date for every file under `root` and list them under `run_id`."""
+    started = time.monotonic()
+    stats = ScanStats()
+    settings = worker_settings(root, config, catalog_path)
+    root_key = catalog.root_id(conn, root)
+    progress.start(sum(1 for _ in _walk(root, config)))
+    writer = _BatchedWriter(conn)
+
+    def files_to_decode() -> Iterator[FileEntry]:
+        for seq, entry in enumerate(_walk(root, config)):
+            writer.begin()
+            catalog.record_run_files(conn, run_id, root_key, [(seq, entry.rel_path)])
+            stats.files_seen += 1
+            if entry.skip_reason is not None:
+                catalog.record_file(
+                    conn,
+                    root_key,
+                    entry,
+                    settings.scan_key,
+                    sha256=None,
+                    status="skipped",
+                    error=entry.skip_reason,
+                )
+                stats.skipped_early += 1
+                progress.advance()
+            elif not rescan and catalog.is_unchanged(conn, root_key, entry, settings.scan_key):
+                stats.cached_by_path += 1
+                progress.advance()
+            else:
+                yield entry
+            writer.wrote()
+
+    pending = files_to_decode()
+    try:
+        first = next(pending, None)  # a fully cached run never starts a worker
+        if first is not None:
+            set_preload(["hygiene.scan"])
+            with SupervisedPool(
+                scan_file,
+                workers=workers,
+                timeout_s=config.scan.file_timeout_s,
+                initializer=init_worker,
+                initargs=(settings,),
+            ) as pool:
+                for entry, result in pool.map_unordered(itertools.chain([first], pending)):
+                    writer.begin()
+                    _store(conn, root_key, entry, settings.scan_key, result, stats)
+                    writer.wrote()
+                    progress.advance()
+    finally:
+        writer.commit()
+    stats.elapsed_s = time.monotonic() - started
+    return stats
+
+
+def _walk(root: Path, config: Config) -> Iterator[FileEntry]:
+    return iter_files(root, exclude=config.scan.exclude, quarantine_dir=config.scan.quarantine_dir)
+
+
+def _store(
+    conn: sqlite3.Connection,
+    root_key: int,
+    entry: FileEntry,
+    scan_key: str,
+    result: ScanOutcome | KnownContent | FileVerdict | WorkerFailure,
+    stats: ScanStats,
+) -> None:
+    sha256: str | None = None
+    status: str | None = None
+    error: str | None = None
+    if isinstance(result, ScanOutcome):
+        catalog.record_content(conn, result, scan_key)
+        sha256 = result.sha256
+        stats.decoded += 1
+    elif isinstance(result, KnownContent):
+        sha256 = result.sha256
+        stats.cached_by_content += 1
+    elif isinstance(result, FileVerdict):
+        sha256, status, error = result.sha256, result.status, result.error
+    else:  # the file was not checked, which says nothing about it: never "corrupt"
+        status = "unverified"
+        if result.kind == "timeout":
+            error = f"not checked: decoding {result.detail} (raise scan.file_timeout_s to check it)"
+        elif result.kind == "crashed":
+            error = f"not checked: {result.detail}"
+        else:
+            error = f"not checked: hygiene failed on this file ({result.detail})"
+        stats.worker_failures += 1
+    if status == "unverified":  # kept in the files table only, which the next run ignores
+        stats.unverified += 1
+    catalog.record_file(conn, root_key, entry, scan_key, sha256=sha256, status=status, error=error)

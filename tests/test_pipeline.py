@@ -1,0 +1,76 @@
+"""hygiene as a library: pipeline.run gives the same outputs as `hygiene scan`, and DataFrames."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hygiene.config import Config
+from hygiene.pipeline import run
+from hygiene.runs import RunFolderError
+from hygiene.samples import build_sample_archive, iter_expected
+
+
+@pytest.fixture(scope="module")
+def library_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("library")
+    root = base / "archive"
+    files = build_sample_archive(root, seed=5, photos=4, scale=0.4)
+    result = run(
+        root, Config(), out=base / "run", catalog_path=base / "catalog.sqlite", categorize=False
+    )
+    return files, result
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_images_frame_has_one_row_per_file_with_its_status(library_run):
+    files, result = library_run
+    expected = list(iter_expected(files))
+    images = result.images()
+    assert isinstance(images, pd.DataFrame)
+    assert sorted(images["path"]) == sorted(f.rel_path for f in expected)
+    by_path = images.set_index("path")["status"].to_dict()
+    for sample in expected:
+        assert by_path[sample.rel_path] == sample.status, sample.rel_path
+
+
+def test_duplicate_and_similar_frames_match_the_csv_files(library_run):
+    _, result = library_run
+    duplicates = result.duplicates()
+    on_disk = _csv(result.folder / "duplicates.csv")
+    assert len(duplicates) == len(on_disk) > 0
+    assert list(duplicates.columns) == list(on_disk[0])
+    assert duplicates["keeper"].dtype == bool
+    assert (duplicates.groupby("group")["keeper"].sum() == 1).all()
+    assert sorted(duplicates["path"]) == sorted(row["path"] for row in on_disk)
+    similar = result.similar()
+    assert list(similar.columns) == ["cluster", "path", "taken_at"]
+    assert len(similar) == len(_csv(result.folder / "similar.csv"))
+
+
+def test_a_run_without_categorization_says_so(library_run):
+    _, result = library_run
+    assert result.category_report is None
+    assert result.clip_status == "--no-clip was given"
+    assert result.categories().empty
+    assert (result.folder / "index.html").is_file()
+    assert result.summary.files == result.stats.files_seen == len(result.images())
+    assert result.plan.actions  # the sample archive has duplicates and corrupt files to act on
+
+
+def test_run_refuses_an_output_folder_holding_other_files(tmp_path):
+    root = tmp_path / "archive"
+    build_sample_archive(root, seed=6, photos=2, scale=0.3)
+    occupied = tmp_path / "mine"
+    occupied.mkdir()
+    (occupied / "holiday.jpg").write_bytes(b"not hygiene's")
+    with pytest.raises(RunFolderError):
+        run(root, Config(), out=occupied, catalog_path=tmp_path / "c.sqlite", categorize=False)
+    assert [p.name for p in occupied.iterdir()] == ["holiday.jpg"]
