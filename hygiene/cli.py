@@ -40,7 +40,6 @@ from hygiene.export import STATUSES
 from hygiene.fastdup_engine import FastdupUnavailable
 from hygiene.journal import (
     LEGACY_JOURNAL_NAME,
-    Faults,
     Journal,
     JournalError,
     journal_path_for,
@@ -385,7 +384,6 @@ def _carry_out_plan(
             execute=execute,
             protected_roots=protected_prefixes(root, config.duplicates.protected_roots),
             max_pixels=config.scan.max_pixels,
-            faults=Faults.from_environment(),
             only_kinds=only_kinds,
         )
     except JournalError as exc:
@@ -411,7 +409,7 @@ def undo_command(target: Path, execute: bool) -> None:
     TARGET is the plan (or its run folder), or one of the journal-*.jsonl files beside it.
     """
     journal, root = _journal_for(target)
-    outcome = undo(journal, root, execute=execute, faults=Faults.from_environment())
+    outcome = undo(journal, root, execute=execute)
     _print_outcome(outcome, "restored" if execute else "would restore")
     if not execute:
         out_console.print("dry run: nothing was changed. Add --execute to restore.")

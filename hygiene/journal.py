@@ -43,15 +43,22 @@ class Faults:
         self.remaining = kill_at
         self._kill = kill or (lambda: os.kill(os.getpid(), signal.SIGKILL))
 
-    @classmethod
-    def from_environment(cls) -> Faults:
-        return cls(int(os.environ.get("HYGIENE_FAULT_AT", "0") or 0))
-
     def step(self) -> None:
         if self.remaining:
             self.remaining -= 1
             if self.remaining == 0:
                 self._kill()
+
+
+# What a Journal made without explicit faults uses. Production code never changes it; tests that
+# kill a CLI process mid-apply install a factory through tests/fault_hook.py.
+_faults_factory: Callable[[], Faults] = Faults
+
+
+def install_faults(factory: Callable[[], Faults]) -> None:
+    """Make every Journal created from now on without explicit faults use `factory()`."""
+    global _faults_factory
+    _faults_factory = factory
 
 
 @dataclass
@@ -80,7 +87,7 @@ class JournalHeader:
 class Journal:
     def __init__(self, path: Path, faults: Faults | None = None) -> None:
         self.path = path
-        self.faults = faults or Faults()
+        self.faults = faults or _faults_factory()
 
     def read(self) -> tuple[JournalHeader, list[dict[str, object]]]:
         if not self.path.is_file():

@@ -8,12 +8,17 @@ import json
 import os
 import random
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from hygiene.apply import repaired_bytes
 from tests.conftest import run_hygiene
+
+REPO = Path(__file__).resolve().parents[1]
+FAULT_HOOK = (sys.executable, "-m", "tests.fault_hook")  # kills apply at a given step
 
 
 def tree(root: Path) -> dict[str, tuple[str, int]]:
@@ -174,7 +179,13 @@ def test_killed_at_any_point_reapply_or_undo_loses_nothing(scanned, tmp_path):
         attempt_dir = tmp_path / f"attempt{attempt}"
         attempt_dir.mkdir()
         (attempt_dir / "plan.json").write_text(plan_text)
-        killed = apply(attempt_dir / "plan.json", "--execute", env={"HYGIENE_FAULT_AT": str(point)})
+        killed = subprocess.run(
+            [*FAULT_HOOK, str(point), "apply", attempt_dir / "plan.json", "--execute"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=REPO,
+        )
         assert killed.returncode == -9, f"fault point {point} was never reached"
         assert contents(root, repaired) == original, f"lost or doubled a file at fault {point}"
         if attempt % 2:
