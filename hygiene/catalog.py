@@ -202,14 +202,26 @@ def _migrate(conn: sqlite3.Connection) -> None:
                 f"({SCHEMA_VERSION}); upgrade hygiene or use another --catalog"
             )
         for version in range(current + 1, SCHEMA_VERSION + 1):
-            for statement in _MIGRATIONS[version].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in _statements(_MIGRATIONS[version]):
+                conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of `script`, split where SQLite itself says a statement is complete
+    (a semicolon inside a string literal or a comment does not end one)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
+    if pending.strip():
+        raise CatalogError(f"incomplete SQL in a migration: {pending.strip()[:60]}")
 
 
 def root_id(conn: sqlite3.Connection, root: Path) -> int:

@@ -1,0 +1,44 @@
+"""The catalog's numbered migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from hygiene import catalog
+
+
+def test_migration_scripts_split_where_sqlite_says_a_statement_ends():
+    script = "INSERT INTO t VALUES ('a;b'); -- one; two\nCREATE TABLE u (x);\n"
+    assert list(catalog._statements(script)) == [
+        "INSERT INTO t VALUES ('a;b'); -- one; two\n",
+        "CREATE TABLE u (x);\n",
+    ]
+    with pytest.raises(catalog.CatalogError):
+        list(catalog._statements("CREATE TABLE v (x"))
+
+
+def test_a_new_catalog_gets_every_migration(tmp_path):
+    conn = catalog.open_catalog(tmp_path / "c.sqlite")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == catalog.SCHEMA_VERSION
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(pair_relations)")}
+    assert "residual" in columns
+
+
+def test_an_older_catalog_is_upgraded_in_place(tmp_path):
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path, isolation_level=None)
+    old.execute("BEGIN")
+    for version in range(1, catalog.SCHEMA_VERSION):
+        for statement in catalog._statements(catalog._MIGRATIONS[version]):
+            old.execute(statement)
+    old.execute(f"PRAGMA user_version = {catalog.SCHEMA_VERSION - 1}")
+    old.execute("COMMIT")
+    old.execute("INSERT INTO pair_relations VALUES ('a', 'b', 'k', 'near')")
+    old.close()
+    conn = catalog.open_catalog(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == catalog.SCHEMA_VERSION
+    assert catalog.pair_relation(conn, "a", "b", "k") is None  # no residual: judged again
+    catalog.record_pair_relation(conn, "a", "b", "k", "near", 0.01)
+    assert catalog.pair_relation(conn, "a", "b", "k") == ("near", 0.01)
