@@ -45,7 +45,7 @@ def build_corpus(root: Path) -> list[dict]:
     manifest = root.parent / "manifest.json"
     if manifest.exists():
         return json.loads(manifest.read_text())
-    from tests.test_quality import real_photos
+    from hygiene.samples import real_photos
 
     originals = dict(real_photos())
     originals.update({f"gen{i}": samples.photo(300 + i, 1024, 768) for i in range(8)})

@@ -29,7 +29,7 @@ KEEPABLE = {None, "exact_copy", "metadata_stripped", "lossless_png", "lossless_b
 def build(root: Path, generated: int) -> list[dict]:
     manifest = root.parent / f"{root.name}.json"
     if not manifest.exists():
-        from tests.test_quality import real_photos
+        from hygiene.samples import real_photos
 
         originals = dict(real_photos())
         originals.update({f"gen{i}": samples.photo(300 + i, 1024, 768) for i in range(generated)})

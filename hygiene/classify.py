@@ -17,15 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hygiene.records import Category
+
 REVIEW = "_Review"
-
-
-@dataclass(frozen=True, slots=True)
-class Category:
-    name: str
-    prompts: tuple[str, ...]
-    negative_prompts: tuple[str, ...] = ()
-    threshold: float | None = None  # minimum probability to be filed here
 
 
 @dataclass(frozen=True, slots=True)

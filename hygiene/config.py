@@ -16,8 +16,7 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from hygiene.classify import Category, CategorySet
-from hygiene.keeper import KEEPER_RULES
+from hygiene.records import KEEPER_RULES, Category, QualityThresholds
 
 
 class ConfigError(ValueError):
@@ -46,22 +45,6 @@ class ScanSettings:
 
 
 @dataclass(frozen=True)
-class QualityThresholds:
-    dark_luma_p99_max: float = 0.36
-    dark_luma_p999_max: float = 0.50
-    bright_clipped_content_fraction_min: float = 0.05
-    bright_clipped_fragment_fraction_max: float = 0.35
-    bright_luma_p50_min: float = 0.50
-    bright_flat_midtone_fraction_max: float = 0.12
-    bright_highlight_fraction_min: float = 0.0
-    bright_luma_p01_min: float = 0.0
-    blurry_sharpness_max: float = 0.13
-    blurry_streak_sharpness_max: float = 0.19
-    blurry_streak_ratio_max: float = 0.50
-    blurry_blur_min: float = 1.0
-
-
-@dataclass(frozen=True)
 class DuplicateSettings:
     engine: str = "hygiene"  # or "fastdup" (optional, see README)
     fastdup_python: str = ""
@@ -86,11 +69,6 @@ class ClassifySettings:
     neutral_prompts: tuple[str, ...] = ("a photo", "an image", "a picture of something")
     uncertain_margin: float = 0.10
     review_uncertain: bool = True
-
-    def category_set(self, categories: tuple[Category, ...]) -> CategorySet:
-        return CategorySet(
-            categories, self.neutral_prompts, self.uncertain_margin, self.review_uncertain
-        )
 
 
 @dataclass(frozen=True)

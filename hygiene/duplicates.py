@@ -9,6 +9,7 @@ cannot chain two unrelated photos together through a third.
 from __future__ import annotations
 
 import filecmp
+import functools
 import hashlib
 import sqlite3
 from collections import OrderedDict, defaultdict
@@ -38,7 +39,7 @@ from hygiene.keeper import Candidate, rank_key
 from hygiene.nearsearch import hamming_pairs
 from hygiene.protect import is_protected, protected_prefixes
 from hygiene.quality import quality_flags
-from hygiene.verify import Comparison, compare, rgb_array
+from hygiene.verify import Comparison, MatchLimits, compare, rgb_array
 
 # Bump when the way a pair is judged changes: cached verdicts from other versions are ignored.
 VERIFY_VERSION = 3
@@ -111,7 +112,8 @@ def find_duplicates(
         checks = [(rgb_a, rgb_b, t, False) for t in range(len(DIHEDRAL))]
         checks += [(rgb_a, rgb_b, 0, True), (rgb_b, rgb_a, 0, True)]
         return any(
-            compare(x, y, t, b_is_crop_of_a=c).is_duplicate(settings) for x, y, t, c in checks
+            compare(x, y, t, b_is_crop_of_a=c).is_duplicate(_match_limits(settings))
+            for x, y, t, c in checks
         )
 
     groups = groups_around_keepers(nodes, edges, settings.keeper_rules, confirm)
@@ -419,11 +421,21 @@ def _relation(
     comparison = compare(rgb_a, rgb_b, transform, b_is_crop_of_a=crop)
     distinct_captures = _different_capture_times(a.facts.taken_at, b.facts.taken_at)
     close = distance <= limit and not distinct_captures
-    if close and comparison.is_duplicate(settings):
+    if close and comparison.is_duplicate(_match_limits(settings)):
         return "near", comparison.mean_residual
     if transform == 0 and not crop and _similar(comparison, a, b, settings):
         return "similar", comparison.mean_residual
     return "none", comparison.mean_residual
+
+
+@functools.cache
+def _match_limits(settings: DuplicateSettings) -> MatchLimits:
+    return MatchLimits(
+        min_correlation=settings.min_correlation,
+        max_changed_fraction=settings.max_changed_fraction,
+        max_colour_difference=settings.max_colour_difference,
+        similar_min_correlation=settings.similar_min_correlation,
+    )
 
 
 def _near_limit(crop: bool, settings: DuplicateSettings) -> int:
@@ -431,7 +443,7 @@ def _near_limit(crop: bool, settings: DuplicateSettings) -> int:
 
 
 def _similar(comparison: Comparison, a: Node, b: Node, settings: DuplicateSettings) -> bool:
-    if not comparison.is_similar(settings):
+    if not comparison.is_similar(_match_limits(settings)):
         return False
     seconds = _seconds_apart(a.facts.taken_at, b.facts.taken_at)
     return seconds is None or seconds <= settings.similar_max_seconds

@@ -14,16 +14,6 @@ from dataclasses import dataclass, field, replace
 
 from hygiene.records import QualityMetrics
 
-KEEPER_RULES: tuple[str, ...] = (
-    "best_quality",
-    "not_degraded",
-    "most_pixels",
-    "colour",
-    "least_lossy",
-    "oldest_date",
-    "protected",
-    "shortest_path",
-)
 _LOSSLESS_FORMATS = frozenset({"PNG", "TIFF", "BMP"})
 _GREYSCALE_CHROMA = 0.02
 _PIXEL_STEP = 1.1  # within 10% of the most pixels counts as as many (padding estimates)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from hygiene import catalog
 from hygiene.categorize import CategorizeReport, categorize
+from hygiene.classify import CategorySet
 from hygiene.config import Config
 from hygiene.duplicates import DuplicateReport, find_duplicates
 from hygiene.embed import ModelUnavailable, default_batch_size, load_model, pick_device
@@ -266,7 +267,12 @@ def run_categorize(
         rows,
         duplicates,
         model,
-        settings.category_set(config.categories),
+        CategorySet(
+            config.categories,
+            settings.neutral_prompts,
+            settings.uncertain_margin,
+            settings.review_uncertain,
+        ),
         batch_size=settings.batch_size or default_batch_size(device),
         workers=config.scan.worker_count(),
         on_batch=on_batch,

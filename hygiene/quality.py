@@ -16,10 +16,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from hygiene.config import QualityThresholds
 from hygiene.hashing import content_box
 from hygiene.imageio import downscale
-from hygiene.records import ImageFacts, QualityMetrics
+from hygiene.records import ImageFacts, QualityMetrics, QualityThresholds
 
 QUALITY_SIDE_PX = 512  # measurements are taken at this size; smaller images are not upscaled
 _TILE_PX = 32
@@ -221,3 +220,9 @@ def quality_flags(facts: ImageFacts, limits: QualityThresholds) -> tuple[str, ..
     metrics = facts.quality
     checks = (("dark", is_dark), ("bright", is_bright), ("blurry", is_blurry))
     return tuple(name for name, check in checks if check(metrics, limits))
+
+
+def colourfulness(rgb: np.ndarray) -> float:
+    """Mean chroma (0 for a greyscale picture) of a float RGB array in 0..1."""
+    maximum, minimum = rgb.max(axis=2), rgb.min(axis=2)
+    return float((maximum - minimum).mean())

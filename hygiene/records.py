@@ -11,6 +11,47 @@ Status = Literal["ok", "damaged", "corrupt", "unverified", "skipped"]
 READABLE: tuple[str, ...] = ("ok", "damaged")
 
 
+# The keeper rules a [duplicates] keeper_rules chain may name, in their default order.
+KEEPER_RULES: tuple[str, ...] = (
+    "best_quality",
+    "not_degraded",
+    "most_pixels",
+    "colour",
+    "least_lossy",
+    "oldest_date",
+    "protected",
+    "shortest_path",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """A category a photo can be filed under, and the prompts that describe it to CLIP."""
+
+    name: str
+    prompts: tuple[str, ...]
+    negative_prompts: tuple[str, ...] = ()
+    threshold: float | None = None  # minimum probability to be filed here
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    """The [quality] thresholds that turn stored measurements into dark / bright / blurry."""
+
+    dark_luma_p99_max: float = 0.36
+    dark_luma_p999_max: float = 0.50
+    bright_clipped_content_fraction_min: float = 0.05
+    bright_clipped_fragment_fraction_max: float = 0.35
+    bright_luma_p50_min: float = 0.50
+    bright_flat_midtone_fraction_max: float = 0.12
+    bright_highlight_fraction_min: float = 0.0
+    bright_luma_p01_min: float = 0.0
+    blurry_sharpness_max: float = 0.13
+    blurry_streak_sharpness_max: float = 0.19
+    blurry_streak_ratio_max: float = 0.50
+    blurry_blur_min: float = 1.0
+
+
 @dataclass(frozen=True, slots=True)
 class FileEntry:
     """One path found by discovery. `skip_reason` is set when the path is reported but not read."""

@@ -35,6 +35,30 @@ class SampleFile:
 # ---------------------------------------------------------------- procedural images
 
 
+def real_photos() -> dict[str, Image.Image]:
+    """Photographs shipped inside the scikit-image and scikit-learn wheels (dev extras)."""
+    import skimage
+    import sklearn
+
+    skimage_dir = Path(skimage.__file__).parent / "data"
+    names = [
+        "astronaut.png",
+        "chelsea.png",
+        "coffee.png",
+        "rocket.jpg",
+        "motorcycle_left.png",
+        "grass.png",
+        "gravel.png",
+        "brick.png",
+        "coins.png",
+        "camera.png",
+    ]
+    photos = {name: Image.open(skimage_dir / name).convert("RGB") for name in names}
+    for path in sorted((Path(sklearn.__file__).parent / "datasets" / "images").glob("*.jpg")):
+        photos[path.name] = Image.open(path).convert("RGB")
+    return photos
+
+
 def photo(seed: int, width: int = 1600, height: int = 1200) -> Image.Image:
     """A photo-like scene: graded sky, textured ground, objects with crisp edges, sensor noise."""
     rng = np.random.default_rng(seed)

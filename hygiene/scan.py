@@ -40,9 +40,8 @@ from hygiene.imageio import (
     native_stderr_captured,
     with_library_note,
 )
-from hygiene.quality import QUALITY_SIDE_PX, grey_thumbnail, measure
+from hygiene.quality import QUALITY_SIDE_PX, colourfulness, grey_thumbnail, measure
 from hygiene.records import FileEntry, ImageFacts, ScanOutcome
-from hygiene.verify import colourfulness
 
 # Bump when what a scan stores changes; every cached result with another version is redone.
 # 5: files over the size or pixel cap are no longer cached as corrupt; 6: directional sharpness

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from hygiene.config import DuplicateSettings
 from hygiene.hashing import content_box
+from hygiene.quality import colourfulness
 
 _SIDE = 64
 _COLOUR_SIDE = 16
@@ -34,15 +34,25 @@ class Comparison:
     colour_difference: float  # mean chroma distance, 0 when either side is greyscale
     mean_residual: float  # mean luminance difference left after the gain/offset fit
 
-    def is_duplicate(self, limits: DuplicateSettings) -> bool:
+    def is_duplicate(self, limits: MatchLimits) -> bool:
         return (
             self.correlation >= limits.min_correlation
             and self.changed_fraction <= limits.max_changed_fraction
             and self.colour_difference <= limits.max_colour_difference
         )
 
-    def is_similar(self, limits: DuplicateSettings) -> bool:
+    def is_similar(self, limits: MatchLimits) -> bool:
         return self.correlation >= limits.similar_min_correlation
+
+
+@dataclass(frozen=True, slots=True)
+class MatchLimits:
+    """What a Comparison must show to call two frames duplicates, or similar shots."""
+
+    min_correlation: float
+    max_changed_fraction: float
+    max_colour_difference: float
+    similar_min_correlation: float
 
 
 def rgb_array(
@@ -80,12 +90,6 @@ def compare(a: np.ndarray, b: np.ndarray, transform: int, *, b_is_crop_of_a: boo
     changed = _changed_fraction(grey_a, grey_b, residual)
     colour = _colour_difference(a, b)
     return Comparison(correlation, changed, colour, float(residual.mean()))
-
-
-def colourfulness(rgb: np.ndarray) -> float:
-    """Mean chroma (0 for a greyscale picture) of a float RGB array in 0..1."""
-    maximum, minimum = rgb.max(axis=2), rgb.min(axis=2)
-    return float((maximum - minimum).mean())
 
 
 def _grey(rgb: np.ndarray) -> np.ndarray:

@@ -15,11 +15,11 @@ from PIL import Image
 
 from hygiene import samples
 from hygiene.grouping import Edge, ImageRow, groups_around_keepers
-from hygiene.keeper import KEEPER_RULES
+from hygiene.records import KEEPER_RULES
+from hygiene.samples import real_photos
 from hygiene.verify import rgb_array
 from tests.conftest import run_hygiene
 from tests.test_keeper import _node, metrics
-from tests.test_quality import real_photos
 
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
 

@@ -15,8 +15,8 @@ from hygiene.duplicates import _split_by_bytes
 from hygiene.grouping import ImageRow
 from hygiene.keeper import Candidate, strictly_better
 from hygiene.nearsearch import hamming_pairs
+from hygiene.samples import real_photos
 from tests.conftest import run_hygiene
-from tests.test_quality import real_photos
 
 KEEPABLE = {None, "exact_copy", "metadata_stripped", "lossless_png", "lossless_bmp"}
 GREY_ORIGINALS = {"brick.png", "camera.png", "coins.png", "grass.png", "gravel.png"}

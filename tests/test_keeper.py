@@ -15,7 +15,6 @@ from hygiene import samples
 from hygiene.duplicates import DuplicateReport
 from hygiene.grouping import Edge, ImageRow, Node, _turned_nodes, groups_around_keepers
 from hygiene.keeper import (
-    KEEPER_RULES,
     MEASURED_SIDE_PX,
     Candidate,
     compare_copies,
@@ -23,9 +22,9 @@ from hygiene.keeper import (
     strictly_better,
 )
 from hygiene.quality import QUALITY_SIDE_PX
-from hygiene.records import ImageFacts, QualityMetrics
+from hygiene.records import KEEPER_RULES, ImageFacts, QualityMetrics
+from hygiene.samples import real_photos
 from tests.conftest import run_hygiene
-from tests.test_quality import real_photos
 
 LEGACY_RULES = [rule for rule in KEEPER_RULES if rule != "best_quality"]
 

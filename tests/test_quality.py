@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,32 +14,9 @@ from hygiene.config import QualityThresholds
 from hygiene.imageio import decode
 from hygiene.quality import QUALITY_SIDE_PX, grey_thumbnail, is_blurry, is_bright, is_dark, measure
 from hygiene.records import QualityMetrics
+from hygiene.samples import real_photos
 
 LIMITS = QualityThresholds()
-
-
-def real_photos() -> dict[str, Image.Image]:
-    """Photographs shipped inside the scikit-image and scikit-learn wheels."""
-    import skimage
-    import sklearn
-
-    skimage_dir = Path(skimage.__file__).parent / "data"
-    names = [
-        "astronaut.png",
-        "chelsea.png",
-        "coffee.png",
-        "rocket.jpg",
-        "motorcycle_left.png",
-        "grass.png",
-        "gravel.png",
-        "brick.png",
-        "coins.png",
-        "camera.png",
-    ]
-    photos = {name: Image.open(skimage_dir / name).convert("RGB") for name in names}
-    for path in sorted((Path(sklearn.__file__).parent / "datasets" / "images").glob("*.jpg")):
-        photos[path.name] = Image.open(path).convert("RGB")
-    return photos
 
 
 def shaken(image: Image.Image, length_fraction: float, angle_deg: float) -> Image.Image:
