@@ -49,6 +49,7 @@ IMAGES_COLUMNS: tuple[str, ...] = (
     "margin",
     "uncertain",
     "action",
+    "mtime_ns",
 )
 DUPLICATES_COLUMNS = (
     "group",
@@ -86,6 +87,7 @@ _PARQUET_SCHEMA = pa.schema(
         ("margin", pa.float32()),
         ("uncertain", pa.bool_()),
         ("action", pa.string()),
+        ("mtime_ns", pa.int64()),
     ]
 )
 _CHUNK_ROWS = 20_000
@@ -213,6 +215,7 @@ def _image_rows(
             error=item.error,
             size_bytes=item.size_bytes,
             sha256=item.sha256,
+            mtime_ns=item.mtime_ns,
         )
         summary.files += 1
         summary.bytes_total += item.size_bytes

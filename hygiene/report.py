@@ -81,8 +81,11 @@ def _clear_data_files(data_dir: Path) -> None:
 
 
 def _mtimes(conn: sqlite3.Connection, root: str, images: list[dict[str, str]]) -> dict[str, int]:
-    """path (text form, as in images.csv) -> mtime_ns, which an edited plan needs to fingerprint
-    files the plan left alone."""
+    """path (text form, as in images.csv) -> mtime_ns at the time of the run, which an edited
+    plan needs to fingerprint files the plan left alone. images.csv records it; in a run folder
+    written before that column existed, the catalog's (possibly newer) record is used."""
+    if images and "mtime_ns" in images[0]:
+        return {row["path"]: int(row["mtime_ns"]) for row in images if row["mtime_ns"]}
     wanted = {row["path"] for row in images}
     found = {to_text(path): mtime for path, mtime in catalog.mtimes_for_root(conn, root).items()}
     return {path: mtime for path, mtime in found.items() if path in wanted}

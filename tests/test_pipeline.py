@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +14,7 @@ from hygiene.config import Config
 from hygiene.pipeline import run
 from hygiene.runs import RunFolderError
 from hygiene.samples import build_sample_archive, iter_expected
+from tests.conftest import run_hygiene
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +77,26 @@ def test_run_refuses_an_output_folder_holding_other_files(tmp_path):
     with pytest.raises(RunFolderError):
         run(root, Config(), out=occupied, catalog_path=tmp_path / "c.sqlite", categorize=False)
     assert [p.name for p in occupied.iterdir()] == ["holiday.jpg"]
+
+
+def _chunk_rows(run_folder: Path) -> dict[str, dict]:
+    text = (run_folder / "data" / "images-0.js").read_text(encoding="utf-8")
+    payload = text[text.index(".concat([") + len(".concat([") : text.rindex("]);")]
+    return {row["path"]: row for row in json.loads(payload)}
+
+
+def test_a_rewritten_report_keeps_the_mtimes_of_its_own_run(tmp_path):
+    """The report fingerprints files with the run's mtimes (images.csv), not with what a later
+    scan put in the catalog: an edited plan from an old report must not vouch for a changed file."""
+    root = tmp_path / "archive"
+    build_sample_archive(root, seed=8, photos=2, scale=0.3)
+    catalog_path = tmp_path / "c.sqlite"
+    first = run(root, Config(), out=tmp_path / "one", catalog_path=catalog_path, categorize=False)
+    images = first.images().set_index("path")
+    path = next(p for p in images.index if images.loc[p, "status"] == "ok")
+    then = int(images.loc[path, "mtime_ns"])
+    assert then == (root / path).stat().st_mtime_ns
+    os.utime(root / path, ns=(then + 10**9, then + 10**9))
+    run(root, Config(), out=tmp_path / "two", catalog_path=catalog_path, categorize=False)
+    assert run_hygiene("report", first.folder, "--catalog", catalog_path).returncode == 0
+    assert int(_chunk_rows(first.folder)[path]["mtime_ns"]) == then

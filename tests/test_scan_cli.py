@@ -42,6 +42,7 @@ CONTRACT = [
     "margin",
     "uncertain",
     "action",
+    "mtime_ns",
 ]
 
 
