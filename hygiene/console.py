@@ -22,9 +22,9 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from hygiene.apply import Outcome
 from hygiene.config import Config, ConfigError, load_config
 from hygiene.export import STATUSES
+from hygiene.fileops import Outcome
 from hygiene.paths import to_text
 from hygiene.pipeline import RunResult
 from hygiene.plan import Plan

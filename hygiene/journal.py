@@ -152,6 +152,11 @@ class Journal:
     def write(self, **entry: object) -> None:
         self._append(entry)
 
+    def settle(self, track: Track, state: str, message: str) -> tuple[bool, str]:
+        """Record how a resumed action ended: (whether it is done, what to tell the user)."""
+        self.write(id=track.id, state=state)
+        return state == "done", message
+
     def _append(self, entry: dict[str, object]) -> None:
         self.faults.step()
         with self.path.open("a", encoding="utf-8") as handle:
