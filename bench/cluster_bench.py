@@ -3,7 +3,7 @@
 Each "photo" gets the same hash layout the scan stores (8 rotation/mirror pHashes, 5 crop
 windows, 1 centre band), drawn at random, and one photo in five gets a planted near-duplicate
 whose hashes differ in a few bits. The benchmark runs the duplicate stage's candidate search
-(`hygiene.duplicates._proposals`) in a fresh process per size and reports wall time, peak RSS
+(`hygiene.candidates.candidate_pairs`) in a fresh process per size and reports wall time, peak RSS
 and the share of planted pairs proposed. Thumbnail verification is not included: its cost is
 proportional to the number of proposals, which is reported.
 
@@ -44,15 +44,15 @@ def make_hashes(count: int, seed: int = 0) -> tuple[np.ndarray, int]:
 
 
 def measure(count: int) -> dict[str, float]:
+    from hygiene.candidates import candidate_pairs
     from hygiene.config import DuplicateSettings
-    from hygiene.duplicates import _proposals
     from hygiene.grouping import Node
 
     hashes, originals = make_hashes(count)
     undated = SimpleNamespace(facts=SimpleNamespace(taken_at=None))
     nodes = [Node([undated], hashes[i], None) for i in range(count)]  # type: ignore[arg-type]
     started = time.perf_counter()
-    proposals = _proposals(nodes, DuplicateSettings())
+    proposals = candidate_pairs(nodes, DuplicateSettings())
     elapsed = time.perf_counter() - started
     found = {(min(a, b), max(a, b)) for a, b, *_ in proposals}
     planted = [(i - originals, i) for i in range(originals, count)]

@@ -16,12 +16,12 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from hygiene import catalog
+from hygiene.candidates import Proposal, candidate_pairs, engine_candidate_pairs, timestamp
 from hygiene.config import DuplicateSettings, QualityThresholds
 from hygiene.grouping import (
     DuplicateGroup,
@@ -33,10 +33,9 @@ from hygiene.grouping import (
     groups_around_keepers,
     similar_clusters,
 )
-from hygiene.hashing import CENTRE_BAND_SLOT, DIHEDRAL, pixel_sha256_hex
+from hygiene.hashing import DIHEDRAL, pixel_sha256_hex
 from hygiene.imageio import DecodeError, decode, decode_thumbnail
 from hygiene.keeper import Candidate, rank_key
-from hygiene.nearsearch import hamming_pairs
 from hygiene.protect import is_protected, protected_prefixes
 from hygiene.quality import quality_flags
 from hygiene.verify import Comparison, MatchLimits, compare, rgb_array
@@ -97,9 +96,9 @@ def find_duplicates(
     thumbnails = _Thumbnails(lambda sha: catalog.thumbnail(conn, sha))
     pixel_hash = _PixelHashes(root, conn, max_pixels)
     if engine_pairs is None:
-        proposals = _proposals(nodes, settings)
+        proposals = candidate_pairs(nodes, settings)
     else:
-        proposals = _engine_proposals(nodes, engine_pairs, settings)
+        proposals = engine_candidate_pairs(nodes, engine_pairs, settings)
     edges, similar_pairs = _confirmed_edges(
         conn, nodes, proposals, settings, thumbnails, pixel_hash
     )
@@ -221,10 +220,6 @@ def _with_pixel_hash(row: ImageRow, digest: str) -> ImageRow:
     return replace(row, facts=replace(row.facts, pixel_sha256=digest))
 
 
-# a, b, transform, b is a crop of a, pHash distance, whether the distance limit applies
-Proposal = tuple[int, int, int, bool, int, bool]
-
-
 def _check_key(settings: DuplicateSettings) -> str:
     """Names the code and settings a cached pair verdict came from."""
     fields = (VERIFY_VERSION, *(getattr(settings, f.name) for f in dataclass_fields(settings)))
@@ -284,118 +279,6 @@ def _confirmed_edges(
 
 _UNCOMPARED = 1.0  # residual recorded when a thumbnail is missing
 _RELATION_RANK = {"none": 0, "similar": 1, "near": 2, "pixel": 3}
-_CROP_ROTATIONS = (0, 2, 4, 6, 8, 10, 12, 14)
-
-
-def _engine_proposals(
-    nodes: list[Node], pairs: list[tuple[str, str]], settings: DuplicateSettings
-) -> list[Proposal]:
-    """Another engine's pairs, plus photos taken seconds apart, as unaligned proposals."""
-    node_of = {row.rel_path: index for index, node in enumerate(nodes) for row in node.rows}
-    hashes = [node.hashes[0] for node in nodes]
-    found: dict[tuple[int, int], Proposal] = {}
-    known = [(node_of[a], node_of[b]) for a, b in pairs if a in node_of and b in node_of]
-    for a, b in known + _taken_close_together(nodes, settings.similar_max_seconds):
-        if a != b:
-            distance = int(np.bitwise_count(hashes[a] ^ hashes[b]))
-            found[(min(a, b), max(a, b))] = (a, b, 0, False, distance, False)
-    return list(found.values())
-
-
-def _proposals(nodes: list[Node], settings: DuplicateSettings) -> list[Proposal]:
-    """The closest proposed alignment for every pair of nodes the hash search brings together.
-
-    (a, b, t, False, d): b looks like DIHEDRAL[t] of a.
-    (a, b, 0, True, d): b looks like a crop of a.
-    """
-    if len(nodes) < 2:
-        return []
-    hashes = np.stack([n.hashes for n in nodes])
-    rotations = len(DIHEDRAL)
-    radius = settings.near_max_distance
-    # Columns: a, b, transform, crop, distance. Kept as arrays: there can be millions.
-    found = []
-    whole = hamming_pairs(hashes[:, 0], hashes[:, :rotations].ravel(), radius)
-    a_nodes, transforms = np.divmod(whole.query, rotations)
-    found.append(_columns(a_nodes, whole.index, transforms, False, whole.distance))
-    bands = hamming_pairs(hashes[:, CENTRE_BAND_SLOT], hashes[:, CENTRE_BAND_SLOT], radius)
-    found.append(_columns(bands.query, bands.index, 0, False, bands.distance))
-    burst = np.array(_taken_close_together(nodes, settings.similar_max_seconds), np.int64)
-    if len(burst):
-        distance = np.bitwise_count(hashes[burst[:, 0], 0] ^ hashes[burst[:, 1], 0])
-        found.append(_columns(burst[:, 0], burst[:, 1], 0, False, distance))
-    windows = hashes[:, rotations:CENTRE_BAND_SLOT]
-    # A crop's hash sits further from its window than a re-encode's from its original: more bit
-    # rotations of the band boundaries find more of those pairs, at twice the lookups.
-    crops = hamming_pairs(
-        windows.ravel(), hashes[:, 0], settings.crop_max_distance, rotations=_CROP_ROTATIONS
-    )
-    found.append(_columns(crops.index // windows.shape[1], crops.query, 0, True, crops.distance))
-    table = np.concatenate(found)
-    table = table[table[:, 0] != table[:, 1]]
-    pair = np.minimum(table[:, 0], table[:, 1]) * len(nodes) + np.maximum(table[:, 0], table[:, 1])
-    # The closest whole-frame and the closest crop alignment of each pair are both kept: a crop
-    # often also looks close to its original's centre band, an alignment that cannot confirm it.
-    pair = pair * 2 + table[:, 3]
-    closest_first = np.lexsort((table[:, 4], pair))
-    _, first = np.unique(pair[closest_first], return_index=True)
-    hash_proposals = [
-        (a, b, t, bool(c), d, True) for a, b, t, c, d in table[closest_first[first]].tolist()
-    ]
-    return hash_proposals + _same_capture_crops(nodes, burst, hashes)
-
-
-def _same_capture_crops(
-    nodes: list[Node], close_in_time: np.ndarray, hashes: np.ndarray
-) -> list[Proposal]:
-    """Both crop alignments of every pair with the same EXIF capture time, whatever the hashes.
-
-    An editor's crop keeps the original's capture time but can move the hash far from any window
-    the search indexes; one shutter press plus a template match on the pixels is the evidence.
-    """
-    proposals: list[Proposal] = []
-    for a, b in close_in_time.tolist():
-        if nodes[a].facts.taken_at != nodes[b].facts.taken_at:
-            continue
-        distance = int(np.bitwise_count(hashes[a, 0] ^ hashes[b, 0]))
-        proposals += [(a, b, 0, True, distance, False), (b, a, 0, True, distance, False)]
-    return proposals
-
-
-def _columns(
-    a: np.ndarray, b: np.ndarray, transform: object, crop: bool, distance: np.ndarray
-) -> np.ndarray:
-    out = np.empty((len(a), 5), np.int64)
-    out[:, 0], out[:, 1], out[:, 2], out[:, 3], out[:, 4] = a, b, transform, crop, distance
-    return out
-
-
-_BURST_NEIGHBOURS = 50  # a burst of hundreds of frames in seconds is compared frame to nearby frame
-
-
-def _taken_close_together(nodes: list[Node], max_seconds: float) -> list[tuple[int, int]]:
-    """Pairs of photos taken within `max_seconds` of each other (burst candidates)."""
-    timed = sorted(
-        (when, index)
-        for index, node in enumerate(nodes)
-        if (when := _timestamp(node.facts.taken_at)) is not None
-    )
-    pairs = []
-    for position, (when, index) in enumerate(timed):
-        for later, other in timed[position + 1 : position + 1 + _BURST_NEIGHBOURS]:
-            if later - when > max_seconds:
-                break
-            pairs.append((index, other))
-    return pairs
-
-
-def _timestamp(taken_at: str | None) -> float | None:
-    if taken_at is None:
-        return None
-    try:
-        return datetime.fromisoformat(taken_at).timestamp()
-    except ValueError:
-        return None
 
 
 def _relation(
@@ -455,5 +338,5 @@ def _different_capture_times(first: str | None, second: str | None) -> bool:
 
 
 def _seconds_apart(first: str | None, second: str | None) -> float | None:
-    a, b = _timestamp(first), _timestamp(second)
+    a, b = timestamp(first), timestamp(second)
     return None if a is None or b is None else abs(a - b)

@@ -1,9 +1,8 @@
 """The keeper rule chain: which copy of a photo to keep, and the words that say why. Pure.
 
 Copies of one picture are compared with each other, not with absolute thresholds: a copy blurred
-or darkened too mildly to raise a quality flag still loses to the copy it was made from. See
-`compare_copies` for what "better" means and the margins that keep re-encoding noise from
-deciding.
+or darkened too mildly to raise a flag still loses to the copy it was made from (`compare_copies`
+says what "better" means, with margins that keep re-encoding noise from deciding).
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
+from hygiene.quality import QUALITY_SIDE_PX
 from hygiene.records import QualityMetrics
 
 _LOSSLESS_FORMATS = frozenset({"PNG", "TIFF", "BMP"})
@@ -19,9 +19,7 @@ _GREYSCALE_CHROMA = 0.02
 _PIXEL_STEP = 1.1  # within 10% of the most pixels counts as as many (padding estimates)
 _BYTES_STEP = 1.5  # within 1.5x of the most bytes per pixel counts as as little compressed
 
-# Sharpness is measured on a grey thumbnail whose long side is at most this (quality.py's
-# QUALITY_SIDE_PX; not imported, quality.py imports the config, which imports this module).
-MEASURED_SIDE_PX = 512
+MEASURED_SIDE_PX = QUALITY_SIDE_PX  # sharpness is measured on a grey thumbnail this size
 # sharpness = -ln(blur) / 2 (quality.py: blur = exp(-2 x sharpness)). Measured on 18 photos and
 # copies of them: re-encoding, greyscale, rotating or mirroring a copy moves it by up to 18%; a
 # Gaussian blur of sigma 1 px on a 1024 px photo lowers it by 30-56%. So among copies of the same

@@ -37,9 +37,8 @@ from hygiene.imageio import (
     decode,
     downscale,
     encode_webp,
-    native_stderr_captured,
-    with_library_note,
 )
+from hygiene.native_stderr import native_stderr_captured, with_library_note
 from hygiene.quality import QUALITY_SIDE_PX, colourfulness, grey_thumbnail, measure
 from hygiene.records import FileEntry, ImageFacts, ScanOutcome
 

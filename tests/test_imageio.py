@@ -10,13 +10,8 @@ import pytest
 from PIL import Image
 
 from hygiene import samples
-from hygiene.imageio import (
-    DecodeError,
-    TooLargeToCheck,
-    decode,
-    library_note,
-    native_stderr_captured,
-)
+from hygiene.imageio import DecodeError, TooLargeToCheck, decode
+from hygiene.native_stderr import library_note, native_stderr_captured
 
 BIG = 10**9
 
