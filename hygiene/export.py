@@ -8,9 +8,8 @@ Every path is written in its text form (hygiene.paths.to_text), which any file n
 from __future__ import annotations
 
 import csv
-import sqlite3
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,8 +117,7 @@ class RunSummary:
 
 
 def write_outputs(
-    conn: sqlite3.Connection,
-    run_id: str,
+    run_rows: Iterable[catalog.CatalogRow],
     out_dir: Path,
     limits: QualityThresholds,
     duplicates: DuplicateReport,
@@ -138,7 +136,7 @@ def write_outputs(
     ):
         writer = csv.DictWriter(csv_file, fieldnames=IMAGES_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        rows = _image_rows(conn, run_id, limits, summary, members, labels, labelled_paths)
+        rows = _image_rows(run_rows, limits, summary, members, labels, labelled_paths)
         rows = (
             {
                 **row,
@@ -199,15 +197,14 @@ def _write_categories(
 
 
 def _image_rows(
-    conn: sqlite3.Connection,
-    run_id: str,
+    run_rows: Iterable[catalog.CatalogRow],
     limits: QualityThresholds,
     summary: RunSummary,
     members: dict[int, Member],
     labels: dict[int, Labelled],
     labelled_paths: list[tuple[str, int]],
 ) -> Iterator[dict[str, object]]:
-    for item in catalog.iter_run_rows(conn, run_id):
+    for item in run_rows:
         row: dict[str, object] = dict.fromkeys(IMAGES_COLUMNS)
         row.update(
             path=item.rel_path,

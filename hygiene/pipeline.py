@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -145,7 +145,8 @@ def run(
         workers=workers or config.scan.worker_count(),
         rescan=rescan,
     )
-    rows = image_rows(conn, run_id)
+    run_rows = list(catalog.iter_run_rows(conn, run_id))  # read once, shared by every stage
+    rows = readable_images(run_rows)
     duplicates = run_duplicates(conn, rows, root, config)
     categories, clip_status = None, "--no-clip was given"
     if categorize:
@@ -153,11 +154,11 @@ def run(
             conn, rows, duplicates, config, allow_download, progress
         )
     plan = make_plan(
-        conn, run_id, root, config, duplicates, categories, created_at=started_at.isoformat()
+        run_rows, root, config, duplicates, categories, created_at=started_at.isoformat()
     )
     (folder / "plan.json").write_text(plan_json(plan), encoding="utf-8")
     actions = {a.source: action_label(a.kind) for a in plan.actions}
-    summary = write_outputs(conn, run_id, folder, config.quality, duplicates, categories, actions)
+    summary = write_outputs(run_rows, folder, config.quality, duplicates, categories, actions)
     catalog.forget_run(conn, run_id)
     write_run_record(
         folder,
@@ -209,10 +210,15 @@ def _categorize_or_skip(
 
 
 def image_rows(conn: sqlite3.Connection, run_id: str) -> list[ImageRow]:
-    """The run's readable images, for the stages after the scan."""
+    """The run's readable images, read from the catalog (for tools outside a run)."""
+    return readable_images(catalog.iter_run_rows(conn, run_id))
+
+
+def readable_images(run_rows: Iterable[catalog.CatalogRow]) -> list[ImageRow]:
+    """The readable images among a run's rows, for the stages after the scan."""
     return [
         ImageRow(row.seq, row.rel_path, row.size_bytes, row.sha256, row.facts)
-        for row in catalog.iter_run_rows(conn, run_id)
+        for row in run_rows
         if row.facts is not None and row.sha256 is not None
     ]
 
@@ -280,8 +286,7 @@ def run_categorize(
 
 
 def make_plan(
-    conn: sqlite3.Connection,
-    run_id: str,
+    run_rows: list[catalog.CatalogRow],
     root: Path,
     config: Config,
     duplicates: DuplicateReport,
@@ -301,7 +306,7 @@ def make_plan(
         flatten=settings.flatten,
         quarantine_dir=config.scan.quarantine_dir,
     )
-    rows = list(catalog.iter_run_rows(conn, run_id))
+    rows = run_rows
     fingerprints = {
         row.seq: Fingerprint(row.size_bytes, row.mtime_ns, row.sha256)
         for row in rows
