@@ -86,14 +86,23 @@ def _same_capture_crops(
 
     An editor's crop keeps the original's capture time but can move the hash far from any window
     the search indexes; one shutter press plus a template match on the pixels is the evidence.
+    Only the larger frame is searched for the smaller one: two frames of the same size (a burst
+    in one second, where the camera lacks sub-second times) are never each other's crop.
     """
     proposals: list[Proposal] = []
     for a, b in close_in_time.tolist():
         if nodes[a].facts.taken_at != nodes[b].facts.taken_at:
             continue
         distance = int(np.bitwise_count(hashes[a, 0] ^ hashes[b, 0]))
-        proposals += [(a, b, 0, True, distance, False), (b, a, 0, True, distance, False)]
+        if _pixels(nodes[b]) < _pixels(nodes[a]):
+            proposals.append((a, b, 0, True, distance, False))
+        elif _pixels(nodes[a]) < _pixels(nodes[b]):
+            proposals.append((b, a, 0, True, distance, False))
     return proposals
+
+
+def _pixels(node: Node) -> int:
+    return node.facts.width * node.facts.height
 
 
 def _columns(

@@ -150,7 +150,7 @@ def _journal_for(target: Path) -> tuple[Path, Path]:
             f"journals beside it: {names}; undo one with: hygiene undo JOURNAL --execute"
         )
     fail(f"no journal next to {plan_file}: nothing was applied from this plan")
-    raise AssertionError  # unreachable: _fail exits
+    raise AssertionError  # unreachable: fail exits
 
 
 def _plan_path(plan_file: Path) -> Path:
@@ -169,4 +169,4 @@ def _read_plan(plan_file: Path) -> tuple[Plan, str]:
         fail(f"{plan_file}: not a UTF-8 text file")
     except PlanError as exc:
         fail(f"{plan_file}: {exc}")
-    raise AssertionError  # unreachable: _fail exits
+    raise AssertionError  # unreachable: fail exits

@@ -95,7 +95,7 @@ def load_config_file(config_file: Path | None) -> Config:
         return load_config(config_file)
     except ConfigError as exc:
         fail(str(exc))
-        raise AssertionError from exc  # unreachable: _fail exits
+        raise AssertionError from exc  # unreachable: fail exits
 
 
 def print_summary(result: RunResult) -> None:

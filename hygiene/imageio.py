@@ -33,6 +33,7 @@ _EXIF_IFD = 0x8769
 _TAG_ORIENTATION = 0x0112
 _TAG_MODEL = 0x0110
 _TAG_DATETIME_ORIGINAL = 0x9003
+_TAG_SUBSEC_ORIGINAL = 0x9291
 _ORIENTATION_TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -280,13 +281,20 @@ def _orientation(exif: Image.Exif) -> int:
 
 
 def _taken_at(exif: Image.Exif) -> str | None:
-    raw = _text_tag(exif.get_ifd(_EXIF_IFD).get(_TAG_DATETIME_ORIGINAL))
+    """DateTimeOriginal as ISO 8601, with SubSecTimeOriginal's fraction when there is one: the
+    frames of a phone's burst share their second, and only the fraction tells them apart."""
+    tags = exif.get_ifd(_EXIF_IFD)
+    raw = _text_tag(tags.get(_TAG_DATETIME_ORIGINAL))
     if not raw:
         return None
     try:
-        return datetime.strptime(raw[:19], "%Y:%m:%d %H:%M:%S").isoformat()
+        taken = datetime.strptime(raw[:19], "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None
+    fraction = (_text_tag(tags.get(_TAG_SUBSEC_ORIGINAL)) or "").strip()
+    if fraction.isdigit():
+        taken = taken.replace(microsecond=int(fraction[:6].ljust(6, "0")))
+    return taken.isoformat()
 
 
 def _text_tag(value: object) -> str | None:

@@ -179,11 +179,15 @@ def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
     return buffer.getvalue()
 
 
-def camera_exif(taken_at: str, model: str, orientation: int = 1) -> Image.Exif:
+def camera_exif(
+    taken_at: str, model: str, orientation: int = 1, subsec: str | None = None
+) -> Image.Exif:
     exif = Image.Exif()
     exif[0x0110] = model
     exif[0x0112] = orientation
     exif.get_ifd(0x8769)[0x9003] = taken_at
+    if subsec is not None:
+        exif.get_ifd(0x8769)[0x9291] = subsec
     return exif
 
 

@@ -45,8 +45,8 @@ from hygiene.records import FileEntry, ImageFacts, ScanOutcome
 # Bump when what a scan stores changes; every cached result with another version is redone.
 # 5: files over the size or pixel cap are no longer cached as corrupt; 6: directional sharpness
 # and clipped-content measures; 7: crop-window hashes at 80% and 70% of each side; 8: the
-# content box inside a padded border.
-FEATURE_VERSION = 8
+# content box inside a padded border; 9: capture times with SubSecTimeOriginal's fraction.
+FEATURE_VERSION = 9
 _THUMBNAIL_QUALITY = 70
 
 

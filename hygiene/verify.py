@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from hygiene.hashing import content_box
 from hygiene.quality import colourfulness
 
 _SIDE = 64
@@ -55,22 +54,14 @@ class MatchLimits:
     similar_min_correlation: float
 
 
-def rgb_array(
-    thumbnail_rgb: np.ndarray, box: tuple[float, float, float, float] | None = None
-) -> np.ndarray:
-    """Float RGB in 0..1, cropped to the content inside any uniform padded border.
-
-    `box` (left, top, right, bottom as fractions) is where the scan found the content on the
-    clean decode; without it the border is looked for on the thumbnail itself, whose lossy
-    ringing blurs a border's edge by a pixel or two.
-    """
+def rgb_array(thumbnail_rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """Float RGB in 0..1, cropped to `box` (left, top, right, bottom as fractions): where the scan
+    found the content inside any padded border, on the clean decode. A border search on the
+    lossy thumbnail itself would leave a rim of a pixel or two."""
     rgb = thumbnail_rgb.astype(np.float32) / 255.0
     height, width = rgb.shape[:2]
-    if box is None:
-        left, top, right, bottom = content_box(_grey(rgb), tolerance=0.08)
-    else:
-        left, top = round(box[0] * width), round(box[1] * height)
-        right, bottom = round(box[2] * width), round(box[3] * height)
+    left, top = round(box[0] * width), round(box[1] * height)
+    right, bottom = round(box[2] * width), round(box[3] * height)
     if right - left < 8 or bottom - top < 8:
         return rgb
     return rgb[top:bottom, left:right]

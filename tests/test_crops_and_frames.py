@@ -173,3 +173,21 @@ def test_thumbnails_are_trimmed_by_the_measured_content_box():
     edges = np.concatenate([trimmed[0], trimmed[-1], trimmed[:, 0], trimmed[:, -1]])
     photo_edges = np.concatenate([photo[0], photo[-1], photo[:, 0], photo[:, -1]]) / 255.0
     assert np.abs(edges - photo_edges).mean() < 0.08
+
+
+def test_frames_of_one_second_are_told_apart_by_their_sub_second_times(tmp_path):
+    """A phone burst within one second: DateTimeOriginal is equal, SubSecTimeOriginal is not;
+    the camera drifted by 1% and the subject moved. The frames are two exposures, never
+    duplicates (without the fraction, whole-frame comparison alone groups them)."""
+    root = tmp_path / "archive"
+    root.mkdir()
+    photos = real_photos()
+    for name in ("astronaut.png", "coffee.png", "chelsea.png"):
+        image = photos[name].convert("RGB")
+        first = _crop(image, 0.9, (0.0, 0.5))
+        second = _moved_subject(_crop(image, 0.9, (0.1, 0.5)), 3)
+        for number, frame in enumerate((first, second)):
+            exif = samples.camera_exif("2021:07:01 09:30:00", "Phone", subsec=f"{number * 3}5")
+            (root / f"{name}_{number}.jpg").write_bytes(samples.jpeg_bytes(frame, 92, exif))
+    groups = _groups(_scan(root))
+    assert not groups, groups
