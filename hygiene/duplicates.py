@@ -115,7 +115,7 @@ def find_duplicates(
             for x, y, t, c in checks
         )
 
-    groups = groups_around_keepers(nodes, edges, settings.keeper_rules, confirm)
+    groups = groups_around_keepers(nodes, edges, settings.keeper_rules, confirm, similar_pairs)
     return DuplicateReport(groups, similar_clusters(nodes, similar_pairs, groups))
 
 

@@ -9,8 +9,9 @@ than the keeper on some aspect and worse on none is removed. Pure: no files, no 
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -36,6 +37,10 @@ KIND_STRENGTH = {"exact": 0, "pixel": 1, "near": 2}
 # came within 22 bits of a mirror of its original, and a near-symmetric frame decides nothing.
 _TURN_MAX_BITS = 10
 _TURN_EVIDENCE_BITS = 12
+# A copy without EXIF time whose best matches among two frames differ by less than this factor
+# in residual copies neither for sure. Chosen on TUNING: the still-frame copies that matched the
+# wrong frame were within 1.05 of the right one, the closest decided right one 1.15.
+_UNDECIDED_RESIDUAL_RATIO = 1.10
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +107,7 @@ def groups_around_keepers(
     edges: dict[int, dict[int, Edge]],
     rules: tuple[str, ...],
     confirm: Callable[[int, int], bool],
+    similar: Sequence[tuple[int, int]] = (),
 ) -> list[DuplicateGroup]:
     """Seed groups with central nodes; a node joins only a seed it is confirmed against.
 
@@ -110,6 +116,12 @@ def groups_around_keepers(
     relations join first, and a node whose EXIF capture time differs from one already in the
     group is another exposure (a burst frame next to a copy that lost its EXIF), so it stays
     out. The keeper is then chosen among the members.
+
+    Copies that are all flagged (dark, bright, blurry) form no group of their own when one of
+    them looks like (confirmed or `similar`) a member of a group that holds an unflagged copy:
+    they are degraded versions of a picture kept elsewhere, matched to each other on what the
+    degradation left (two frames of a burst look alike once both are blown out), and a group
+    of them could only keep a degraded copy. The quality flags report them instead.
     """
 
     def rank(index: int) -> tuple[object, ...]:
@@ -119,6 +131,13 @@ def groups_around_keepers(
         return (len(nodes[index].best.degraded), -len(edges.get(index, {})), rank(index))
 
     closest_time = _closest_capture_times(nodes, edges)
+    looks_alike: dict[int, set[int]] = defaultdict(set)
+    for index, related in edges.items():
+        looks_alike[index].update(related)
+    for a, b in similar:
+        looks_alike[a].add(b)
+        looks_alike[b].add(a)
+    held_well: set[int] = set()  # members of groups with an unflagged copy
     assigned: set[int] = set()
     groups: list[DuplicateGroup] = []
     for seed in sorted(range(len(nodes)), key=seed_order):
@@ -136,10 +155,23 @@ def groups_around_keepers(
                 continue
             times |= {taken_at} - {None}
             joined.append(other)
+        if _degraded_versions(joined, nodes, looks_alike, held_well):
+            joined = [seed]
         if len(joined) > 1 or len(nodes[seed].rows) > 1:
             assigned.update(joined)
+            if any(not nodes[index].best.degraded for index in joined):
+                held_well.update(joined)
             groups.append(_group(len(groups) + 1, nodes, joined, edges, rules, confirm))
     return groups
+
+
+def _degraded_versions(
+    joined: list[int], nodes: list[Node], looks_alike: dict[int, set[int]], held_well: set[int]
+) -> bool:
+    """Whether every member is flagged and one looks like a member of a group with a good copy."""
+    if len(joined) < 2 or any(not nodes[index].best.degraded for index in joined):
+        return False
+    return any(looks_alike[index] & held_well for index in joined)
 
 
 def _closest_capture_times(nodes: list[Node], edges: dict[int, dict[int, Edge]]) -> dict[int, str]:
@@ -148,19 +180,24 @@ def _closest_capture_times(nodes: list[Node], edges: dict[int, dict[int, Edge]])
     A copy that matches both a photo and the next frame of its burst belongs with the frame
     whose pixels it matches best (the hashes of two frames a moment apart are often equally
     close); it then counts as taken at that time, so it can neither pull the other frame into
-    its group nor join a group of the other frame's copies.
+    its group nor join a group of the other frame's copies. When the two best frames match it
+    about equally well (residuals within _UNDECIDED_RESIDUAL_RATIO), the pixels cannot say
+    which frame it copies: it gets a time of its own and joins neither.
     """
     closest: dict[int, str] = {}
     for index, node in enumerate(nodes):
         if node.facts.taken_at is not None:
             continue
-        timed = [
-            (edge.residual, edge.distance, nodes[other].facts.taken_at)
-            for other, edge in edges.get(index, {}).items()
-            if nodes[other].facts.taken_at is not None
-        ]
-        if timed:
-            closest[index] = min(timed)[2]  # type: ignore[assignment]
+        best_by_time: dict[str, float] = {}
+        for other, edge in edges.get(index, {}).items():
+            taken_at = nodes[other].facts.taken_at
+            if taken_at is not None:
+                best_by_time[taken_at] = min(edge.residual, best_by_time.get(taken_at, math.inf))
+        ranked = sorted(best_by_time.items(), key=lambda item: item[1])
+        if len(ranked) > 1 and ranked[1][1] < ranked[0][1] * _UNDECIDED_RESIDUAL_RATIO:
+            closest[index] = f"undecided between frames (#{index})"  # equals no real time
+        elif ranked:
+            closest[index] = ranked[0][0]
     return closest
 
 
