@@ -127,8 +127,19 @@ def groups_around_keepers(
     def rank(index: int) -> tuple[object, ...]:
         return rank_key(nodes[index].best, rules)
 
+    def time_of(index: int) -> str | None:
+        return nodes[index].facts.taken_at or closest_time.get(index)
+
     def seed_order(index: int) -> tuple[object, ...]:
-        return (len(nodes[index].best.degraded), -len(edges.get(index, {})), rank(index))
+        # Relations to another exposure do not count: a downscale that matches two frames of a
+        # burst must not outrank the frame itself, which alone matches its own crops.
+        own_time = time_of(index)
+        relations = sum(
+            1
+            for other in edges.get(index, {})
+            if own_time is None or time_of(other) in (None, own_time)
+        )
+        return (len(nodes[index].best.degraded), -relations, rank(index))
 
     closest_time = _closest_capture_times(nodes, edges)
     looks_alike: dict[int, set[int]] = defaultdict(set)
@@ -143,14 +154,14 @@ def groups_around_keepers(
     for seed in sorted(range(len(nodes)), key=seed_order):
         if seed in assigned:
             continue
-        times = {nodes[seed].facts.taken_at or closest_time.get(seed)} - {None}
+        times = {time_of(seed)} - {None}
         joined = [seed]
         closest_first = sorted(
             edges.get(seed, {}).items(),
             key=lambda item: (KIND_STRENGTH[item[1].kind], item[1].distance, rank(item[0])),
         )
         for other, _ in closest_first:
-            taken_at = nodes[other].facts.taken_at or closest_time.get(other)
+            taken_at = time_of(other)
             if other in assigned or (taken_at is not None and times and taken_at not in times):
                 continue
             times |= {taken_at} - {None}
