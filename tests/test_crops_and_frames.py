@@ -191,3 +191,57 @@ def test_frames_of_one_second_are_told_apart_by_their_sub_second_times(tmp_path)
             (root / f"{name}_{number}.jpg").write_bytes(samples.jpeg_bytes(frame, 92, exif))
     groups = _groups(_scan(root))
     assert not groups, groups
+
+
+def test_a_copy_that_two_frames_match_about_equally_joins_neither():
+    """Residuals 0.030 and 0.031 cannot say which frame the copy was made from: it stays out of
+    both frames' groups rather than be removed as a copy of the wrong one."""
+    first, second, copy, first_copy = (_node(seq, metrics()) for seq in (1, 2, 3, 4))
+    first.rows[0] = _timed(first.rows[0], "2021-06-01T12:00:00")
+    second.rows[0] = _timed(second.rows[0], "2021-06-01T12:00:01")
+    first_copy.rows[0] = _timed(first_copy.rows[0], "2021-06-01T12:00:00")
+    edges = _graph({(0, 2): 0.030, (1, 2): 0.031, (0, 3): 0.005})
+    groups = groups_around_keepers(
+        [first, second, copy, first_copy], edges, KEEPER_RULES, lambda a, b: True
+    )
+    assert [{m.seq for m in g.members} for g in groups] == [{1, 4}]
+
+
+def test_flagged_versions_of_a_picture_kept_elsewhere_form_no_group():
+    """A dark and a blurred version match each other (the degradations leave little to compare)
+    and the blurred one only looks like (similar, not confirmed) the original's copy: no group
+    keeps one of them over the other."""
+    original, original_copy, dark, blurred = (_node(seq, metrics()) for seq in (1, 2, 3, 4))
+    dark.best = replace(dark.best, degraded=("dark",))
+    blurred.best = replace(blurred.best, degraded=("blurry",))
+    edges = _graph({(0, 1): 0.004, (2, 3): 0.015})
+    nodes = [original, original_copy, dark, blurred]
+    groups = groups_around_keepers(nodes, edges, KEEPER_RULES, lambda a, b: True, [(1, 3)])
+    assert [{m.seq for m in g.members} for g in groups] == [{1, 2}]
+    # Without the picture's good copy the two versions are still one group.
+    alone = groups_around_keepers(
+        [dark, blurred], _graph({(0, 1): 0.015}), KEEPER_RULES, lambda a, b: True
+    )
+    assert [{m.seq for m in g.members} for g in alone] == [{3, 4}]
+
+
+def test_the_frame_that_matches_its_crop_seeds_the_group_not_a_downscale_of_two_frames():
+    """An untimed downscale matches both burst frames and the second frame's copy (three
+    relations); the first frame matches the downscale and its own crop (two). Counting only
+    relations within one exposure, the frame seeds the group and its crop joins it."""
+    first, second, second_copy, down, crop = (_node(seq, metrics()) for seq in (1, 2, 3, 4, 5))
+    for node, taken in ((first, "12:00:00"), (second, "12:00:01"), (second_copy, "12:00:01")):
+        node.rows[0] = _timed(node.rows[0], f"2021-06-01T{taken}")
+    crop.rows[0] = _timed(crop.rows[0], "2021-06-01T12:00:00")
+    edges = _graph({(0, 3): 0.010, (1, 3): 0.020, (2, 3): 0.021, (0, 4): 0.008, (1, 2): 0.004})
+    groups = groups_around_keepers(
+        [first, second, second_copy, down, crop], edges, KEEPER_RULES, lambda a, b: True
+    )
+    assert sorted(sorted(m.seq for m in g.members) for g in groups) == [[1, 4, 5], [2, 3]]
+
+
+def _graph(residuals: dict[tuple[int, int], float]) -> dict[int, dict[int, Edge]]:
+    edges: dict[int, dict[int, Edge]] = collections.defaultdict(dict)
+    for (a, b), residual in residuals.items():
+        edges[a][b] = edges[b][a] = Edge("near", 4, residual)
+    return edges
