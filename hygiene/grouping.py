@@ -193,23 +193,38 @@ def _closest_capture_times(nodes: list[Node], edges: dict[int, dict[int, Edge]])
     close); it then counts as taken at that time, so it can neither pull the other frame into
     its group nor join a group of the other frame's copies. When the two best frames match it
     about equally well (residuals within _UNDECIDED_RESIDUAL_RATIO), the pixels cannot say
-    which frame it copies: it gets a time of its own and joins neither.
+    which frame it copies; a second pass also weighs the copies placed in the first (a padded
+    copy may match a crop of its frame far better than either frame). A copy still undecided
+    gets a time of its own and joins neither frame.
     """
+    known = {index: node.facts.taken_at for index, node in enumerate(nodes) if node.facts.taken_at}
     closest: dict[int, str] = {}
+    undecided: list[int] = []
     for index, node in enumerate(nodes):
-        if node.facts.taken_at is not None:
-            continue
-        best_by_time: dict[str, float] = {}
-        for other, edge in edges.get(index, {}).items():
-            taken_at = nodes[other].facts.taken_at
-            if taken_at is not None:
-                best_by_time[taken_at] = min(edge.residual, best_by_time.get(taken_at, math.inf))
-        ranked = sorted(best_by_time.items(), key=lambda item: item[1])
-        if len(ranked) > 1 and ranked[1][1] < ranked[0][1] * _UNDECIDED_RESIDUAL_RATIO:
-            closest[index] = f"undecided between frames (#{index})"  # equals no real time
-        elif ranked:
-            closest[index] = ranked[0][0]
+        if node.facts.taken_at is None:
+            time = _best_time(edges.get(index, {}), known)
+            if time is not None:
+                closest[index] = time
+            elif any(other in known for other in edges.get(index, {})):
+                undecided.append(index)
+    placed = known | closest
+    for index in undecided:
+        time = _best_time(edges.get(index, {}), placed)
+        closest[index] = time or f"undecided between frames (#{index})"  # equals no real time
     return closest
+
+
+def _best_time(related: dict[int, Edge], times: dict[int, str]) -> str | None:
+    """The time of the closest related photo, None when two times are about equally close."""
+    best_by_time: dict[str, float] = {}
+    for other, edge in related.items():
+        if other in times:
+            time = times[other]
+            best_by_time[time] = min(edge.residual, best_by_time.get(time, math.inf))
+    ranked = sorted(best_by_time.items(), key=lambda item: item[1])
+    if not ranked or (len(ranked) > 1 and ranked[1][1] < ranked[0][1] * _UNDECIDED_RESIDUAL_RATIO):
+        return None
+    return ranked[0][0]
 
 
 def _confirm_all(
