@@ -348,6 +348,8 @@ def _verdict(
     if keep_better and against_keeper.strictly_better:
         words = ", ".join(against_keeper.better)
         return True, f"{words} than the keeper, not confirmed against every copy: kept too"
+    if keep_better and candidate.taken_at and not keeper.taken_at and not against_keeper.worse:
+        return True, "as good as the keeper and carries the capture date it lacks: kept too"
     if rank_key(candidate, rules, scale) >= rank_key(keeper, rules, scale):
         return False, why_not_kept(keeper, candidate, rules, scale)
     if against_keeper.worse and not against_keeper.better:  # the keeper was promoted over it

@@ -245,3 +245,20 @@ def _graph(residuals: dict[tuple[int, int], float]) -> dict[int, dict[int, Edge]
     for (a, b), residual in residuals.items():
         edges[a][b] = edges[b][a] = Edge("near", 4, residual)
     return edges
+
+
+def test_a_dated_copy_as_good_as_an_undated_keeper_is_kept_too():
+    """The seed lost its EXIF date and the dated frame is not confirmed against the third
+    member, so the seed stays the keeper; the dated frame, no worse on any aspect, is not
+    removed."""
+    seed, dated, other = (_node(seq, metrics()) for seq in (1, 2, 3))
+    dated.rows[0] = _timed(dated.rows[0], "2021-06-01T12:00:00")
+    dated.best = replace(dated.best, taken_at="2021-06-01T12:00:00")
+    edges = _graph({(0, 1): 0.01, (0, 2): 0.02})
+    [group] = groups_around_keepers(
+        [seed, dated, other], edges, KEEPER_RULES, lambda a, b: {a, b} != {1, 2}
+    )
+    members = {m.seq: m for m in group.members}
+    assert group.keeper_seq == 1
+    assert members[2].keeper and "capture date" in members[2].reason
+    assert not members[3].keeper
