@@ -251,8 +251,8 @@ def _add_derived_burst(builder: Builder, pick: Pick, image: Image.Image) -> None
 
 def _add_still_frames(builder: Builder, pick: Pick, image: Image.Image, kind: str) -> None:
     """Two frames that differ only where something moved (a subject, or the near field of a
-    stereo step), each with a half-size copy without EXIF and an over-exposed and a darkened
-    version: only the pixels can keep a frame's copies away from the other frame."""
+    stereo step), each with a half-size copy without EXIF and an over-exposed, a darkened and a
+    blown-out version: only the pixels can keep a frame's copies away from the other frame."""
     rng = seeded(builder.split, pick.original_id, kind)
     # Each kind starts from its own full-height strip of 70% of the width, so no frame of one
     # kind, nor a camera-shift burst frame (85% of each side), is a crop of another.
@@ -290,8 +290,8 @@ def _add_still_frames(builder: Builder, pick: Pick, image: Image.Image, kind: st
             **common,
         )
         # Blown out or sunk, the two frames lose what tells them apart.
-        for transform in ("over_expose", "gamma_darken"):
-            klass, flags = QUALITY_VARIANTS[transform]
+        for transform in ("over_expose", "gamma_darken", "blow_out"):
+            klass, flags = QUALITY_VARIANTS.get(transform, QUALITY_VARIANTS["over_expose"])
             builder.add(
                 encode(getattr(degrade, transform)(frame, rng), "JPEG", 90),
                 "JPEG",

@@ -63,6 +63,13 @@ def over_expose(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     return to_image(sensor_noise(linear_to_srgb(linear), 0.004, rng))
 
 
+def blow_out(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """3.5-5 stops too much light: most of the frame clips to white, a few shadows survive."""
+    stops = rng.uniform(3.5, 5.0)
+    linear = srgb_to_linear(to_pixels(image)) * 2.0**stops
+    return to_image(sensor_noise(linear_to_srgb(linear), 0.004, rng))
+
+
 # ---------------------------------------------------------------- blur
 
 
