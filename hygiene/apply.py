@@ -31,13 +31,13 @@ from hygiene.fileops import (
     same_as_planned,
     sha256_of,
 )
-from hygiene.formats import SNIFF_BYTES, sniff_image_format
-from hygiene.hashing import pixel_sha256_hex
-from hygiene.imageio import DecodeError, decode
 from hygiene.journal import Faults, Journal, Track, replay
 from hygiene.plan import Action, Plan, PlanError
 from hygiene.protect import is_protected
 from hygiene.repair import repair, repaired_bytes, resume_repair
+from hygiene.scan.formats import SNIFF_BYTES, sniff_image_format
+from hygiene.scan.hashing import pixel_sha256_hex
+from hygiene.scan.imageio import DecodeError, decode
 
 RemovalMode = Literal["quarantine", "trash", "permanent"]
 REMOVALS = ("delete", "quarantine")

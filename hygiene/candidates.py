@@ -11,8 +11,8 @@ import numpy as np
 
 from hygiene.config import DuplicateSettings
 from hygiene.grouping import Node
-from hygiene.hashing import CENTRE_BAND_SLOT, DIHEDRAL
 from hygiene.nearsearch import hamming_pairs
+from hygiene.scan.hashing import CENTRE_BAND_SLOT, DIHEDRAL
 
 # a, b, transform, b is a crop of a, pHash distance, whether the distance limit applies
 Proposal = tuple[int, int, int, bool, int, bool]

@@ -33,11 +33,11 @@ from hygiene.grouping import (
     groups_around_keepers,
     similar_clusters,
 )
-from hygiene.hashing import DIHEDRAL, pixel_sha256_hex
-from hygiene.imageio import DecodeError, decode, decode_thumbnail
 from hygiene.keeper import Candidate, rank_key
 from hygiene.protect import is_protected, protected_prefixes
-from hygiene.quality import quality_flags
+from hygiene.scan.hashing import DIHEDRAL, pixel_sha256_hex
+from hygiene.scan.imageio import DecodeError, decode, decode_thumbnail
+from hygiene.scan.quality import quality_flags
 from hygiene.verify import Comparison, MatchLimits, compare, rgb_array
 
 # Bump when the way a pair is judged changes: cached verdicts from other versions are ignored.

@@ -23,7 +23,7 @@ from hygiene.config import QualityThresholds
 from hygiene.duplicates import DuplicateReport
 from hygiene.grouping import Member
 from hygiene.paths import to_text
-from hygiene.quality import quality_flags
+from hygiene.scan.quality import quality_flags
 
 IMAGES_COLUMNS: tuple[str, ...] = (
     "path",

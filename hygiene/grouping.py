@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from hygiene.hashing import DIHEDRAL
 from hygiene.keeper import (
     Candidate,
     Scale,
@@ -27,6 +26,7 @@ from hygiene.keeper import (
     why_not_kept,
 )
 from hygiene.records import ImageFacts
+from hygiene.scan.hashing import DIHEDRAL
 
 DupKind = str  # "exact" | "pixel" | "near"
 KIND_STRENGTH = {"exact": 0, "pixel": 1, "near": 2}

@@ -46,10 +46,10 @@ from hygiene.plan import (
     settings_hash,
 )
 from hygiene.protect import protected_prefixes
-from hygiene.quality import quality_flags
 from hygiene.report import write_report
 from hygiene.runs import new_run_id, prepare_run_folder, write_run_record
-from hygiene.scan_stage import ProgressSink, ScanStats, run_scan
+from hygiene.scan.quality import quality_flags
+from hygiene.scan.stage import ProgressSink, ScanStats, run_scan
 
 
 class RunProgress(ProgressSink, Protocol):

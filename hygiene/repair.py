@@ -19,10 +19,10 @@ from hygiene.fileops import (
     same_sha,
     write_clean_copy,
 )
-from hygiene.formats import SNIFF_BYTES, repaired_container, sniff_image_format
-from hygiene.imageio import DecodeError, decode
 from hygiene.journal import Journal, Track
 from hygiene.plan import Action
+from hygiene.scan.formats import SNIFF_BYTES, repaired_container, sniff_image_format
+from hygiene.scan.imageio import DecodeError, decode
 
 
 def repaired_bytes(data: bytes, max_pixels: int) -> bytes | str:

@@ -13,7 +13,7 @@ from hygiene import __version__
 from hygiene.categorize import CategorizeReport
 from hygiene.config import Config
 from hygiene.export import RunSummary
-from hygiene.scan_stage import ScanStats
+from hygiene.scan.stage import ScanStats
 
 
 class RunFolderError(ValueError):

@@ -232,7 +232,7 @@ def _measured(path: Path, transform: str | None) -> Candidate:
     """The file as a keeper candidate, measured again through the scan's own code."""
     from PIL import Image
 
-    from hygiene.scan import WorkerSettings, scan_bytes
+    from hygiene.scan.measure import WorkerSettings, scan_bytes
 
     data = path.read_bytes()
     with Image.open(path) as image:

@@ -21,9 +21,9 @@ from hygiene.keeper import (
     describe_keeper,
     strictly_better,
 )
-from hygiene.quality import QUALITY_SIDE_PX
 from hygiene.records import KEEPER_RULES, ImageFacts, QualityMetrics
 from hygiene.samples import real_photos
+from hygiene.scan.quality import QUALITY_SIDE_PX
 from tests.conftest import run_hygiene
 
 LEGACY_RULES = [rule for rule in KEEPER_RULES if rule != "best_quality"]

@@ -11,10 +11,17 @@ from PIL import Image
 
 from hygiene import samples
 from hygiene.config import QualityThresholds
-from hygiene.imageio import decode
-from hygiene.quality import QUALITY_SIDE_PX, grey_thumbnail, is_blurry, is_bright, is_dark, measure
 from hygiene.records import QualityMetrics
 from hygiene.samples import real_photos
+from hygiene.scan.imageio import decode
+from hygiene.scan.quality import (
+    QUALITY_SIDE_PX,
+    grey_thumbnail,
+    is_blurry,
+    is_bright,
+    is_dark,
+    measure,
+)
 
 LIMITS = QualityThresholds()
 
