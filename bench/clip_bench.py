@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hygiene import catalog
 from hygiene.categorize import categorize
 from hygiene.classify import Category, CategorySet
-from hygiene.duplicates import DuplicateReport
+from hygiene.duplicates.stage import DuplicateReport
 from hygiene.embed import ClipModel
 from hygiene.pipeline import image_rows
 

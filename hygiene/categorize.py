@@ -24,9 +24,9 @@ from PIL import Image
 
 from hygiene import catalog
 from hygiene.classify import CategorySet, Verdict, decide, probabilities, text_matrix
-from hygiene.duplicates import DuplicateReport
+from hygiene.duplicates.grouping import ImageRow
+from hygiene.duplicates.stage import DuplicateReport
 from hygiene.embed import ClipModel
-from hygiene.grouping import ImageRow
 
 _PREFETCH_BATCHES = 2
 

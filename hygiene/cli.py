@@ -24,7 +24,7 @@ from hygiene.console import (
     print_summary,
     scan_progress,
 )
-from hygiene.fastdup_engine import FastdupUnavailable
+from hygiene.duplicates.fastdup_engine import FastdupUnavailable
 from hygiene.pipeline import run
 from hygiene.report import write_report
 from hygiene.runs import RunFolderError, check_run_folder

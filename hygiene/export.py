@@ -20,8 +20,8 @@ import pyarrow.parquet as pq
 from hygiene import catalog
 from hygiene.categorize import CategorizeReport, Labelled
 from hygiene.config import QualityThresholds
-from hygiene.duplicates import DuplicateReport
-from hygiene.grouping import Member
+from hygiene.duplicates.grouping import Member
+from hygiene.duplicates.stage import DuplicateReport
 from hygiene.paths import to_text
 from hygiene.scan.quality import quality_flags
 

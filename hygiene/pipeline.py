@@ -23,7 +23,9 @@ from hygiene import catalog
 from hygiene.categorize import CategorizeReport, categorize
 from hygiene.classify import CategorySet
 from hygiene.config import Config
-from hygiene.duplicates import DuplicateReport, find_duplicates
+from hygiene.duplicates.fastdup_engine import fastdup_pairs, fastdup_python
+from hygiene.duplicates.grouping import ImageRow
+from hygiene.duplicates.stage import DuplicateReport, find_duplicates
 from hygiene.embed import ModelUnavailable, default_batch_size, load_model, pick_device
 from hygiene.export import (
     DUPLICATES_COLUMNS,
@@ -33,8 +35,6 @@ from hygiene.export import (
     similar_rows,
     write_outputs,
 )
-from hygiene.fastdup_engine import fastdup_pairs, fastdup_python
-from hygiene.grouping import ImageRow
 from hygiene.plan import (
     Fingerprint,
     Plan,

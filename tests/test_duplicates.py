@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from hygiene import samples
-from hygiene.duplicates import _split_by_bytes
-from hygiene.grouping import ImageRow
-from hygiene.keeper import Candidate, strictly_better
-from hygiene.nearsearch import hamming_pairs
+from hygiene.duplicates.grouping import ImageRow
+from hygiene.duplicates.keeper import Candidate, strictly_better
+from hygiene.duplicates.nearsearch import hamming_pairs
+from hygiene.duplicates.stage import _split_by_bytes
 from hygiene.samples import real_photos
 from tests.conftest import run_hygiene
 

@@ -10,8 +10,8 @@ from datetime import datetime
 import numpy as np
 
 from hygiene.config import DuplicateSettings
-from hygiene.grouping import Node
-from hygiene.nearsearch import hamming_pairs
+from hygiene.duplicates.grouping import Node
+from hygiene.duplicates.nearsearch import hamming_pairs
 from hygiene.scan.hashing import CENTRE_BAND_SLOT, DIHEDRAL
 
 # a, b, transform, b is a crop of a, pHash distance, whether the distance limit applies

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from hygiene.keeper import (
+from hygiene.duplicates.keeper import (
     Candidate,
     Scale,
     compare_copies,
