@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hygiene import catalog
-from hygiene.categorize import CategorizeReport, Labelled
+from hygiene.categorize.stage import CategorizeReport, Labelled
 from hygiene.config import QualityThresholds
 from hygiene.duplicates.grouping import Member
 from hygiene.duplicates.stage import DuplicateReport

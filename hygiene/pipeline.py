@@ -20,13 +20,13 @@ from typing import Protocol
 import pandas as pd
 
 from hygiene import catalog
-from hygiene.categorize import CategorizeReport, categorize
-from hygiene.classify import CategorySet
+from hygiene.categorize.classify import CategorySet
+from hygiene.categorize.embed import ModelUnavailable, default_batch_size, load_model, pick_device
+from hygiene.categorize.stage import CategorizeReport, categorize
 from hygiene.config import Config
 from hygiene.duplicates.fastdup_engine import fastdup_pairs, fastdup_python
 from hygiene.duplicates.grouping import ImageRow
 from hygiene.duplicates.stage import DuplicateReport, find_duplicates
-from hygiene.embed import ModelUnavailable, default_batch_size, load_model, pick_device
 from hygiene.export import (
     DUPLICATES_COLUMNS,
     SIMILAR_COLUMNS,

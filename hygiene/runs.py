@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hygiene import __version__
-from hygiene.categorize import CategorizeReport
+from hygiene.categorize.stage import CategorizeReport
 from hygiene.config import Config
 from hygiene.export import RunSummary
 from hygiene.scan.stage import ScanStats

@@ -23,10 +23,10 @@ import numpy as np
 from PIL import Image
 
 from hygiene import catalog
-from hygiene.classify import CategorySet, Verdict, decide, probabilities, text_matrix
+from hygiene.categorize.classify import CategorySet, Verdict, decide, probabilities, text_matrix
+from hygiene.categorize.embed import ClipModel
 from hygiene.duplicates.grouping import ImageRow
 from hygiene.duplicates.stage import DuplicateReport
-from hygiene.embed import ClipModel
 
 _PREFETCH_BATCHES = 2
 

@@ -1,0 +1,1 @@
+"""The categorization stage: open_clip embeddings of the survivors, scored against prompt sets."""
