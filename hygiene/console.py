@@ -24,10 +24,10 @@ from rich.text import Text
 
 from hygiene.config import Config, ConfigError, load_config
 from hygiene.export import STATUSES
-from hygiene.fileops import Outcome
 from hygiene.paths import to_text
 from hygiene.pipeline import RunResult
-from hygiene.plan import Plan
+from hygiene.plan.decisions import Plan
+from hygiene.plan.fileops import Outcome
 
 err_console = Console(stderr=True)
 out_console = Console()

@@ -35,7 +35,7 @@ from hygiene.export import (
     similar_rows,
     write_outputs,
 )
-from hygiene.plan import (
+from hygiene.plan.decisions import (
     Fingerprint,
     Plan,
     PlanInput,

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from hygiene.plan import parse_plan
+from hygiene.plan.decisions import parse_plan
 from hygiene.samples import build_sample_archive, jpeg_bytes, photo
 from tests.conftest import run_hygiene
 

@@ -18,7 +18,7 @@ from PIL import Image
 
 from hygiene import catalog
 from hygiene.config import load_config
-from hygiene.plan import Fingerprint, PlanInput, Policy, build_plan
+from hygiene.plan.decisions import Fingerprint, PlanInput, Policy, build_plan
 from hygiene.records import FileEntry
 from hygiene.samples import encoded, jpeg_bytes, photo
 from hygiene.scan import stage as scan_stage
