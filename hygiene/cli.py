@@ -25,9 +25,9 @@ from hygiene.console import (
     scan_progress,
 )
 from hygiene.duplicates.fastdup_engine import FastdupUnavailable
+from hygiene.outputs.report import write_report
+from hygiene.outputs.runs import RunFolderError, check_run_folder
 from hygiene.pipeline import run
-from hygiene.report import write_report
-from hygiene.runs import RunFolderError, check_run_folder
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hygiene.config import Config, ConfigError, load_config
-from hygiene.export import STATUSES
+from hygiene.outputs.tables import STATUSES
 from hygiene.paths import to_text
 from hygiene.pipeline import RunResult
 from hygiene.plan.decisions import Plan

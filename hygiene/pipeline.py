@@ -27,7 +27,9 @@ from hygiene.config import Config
 from hygiene.duplicates.fastdup_engine import fastdup_pairs, fastdup_python
 from hygiene.duplicates.grouping import ImageRow
 from hygiene.duplicates.stage import DuplicateReport, find_duplicates
-from hygiene.export import (
+from hygiene.outputs.report import write_report
+from hygiene.outputs.runs import new_run_id, prepare_run_folder, write_run_record
+from hygiene.outputs.tables import (
     DUPLICATES_COLUMNS,
     SIMILAR_COLUMNS,
     RunSummary,
@@ -46,8 +48,6 @@ from hygiene.plan.decisions import (
     settings_hash,
 )
 from hygiene.protect import protected_prefixes
-from hygiene.report import write_report
-from hygiene.runs import new_run_id, prepare_run_folder, write_run_record
 from hygiene.scan.quality import quality_flags
 from hygiene.scan.stage import ProgressSink, ScanStats, run_scan
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from hygiene import __version__
 from hygiene.categorize.stage import CategorizeReport
 from hygiene.config import Config
-from hygiene.export import RunSummary
+from hygiene.outputs.tables import RunSummary
 from hygiene.scan.stage import ScanStats
 
 
