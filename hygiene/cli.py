@@ -170,7 +170,7 @@ def config_show(config_file: Path | None) -> None:
 @click.pass_context
 def demo(ctx: click.Context, folder: Path, seed: int, workers: int | None) -> None:
     """Generate a sample archive in FOLDER and scan it."""
-    from hygiene.samples import build_sample_archive
+    from hygiene.demo.samples import build_sample_archive
 
     if folder.exists() and any(folder.iterdir()):
         fail(f"{folder} exists and is not empty; pass an empty or new folder")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hygiene import samples
+from hygiene.demo import samples
 from hygiene.scan.discover import iter_files
 
 

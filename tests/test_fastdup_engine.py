@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from hygiene import samples
+from hygiene.demo import samples
 from hygiene.duplicates.fastdup_engine import FastdupUnavailable, fastdup_python
 from tests.conftest import run_hygiene
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hygiene import samples
+from hygiene.demo import samples
 from hygiene.scan.formats import (
     StructureError,
     check_structure,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hygiene import samples
+from hygiene.demo import samples
 from hygiene.scan.imageio import DecodeError, TooLargeToCheck, decode
 from hygiene.scan.native_stderr import library_note, native_stderr_captured
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from hygiene import samples
+from hygiene.demo import samples
+from hygiene.demo.samples import real_photos
 from hygiene.duplicates.grouping import Edge, ImageRow, Node, _turned_nodes, groups_around_keepers
 from hygiene.duplicates.keeper import (
     MEASURED_SIDE_PX,
@@ -22,7 +23,6 @@ from hygiene.duplicates.keeper import (
 )
 from hygiene.duplicates.stage import DuplicateReport
 from hygiene.records import KEEPER_RULES, ImageFacts, QualityMetrics
-from hygiene.samples import real_photos
 from hygiene.scan.quality import QUALITY_SIDE_PX
 from tests.conftest import run_hygiene
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hygiene import samples
 from hygiene.config import QualityThresholds
+from hygiene.demo import samples
+from hygiene.demo.samples import real_photos
 from hygiene.records import QualityMetrics
-from hygiene.samples import real_photos
 from hygiene.scan.imageio import decode
 from hygiene.scan.quality import (
     QUALITY_SIDE_PX,

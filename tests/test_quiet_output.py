@@ -12,7 +12,7 @@ import socket
 import pytest
 from PIL import Image
 
-from hygiene.samples import jpeg_bytes, photo
+from hygiene.demo.samples import jpeg_bytes, photo
 from tests.conftest import run_hygiene
 
 LIBRARY_NOISE = (

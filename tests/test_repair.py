@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hygiene.samples import jpeg_bytes, photo
+from hygiene.demo.samples import jpeg_bytes, photo
 from hygiene.scan.formats import check_structure, repaired_container
 from hygiene.scan.imageio import DecodeError, decode
 from tests.conftest import run_hygiene
