@@ -10,9 +10,18 @@ from pathlib import Path
 import click
 
 from hygiene.console import fail, load_config_file, out_console, print_outcome, print_plan
-from hygiene.plan.apply import apply_plan, check_plan_for_root, plan_sha256
-from hygiene.plan.decisions import Plan, PlanError, parse_plan
-from hygiene.plan.journal import LEGACY_JOURNAL_NAME, Journal, JournalError, journal_path_for
+from hygiene.plan import (
+    LEGACY_JOURNAL_NAME,
+    Journal,
+    JournalError,
+    Plan,
+    PlanError,
+    apply_plan,
+    check_plan_for_root,
+    journal_path_for,
+    parse_plan,
+    plan_sha256,
+)
 from hygiene.plan.undo import undo
 from hygiene.protect import protected_prefixes
 

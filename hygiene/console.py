@@ -23,11 +23,10 @@ from rich.table import Table
 from rich.text import Text
 
 from hygiene.config import Config, ConfigError, load_config
-from hygiene.outputs.tables import STATUSES
+from hygiene.outputs import STATUSES
 from hygiene.paths import to_text
 from hygiene.pipeline import RunResult
-from hygiene.plan.decisions import Plan
-from hygiene.plan.fileops import Outcome
+from hygiene.plan import Outcome, Plan
 
 err_console = Console(stderr=True)
 out_console = Console()

@@ -20,24 +20,36 @@ from typing import Protocol
 import pandas as pd
 
 from hygiene import catalog
-from hygiene.categorize.classify import CategorySet
-from hygiene.categorize.embed import ModelUnavailable, default_batch_size, load_model, pick_device
-from hygiene.categorize.stage import CategorizeReport, categorize
+from hygiene.categorize import (
+    CategorizeReport,
+    CategorySet,
+    ModelUnavailable,
+    categorize,
+    default_batch_size,
+    load_model,
+    pick_device,
+)
 from hygiene.config import Config
-from hygiene.duplicates.fastdup_engine import fastdup_pairs, fastdup_python
-from hygiene.duplicates.grouping import ImageRow
-from hygiene.duplicates.stage import DuplicateReport, find_duplicates
-from hygiene.outputs.report import write_report
-from hygiene.outputs.runs import new_run_id, prepare_run_folder, write_run_record
-from hygiene.outputs.tables import (
+from hygiene.duplicates import (
+    DuplicateReport,
+    ImageRow,
+    fastdup_pairs,
+    fastdup_python,
+    find_duplicates,
+)
+from hygiene.outputs import (
     DUPLICATES_COLUMNS,
     SIMILAR_COLUMNS,
     RunSummary,
     duplicate_rows,
+    new_run_id,
+    prepare_run_folder,
     similar_rows,
     write_outputs,
+    write_report,
+    write_run_record,
 )
-from hygiene.plan.decisions import (
+from hygiene.plan import (
     Fingerprint,
     Plan,
     PlanInput,
@@ -48,8 +60,7 @@ from hygiene.plan.decisions import (
     settings_hash,
 )
 from hygiene.protect import protected_prefixes
-from hygiene.scan.quality import quality_flags
-from hygiene.scan.stage import ProgressSink, ScanStats, run_scan
+from hygiene.scan import ProgressSink, ScanStats, quality_flags, run_scan
 
 
 class RunProgress(ProgressSink, Protocol):

@@ -25,8 +25,7 @@ from PIL import Image
 from hygiene import catalog
 from hygiene.categorize.classify import CategorySet, Verdict, decide, probabilities, text_matrix
 from hygiene.categorize.embed import ClipModel
-from hygiene.duplicates.grouping import ImageRow
-from hygiene.duplicates.stage import DuplicateReport
+from hygiene.duplicates import DuplicateReport, ImageRow
 
 _PREFETCH_BATCHES = 2
 

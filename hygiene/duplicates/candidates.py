@@ -12,7 +12,7 @@ import numpy as np
 from hygiene.config import DuplicateSettings
 from hygiene.duplicates.grouping import Node
 from hygiene.duplicates.nearsearch import hamming_pairs
-from hygiene.scan.hashing import CENTRE_BAND_SLOT, DIHEDRAL
+from hygiene.scan import CENTRE_BAND_SLOT, DIHEDRAL
 
 # a, b, transform, b is a crop of a, pHash distance, whether the distance limit applies
 Proposal = tuple[int, int, int, bool, int, bool]

@@ -41,9 +41,14 @@ from hygiene.duplicates.grouping import (
 from hygiene.duplicates.keeper import Candidate, rank_key
 from hygiene.duplicates.verify import Comparison, MatchLimits, compare, rgb_array
 from hygiene.protect import is_protected, protected_prefixes
-from hygiene.scan.hashing import DIHEDRAL, pixel_sha256_hex
-from hygiene.scan.imageio import DecodeError, decode, decode_thumbnail
-from hygiene.scan.quality import quality_flags
+from hygiene.scan import (
+    DIHEDRAL,
+    DecodeError,
+    decode,
+    decode_thumbnail,
+    pixel_sha256_hex,
+    quality_flags,
+)
 
 # Bump when the way a pair is judged changes: cached verdicts from other versions are ignored.
 VERIFY_VERSION = 3

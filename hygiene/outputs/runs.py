@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hygiene import __version__
-from hygiene.categorize.stage import CategorizeReport
+from hygiene.categorize import CategorizeReport
 from hygiene.config import Config
 from hygiene.outputs.tables import RunSummary
-from hygiene.scan.stage import ScanStats
+from hygiene.scan import ScanStats
 
 
 class RunFolderError(ValueError):

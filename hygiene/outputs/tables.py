@@ -18,12 +18,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hygiene import catalog
-from hygiene.categorize.stage import CategorizeReport, Labelled
+from hygiene.categorize import CategorizeReport, Labelled
 from hygiene.config import QualityThresholds
-from hygiene.duplicates.grouping import Member
-from hygiene.duplicates.stage import DuplicateReport
+from hygiene.duplicates import DuplicateReport, Member
 from hygiene.paths import to_text
-from hygiene.scan.quality import quality_flags
+from hygiene.scan import quality_flags
 
 IMAGES_COLUMNS: tuple[str, ...] = (
     "path",

@@ -35,9 +35,7 @@ from hygiene.plan.fileops import (
 from hygiene.plan.journal import Faults, Journal, Track, replay
 from hygiene.plan.repair import repair, repaired_bytes, resume_repair
 from hygiene.protect import is_protected
-from hygiene.scan.formats import SNIFF_BYTES, sniff_image_format
-from hygiene.scan.hashing import pixel_sha256_hex
-from hygiene.scan.imageio import DecodeError, decode
+from hygiene.scan import SNIFF_BYTES, DecodeError, decode, pixel_sha256_hex, sniff_image_format
 
 RemovalMode = Literal["quarantine", "trash", "permanent"]
 REMOVALS = ("delete", "quarantine")

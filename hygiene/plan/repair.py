@@ -21,8 +21,7 @@ from hygiene.plan.fileops import (
     write_clean_copy,
 )
 from hygiene.plan.journal import Journal, Track
-from hygiene.scan.formats import SNIFF_BYTES, repaired_container, sniff_image_format
-from hygiene.scan.imageio import DecodeError, decode
+from hygiene.scan import SNIFF_BYTES, DecodeError, decode, repaired_container, sniff_image_format
 
 
 def repaired_bytes(data: bytes, max_pixels: int) -> bytes | str:
