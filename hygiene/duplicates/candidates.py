@@ -1,6 +1,6 @@
 """Candidate pairs for the duplicate stage: the hash search (whole frames under every rotation
 and mirror, crop windows, centre bands), photos taken moments apart, and crops that kept their
-capture time. Each candidate carries the alignment to confirm it with; duplicates.py confirms.
+capture time. Each candidate carries the alignment to confirm it with; stage.py confirms.
 """
 
 from __future__ import annotations
