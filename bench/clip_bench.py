@@ -4,8 +4,8 @@ Uses a scan benchmark corpus of 12-megapixel files (bench/out/corpus-*), scans i
 catalog, then, with the same model (random weights: speed does not depend on them):
 
 1. pure forward: the model on ready tensors, batch after batch;
-2. hygiene: `hygiene.categorize.categorize` end to end (thumbnails from the catalog prepared by
-   threads while the model runs, embeddings written to the catalog);
+2. hygiene: `hygiene.categorize.stage.categorize` end to end (thumbnails from the catalog
+   prepared by threads while the model runs, embeddings written to the catalog);
 3. naive: for each batch, open every file with Pillow at full resolution, preprocess, then embed,
    with no overlap.
 
@@ -25,10 +25,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hygiene import catalog
-from hygiene.categorize import categorize
-from hygiene.classify import Category, CategorySet
-from hygiene.duplicates import DuplicateReport
-from hygiene.embed import ClipModel
+from hygiene.categorize.classify import Category, CategorySet
+from hygiene.categorize.embed import ClipModel
+from hygiene.categorize.stage import categorize
+from hygiene.duplicates.stage import DuplicateReport
 from hygiene.pipeline import image_rows
 
 

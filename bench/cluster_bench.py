@@ -3,9 +3,9 @@
 Each "photo" gets the same hash layout the scan stores (8 rotation/mirror pHashes, 5 crop
 windows, 1 centre band), drawn at random, and one photo in five gets a planted near-duplicate
 whose hashes differ in a few bits. The benchmark runs the duplicate stage's candidate search
-(`hygiene.candidates.candidate_pairs`) in a fresh process per size and reports wall time, peak RSS
-and the share of planted pairs proposed. Thumbnail verification is not included: its cost is
-proportional to the number of proposals, which is reported.
+(`hygiene.duplicates.candidates.candidate_pairs`) in a fresh process per size and reports wall
+time, peak RSS and the share of planted pairs proposed. Thumbnail verification is not included:
+its cost is proportional to the number of proposals, which is reported.
 
     .venv/bin/python bench/cluster_bench.py                 # 10k, 100k, 1M
     .venv/bin/python bench/cluster_bench.py --sizes 10000   # one size
@@ -44,9 +44,9 @@ def make_hashes(count: int, seed: int = 0) -> tuple[np.ndarray, int]:
 
 
 def measure(count: int) -> dict[str, float]:
-    from hygiene.candidates import candidate_pairs
     from hygiene.config import DuplicateSettings
-    from hygiene.grouping import Node
+    from hygiene.duplicates.candidates import candidate_pairs
+    from hygiene.duplicates.grouping import Node
 
     hashes, originals = make_hashes(count)
     undated = SimpleNamespace(facts=SimpleNamespace(taken_at=None))

@@ -4,9 +4,9 @@
 
 Builds (once) bench/out/compare/corpus from photos that installable packages ship (scikit-image and
 scikit-learn wheels) plus generated scenes, with a ground-truth manifest:
-- every duplicate transform of hygiene.samples.build_duplicate_corpus, and a burst frame each;
+- every duplicate transform of hygiene.demo.samples.build_duplicate_corpus, and a burst frame each;
 - dark / bright / blurry variants of other photos (excluded from duplicate scoring);
-- broken files of every kind hygiene.samples makes.
+- broken files of every kind hygiene.demo.samples makes.
 Each tool runs in its own environment (.venv-<tool>, created and filled from PyPI on first use, or
 Debian's jdupes, installed with apt-get if missing) as a subprocess under /usr/bin/time; its
 answers are scored the same way. Writes a markdown table to stdout and JSON to
@@ -32,7 +32,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from hygiene import samples  # noqa: E402
+from hygiene.demo import samples  # noqa: E402
 
 OUT = REPO / "bench" / "out" / "compare"
 KEEPABLE = {None, "exact_copy", "metadata_stripped", "lossless_png", "lossless_bmp"}
@@ -45,7 +45,7 @@ def build_corpus(root: Path) -> list[dict]:
     manifest = root.parent / "manifest.json"
     if manifest.exists():
         return json.loads(manifest.read_text())
-    from hygiene.samples import real_photos
+    from hygiene.demo.samples import real_photos
 
     originals = dict(real_photos())
     originals.update({f"gen{i}": samples.photo(300 + i, 1024, 768) for i in range(8)})

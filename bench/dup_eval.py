@@ -3,9 +3,10 @@
     .venv/bin/python bench/dup_eval.py [CORPUS_DIR] [--generated 8] [--engine fastdup]
 
 Builds (once) 12 real photos from the scikit-image / scikit-learn wheels plus generated scenes,
-each with every duplicate transform of `hygiene.samples.build_duplicate_corpus` and a burst frame,
-scans it with `hygiene scan`, and prints pairwise precision/recall overall and per transform,
-merged groups, burst pairs called duplicates, unacceptable keepers and bursts found as similar.
+each with every duplicate transform of `hygiene.demo.samples.build_duplicate_corpus` and a burst
+frame, scans it with `hygiene scan`, and prints pairwise precision/recall overall and per
+transform, merged groups, burst pairs called duplicates, unacceptable keepers and bursts found as
+similar.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.test_quality
 
-from hygiene import samples
+from hygiene.demo import samples
 
 KEEPABLE = {None, "exact_copy", "metadata_stripped", "lossless_png", "lossless_bmp"}
 
@@ -29,7 +30,7 @@ KEEPABLE = {None, "exact_copy", "metadata_stripped", "lossless_png", "lossless_b
 def build(root: Path, generated: int) -> list[dict]:
     manifest = root.parent / f"{root.name}.json"
     if not manifest.exists():
-        from hygiene.samples import real_photos
+        from hygiene.demo.samples import real_photos
 
         originals = dict(real_photos())
         originals.update({f"gen{i}": samples.photo(300 + i, 1024, 768) for i in range(generated)})

@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hygiene import catalog
-from hygiene.export import DUPLICATES_COLUMNS, IMAGES_COLUMNS
-from hygiene.report import write_report
+from hygiene.outputs.report import write_report
+from hygiene.outputs.tables import DUPLICATES_COLUMNS, IMAGES_COLUMNS
 
 
 def fake_run(folder: Path, count: int) -> None:

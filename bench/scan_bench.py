@@ -27,7 +27,7 @@ import numpy as np
 import pillow_heif
 from PIL import Image
 
-from hygiene import samples
+from hygiene.demo import samples
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent

@@ -24,10 +24,9 @@ from hygiene.console import (
     print_summary,
     scan_progress,
 )
-from hygiene.fastdup_engine import FastdupUnavailable
+from hygiene.duplicates import FastdupUnavailable
+from hygiene.outputs import RunFolderError, check_run_folder, write_report
 from hygiene.pipeline import run
-from hygiene.report import write_report
-from hygiene.runs import RunFolderError, check_run_folder
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -170,7 +169,7 @@ def config_show(config_file: Path | None) -> None:
 @click.pass_context
 def demo(ctx: click.Context, folder: Path, seed: int, workers: int | None) -> None:
     """Generate a sample archive in FOLDER and scan it."""
-    from hygiene.samples import build_sample_archive
+    from hygiene.demo import build_sample_archive
 
     if folder.exists() and any(folder.iterdir()):
         fail(f"{folder} exists and is not empty; pass an empty or new folder")

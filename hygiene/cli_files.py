@@ -9,12 +9,21 @@ from pathlib import Path
 
 import click
 
-from hygiene.apply import apply_plan, check_plan_for_root, plan_sha256
 from hygiene.console import fail, load_config_file, out_console, print_outcome, print_plan
-from hygiene.journal import LEGACY_JOURNAL_NAME, Journal, JournalError, journal_path_for
-from hygiene.plan import Plan, PlanError, parse_plan
+from hygiene.plan import (
+    LEGACY_JOURNAL_NAME,
+    Journal,
+    JournalError,
+    Plan,
+    PlanError,
+    apply_plan,
+    check_plan_for_root,
+    journal_path_for,
+    parse_plan,
+    plan_sha256,
+)
+from hygiene.plan.undo import undo
 from hygiene.protect import protected_prefixes
-from hygiene.undo import undo
 
 _EXPECTED_ROOT = click.option(
     "--root",

@@ -23,11 +23,10 @@ from rich.table import Table
 from rich.text import Text
 
 from hygiene.config import Config, ConfigError, load_config
-from hygiene.export import STATUSES
-from hygiene.fileops import Outcome
+from hygiene.outputs import STATUSES
 from hygiene.paths import to_text
 from hygiene.pipeline import RunResult
-from hygiene.plan import Plan
+from hygiene.plan import Outcome, Plan
 
 err_console = Console(stderr=True)
 out_console = Console()

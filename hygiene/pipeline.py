@@ -20,21 +20,35 @@ from typing import Protocol
 import pandas as pd
 
 from hygiene import catalog
-from hygiene.categorize import CategorizeReport, categorize
-from hygiene.classify import CategorySet
+from hygiene.categorize import (
+    CategorizeReport,
+    CategorySet,
+    ModelUnavailable,
+    categorize,
+    default_batch_size,
+    load_model,
+    pick_device,
+)
 from hygiene.config import Config
-from hygiene.duplicates import DuplicateReport, find_duplicates
-from hygiene.embed import ModelUnavailable, default_batch_size, load_model, pick_device
-from hygiene.export import (
+from hygiene.duplicates import (
+    DuplicateReport,
+    ImageRow,
+    fastdup_pairs,
+    fastdup_python,
+    find_duplicates,
+)
+from hygiene.outputs import (
     DUPLICATES_COLUMNS,
     SIMILAR_COLUMNS,
     RunSummary,
     duplicate_rows,
+    new_run_id,
+    prepare_run_folder,
     similar_rows,
     write_outputs,
+    write_report,
+    write_run_record,
 )
-from hygiene.fastdup_engine import fastdup_pairs, fastdup_python
-from hygiene.grouping import ImageRow
 from hygiene.plan import (
     Fingerprint,
     Plan,
@@ -46,10 +60,7 @@ from hygiene.plan import (
     settings_hash,
 )
 from hygiene.protect import protected_prefixes
-from hygiene.quality import quality_flags
-from hygiene.report import write_report
-from hygiene.runs import new_run_id, prepare_run_folder, write_run_record
-from hygiene.scan_stage import ProgressSink, ScanStats, run_scan
+from hygiene.scan import ProgressSink, ScanStats, quality_flags, run_scan
 
 
 class RunProgress(ProgressSink, Protocol):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hygiene.samples import SampleFile, build_sample_archive
+from hygiene.demo.samples import SampleFile, build_sample_archive
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """Run the hygiene CLI with a kill point: `python -m tests.fault_hook KILL_AT COMMAND ARGS...`.
 
 The KILL_AT-th journal write or file step of an apply or undo SIGKILLs the process, as a power
-cut would (see hygiene.journal.Faults). Production code has no switch for this; only this hook
+cut would (see hygiene.plan.journal.Faults). Production code has no switch for this; only this hook
 installs it.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 
-from hygiene import journal
 from hygiene.cli import cli
+from hygiene.plan import journal
 
 if __name__ == "__main__":
     kill_at = int(sys.argv[1])

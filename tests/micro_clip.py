@@ -104,7 +104,7 @@ def _soft_clip_loss(image_features, text_features, scale, kinds):
 
 def write_archive(root: Path, per_class: int, seed: int) -> dict[str, str]:
     """PNG files of every class under `root`; returns file name -> class."""
-    from hygiene import samples
+    from hygiene.demo import samples
 
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)

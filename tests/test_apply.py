@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hygiene.apply import repaired_bytes
+from hygiene.plan.apply import repaired_bytes
 from tests.conftest import run_hygiene
 
 REPO = Path(__file__).resolve().parents[1]

@@ -23,11 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from hygiene.apply import apply_plan, plan_sha256
-from hygiene.journal import Faults, Journal, journal_path_for, replay
-from hygiene.plan import Fingerprint, Plan, PlanInput, Policy, build_plan, plan_json
-from hygiene.samples import jpeg_bytes, photo
-from hygiene.undo import undo
+from hygiene.demo.samples import jpeg_bytes, photo
+from hygiene.plan.apply import apply_plan, plan_sha256
+from hygiene.plan.decisions import Fingerprint, Plan, PlanInput, Policy, build_plan, plan_json
+from hygiene.plan.journal import Faults, Journal, journal_path_for, replay
+from hygiene.plan.undo import undo
 
 EXAMPLES = int(os.environ.get("HYGIENE_PROPERTY_EXAMPLES", "300"))
 KEEPERS = ("a.jpg", "b.png", "c.jpg")

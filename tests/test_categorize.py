@@ -151,9 +151,9 @@ def test_a_thumbnail_lost_late_never_shifts_labels_onto_other_files(tmp_path, sc
     from PIL import Image
 
     from hygiene import catalog
-    from hygiene.categorize import categorize
-    from hygiene.classify import Category, CategorySet
-    from hygiene.duplicates import DuplicateReport
+    from hygiene.categorize.classify import Category, CategorySet
+    from hygiene.categorize.stage import categorize
+    from hygiene.duplicates.stage import DuplicateReport
     from hygiene.pipeline import image_rows
 
     root = tmp_path / "archive"

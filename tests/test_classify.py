@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from hygiene.classify import REVIEW, Category, CategorySet, decide, ensemble, text_matrix
+from hygiene.categorize.classify import REVIEW, Category, CategorySet, decide, ensemble, text_matrix
 
 VECTORS = {
     "cat a": [1.0, 0.0, 0.0],

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hygiene import samples
-from hygiene.grouping import Edge, ImageRow, groups_around_keepers
+from hygiene.demo import samples
+from hygiene.demo.samples import real_photos
+from hygiene.duplicates.grouping import Edge, ImageRow, groups_around_keepers
+from hygiene.duplicates.verify import rgb_array
 from hygiene.records import KEEPER_RULES
-from hygiene.samples import real_photos
-from hygiene.verify import rgb_array
 from tests.conftest import run_hygiene
 from tests.test_keeper import _node, metrics
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from hygiene import samples
-from hygiene.discover import iter_files
+from hygiene.demo import samples
+from hygiene.scan.discover import iter_files
 
 
 def walk(root: Path) -> list:

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hygiene import samples
-from hygiene.duplicates import _split_by_bytes
-from hygiene.grouping import ImageRow
-from hygiene.keeper import Candidate, strictly_better
-from hygiene.nearsearch import hamming_pairs
-from hygiene.samples import real_photos
+from hygiene.demo import samples
+from hygiene.demo.samples import real_photos
+from hygiene.duplicates.grouping import ImageRow
+from hygiene.duplicates.keeper import Candidate, strictly_better
+from hygiene.duplicates.nearsearch import hamming_pairs
+from hygiene.duplicates.stage import _split_by_bytes
 from tests.conftest import run_hygiene
 
 KEEPABLE = {None, "exact_copy", "metadata_stripped", "lossless_png", "lossless_bmp"}
@@ -232,7 +232,7 @@ def _measured(path: Path, transform: str | None) -> Candidate:
     """The file as a keeper candidate, measured again through the scan's own code."""
     from PIL import Image
 
-    from hygiene.scan import WorkerSettings, scan_bytes
+    from hygiene.scan.measure import WorkerSettings, scan_bytes
 
     data = path.read_bytes()
     with Image.open(path) as image:

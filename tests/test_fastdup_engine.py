@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from hygiene import samples
-from hygiene.fastdup_engine import FastdupUnavailable, fastdup_python
+from hygiene.demo import samples
+from hygiene.duplicates.fastdup_engine import FastdupUnavailable, fastdup_python
 from tests.conftest import run_hygiene
 
 try:
@@ -77,7 +77,7 @@ def test_fastdup_run_makes_no_network_connection(tmp_path):
     file_list = tmp_path / "files.txt"
     file_list.write_text("".join(f"{p}\n" for p in sorted(root.iterdir())))
     trace = tmp_path / "strace.log"
-    runner = __import__("hygiene.fastdup_engine", fromlist=["_RUNNER"])._RUNNER
+    runner = __import__("hygiene.duplicates.fastdup_engine", fromlist=["_RUNNER"])._RUNNER
     result = subprocess.run(
         [
             "strace",

@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from hygiene.demo.samples import jpeg_bytes, photo
 from hygiene.paths import to_text
-from hygiene.samples import jpeg_bytes, photo
 from tests.conftest import run_hygiene
 
 LATIN1 = b"caf\xe9.jpg"

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from hygiene import samples
-from hygiene.formats import StructureError, check_structure, describe_non_image, sniff_image_format
+from hygiene.demo import samples
+from hygiene.scan.formats import (
+    StructureError,
+    check_structure,
+    describe_non_image,
+    sniff_image_format,
+)
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hygiene import samples
-from hygiene.imageio import DecodeError, TooLargeToCheck, decode
-from hygiene.native_stderr import library_note, native_stderr_captured
+from hygiene.demo import samples
+from hygiene.scan.imageio import DecodeError, TooLargeToCheck, decode
+from hygiene.scan.native_stderr import library_note, native_stderr_captured
 
 BIG = 10**9
 

@@ -11,19 +11,19 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from hygiene import samples
-from hygiene.duplicates import DuplicateReport
-from hygiene.grouping import Edge, ImageRow, Node, _turned_nodes, groups_around_keepers
-from hygiene.keeper import (
+from hygiene.demo import samples
+from hygiene.demo.samples import real_photos
+from hygiene.duplicates.grouping import Edge, ImageRow, Node, _turned_nodes, groups_around_keepers
+from hygiene.duplicates.keeper import (
     MEASURED_SIDE_PX,
     Candidate,
     compare_copies,
     describe_keeper,
     strictly_better,
 )
-from hygiene.quality import QUALITY_SIDE_PX
+from hygiene.duplicates.stage import DuplicateReport
 from hygiene.records import KEEPER_RULES, ImageFacts, QualityMetrics
-from hygiene.samples import real_photos
+from hygiene.scan.quality import QUALITY_SIDE_PX
 from tests.conftest import run_hygiene
 
 LEGACY_RULES = [rule for rule in KEEPER_RULES if rule != "best_quality"]

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from hygiene.config import Config
+from hygiene.demo.samples import build_sample_archive, iter_expected
+from hygiene.outputs.runs import RunFolderError
 from hygiene.pipeline import run
-from hygiene.runs import RunFolderError
-from hygiene.samples import build_sample_archive, iter_expected
 from tests.conftest import run_hygiene
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hygiene.plan import (
+from hygiene.plan.decisions import (
     Fingerprint,
     PlanError,
     PlanInput,

@@ -9,12 +9,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hygiene import samples
 from hygiene.config import QualityThresholds
-from hygiene.imageio import decode
-from hygiene.quality import QUALITY_SIDE_PX, grey_thumbnail, is_blurry, is_bright, is_dark, measure
+from hygiene.demo import samples
+from hygiene.demo.samples import real_photos
 from hygiene.records import QualityMetrics
-from hygiene.samples import real_photos
+from hygiene.scan.imageio import decode
+from hygiene.scan.quality import (
+    QUALITY_SIDE_PX,
+    grey_thumbnail,
+    is_blurry,
+    is_bright,
+    is_dark,
+    measure,
+)
 
 LIMITS = QualityThresholds()
 

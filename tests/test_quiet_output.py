@@ -12,7 +12,7 @@ import socket
 import pytest
 from PIL import Image
 
-from hygiene.samples import jpeg_bytes, photo
+from hygiene.demo.samples import jpeg_bytes, photo
 from tests.conftest import run_hygiene
 
 LIBRARY_NOISE = (
@@ -128,7 +128,7 @@ def test_model_loading_is_offline_and_leaves_logging_as_it_was(tmp_path, monkeyp
     pytest.importorskip("open_clip")
     import huggingface_hub.constants
 
-    from hygiene.embed import ModelUnavailable, load_model
+    from hygiene.categorize.embed import ModelUnavailable, load_model
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")

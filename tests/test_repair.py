@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hygiene.formats import check_structure, repaired_container
-from hygiene.imageio import DecodeError, decode
-from hygiene.samples import jpeg_bytes, photo
+from hygiene.demo.samples import jpeg_bytes, photo
+from hygiene.scan.formats import check_structure, repaired_container
+from hygiene.scan.imageio import DecodeError, decode
 from tests.conftest import run_hygiene
 
 

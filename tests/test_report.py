@@ -8,8 +8,8 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from hygiene.plan import parse_plan
-from hygiene.samples import build_sample_archive, jpeg_bytes, photo
+from hygiene.demo.samples import build_sample_archive, jpeg_bytes, photo
+from hygiene.plan.decisions import parse_plan
 from tests.conftest import run_hygiene
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from hygiene.apply import apply_plan, plan_sha256
-from hygiene.journal import Faults, journal_path_for
-from hygiene.plan import parse_plan, plan_json
-from hygiene.samples import build_sample_archive, jpeg_bytes, photo
-from hygiene.undo import undo
+from hygiene.demo.samples import build_sample_archive, jpeg_bytes, photo
+from hygiene.plan.apply import apply_plan, plan_sha256
+from hygiene.plan.decisions import parse_plan, plan_json
+from hygiene.plan.journal import Faults, journal_path_for
+from hygiene.plan.undo import undo
 from tests.conftest import run_hygiene
 from tests.test_apply import clean_copies, contents, tree
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from hygiene.demo.samples import build_sample_archive, iter_expected, jpeg_bytes, photo
 from hygiene.records import READABLE
-from hygiene.samples import build_sample_archive, iter_expected, jpeg_bytes, photo
 from tests.conftest import run_hygiene
 
 CONTRACT = [

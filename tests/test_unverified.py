@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hygiene import catalog, scan_stage
+from hygiene import catalog
 from hygiene.config import load_config
-from hygiene.plan import Fingerprint, PlanInput, Policy, build_plan
+from hygiene.demo.samples import encoded, jpeg_bytes, photo
+from hygiene.plan.decisions import Fingerprint, PlanInput, Policy, build_plan
 from hygiene.records import FileEntry
-from hygiene.samples import encoded, jpeg_bytes, photo
-from hygiene.scan import scan_file
+from hygiene.scan import stage as scan_stage
+from hygiene.scan.measure import scan_file
 from tests.conftest import run_hygiene
 
 

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from hygiene.hashing import DIHEDRAL
-from hygiene.keeper import (
+from hygiene.duplicates.keeper import (
     Candidate,
     Scale,
     compare_copies,
@@ -28,6 +27,7 @@ from hygiene.keeper import (
     why_not_kept,
 )
 from hygiene.records import ImageFacts
+from hygiene.scan.hashing import DIHEDRAL
 
 DupKind = str  # "exact" | "pixel" | "near"
 KIND_STRENGTH = {"exact": 0, "pixel": 1, "near": 2}

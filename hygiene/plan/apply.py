@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Literal
 
 from hygiene import __version__
-from hygiene.fileops import (
+from hygiene.plan.decisions import Action, Plan, PlanError
+from hygiene.plan.fileops import (
     Outcome,
     copy_verified,
     exists,
@@ -31,13 +32,10 @@ from hygiene.fileops import (
     same_as_planned,
     sha256_of,
 )
-from hygiene.formats import SNIFF_BYTES, sniff_image_format
-from hygiene.hashing import pixel_sha256_hex
-from hygiene.imageio import DecodeError, decode
-from hygiene.journal import Faults, Journal, Track, replay
-from hygiene.plan import Action, Plan, PlanError
+from hygiene.plan.journal import Faults, Journal, Track, replay
+from hygiene.plan.repair import repair, repaired_bytes, resume_repair
 from hygiene.protect import is_protected
-from hygiene.repair import repair, repaired_bytes, resume_repair
+from hygiene.scan import SNIFF_BYTES, DecodeError, decode, pixel_sha256_hex, sniff_image_format
 
 RemovalMode = Literal["quarantine", "trash", "permanent"]
 REMOVALS = ("delete", "quarantine")

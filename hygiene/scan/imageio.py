@@ -16,8 +16,8 @@ from datetime import datetime
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from hygiene.formats import StructureError, check_structure, repaired_container
-from hygiene.native_stderr import native_stderr_captured, with_library_note
+from hygiene.scan.formats import StructureError, check_structure, repaired_container
+from hygiene.scan.native_stderr import native_stderr_captured, with_library_note
 
 _PIL_FORMATS: dict[str, list[str]] = {
     "JPEG": ["JPEG", "MPO"],

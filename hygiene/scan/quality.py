@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from hygiene.hashing import content_box
-from hygiene.imageio import downscale
 from hygiene.records import ImageFacts, QualityMetrics, QualityThresholds
+from hygiene.scan.hashing import content_box
+from hygiene.scan.imageio import downscale
 
 QUALITY_SIDE_PX = 512  # measurements are taken at this size; smaller images are not upscaled
 _TILE_PX = 32

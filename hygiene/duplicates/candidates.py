@@ -1,6 +1,6 @@
 """Candidate pairs for the duplicate stage: the hash search (whole frames under every rotation
 and mirror, crop windows, centre bands), photos taken moments apart, and crops that kept their
-capture time. Each candidate carries the alignment to confirm it with; duplicates.py confirms.
+capture time. Each candidate carries the alignment to confirm it with; stage.py confirms.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from datetime import datetime
 import numpy as np
 
 from hygiene.config import DuplicateSettings
-from hygiene.grouping import Node
-from hygiene.hashing import CENTRE_BAND_SLOT, DIHEDRAL
-from hygiene.nearsearch import hamming_pairs
+from hygiene.duplicates.grouping import Node
+from hygiene.duplicates.nearsearch import hamming_pairs
+from hygiene.scan import CENTRE_BAND_SLOT, DIHEDRAL
 
 # a, b, transform, b is a crop of a, pHash distance, whether the distance limit applies
 Proposal = tuple[int, int, int, bool, int, bool]

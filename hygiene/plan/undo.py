@@ -7,7 +7,8 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
-from hygiene.fileops import (
+from hygiene.paths import to_text
+from hygiene.plan.fileops import (
     Outcome,
     exists,
     fsync_dir,
@@ -20,8 +21,7 @@ from hygiene.fileops import (
     same_sha,
     sha256_of,
 )
-from hygiene.journal import Faults, Journal, Track, replay
-from hygiene.paths import to_text
+from hygiene.plan.journal import Faults, Journal, Track, replay
 
 
 def undo(

@@ -20,10 +20,9 @@ import pyarrow.parquet as pq
 from hygiene import catalog
 from hygiene.categorize import CategorizeReport, Labelled
 from hygiene.config import QualityThresholds
-from hygiene.duplicates import DuplicateReport
-from hygiene.grouping import Member
+from hygiene.duplicates import DuplicateReport, Member
 from hygiene.paths import to_text
-from hygiene.quality import quality_flags
+from hygiene.scan import quality_flags
 
 IMAGES_COLUMNS: tuple[str, ...] = (
     "path",

@@ -11,8 +11,8 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from hygiene.quality import QUALITY_SIDE_PX
 from hygiene.records import QualityMetrics
+from hygiene.scan.quality import QUALITY_SIDE_PX
 
 _LOSSLESS_FORMATS = frozenset({"PNG", "TIFF", "BMP"})
 _GREYSCALE_CHROMA = 0.02

@@ -18,29 +18,29 @@ from typing import BinaryIO
 import numpy as np
 
 from hygiene import catalog
-from hygiene.formats import (
+from hygiene.records import FileEntry, ImageFacts, ScanOutcome
+from hygiene.scan.formats import (
     IMAGE_EXTENSIONS,
     RAW_EXTENSIONS,
     SNIFF_BYTES,
     describe_non_image,
     sniff_image_format,
 )
-from hygiene.hashing import (
+from hygiene.scan.hashing import (
     content_box,
     near_hashes,
     perceptual_hashes,
     sha256_hex,
 )
-from hygiene.imageio import (
+from hygiene.scan.imageio import (
     DecodeError,
     TooLargeToCheck,
     decode,
     downscale,
     encode_webp,
 )
-from hygiene.native_stderr import native_stderr_captured, with_library_note
-from hygiene.quality import QUALITY_SIDE_PX, colourfulness, grey_thumbnail, measure
-from hygiene.records import FileEntry, ImageFacts, ScanOutcome
+from hygiene.scan.native_stderr import native_stderr_captured, with_library_note
+from hygiene.scan.quality import QUALITY_SIDE_PX, colourfulness, grey_thumbnail, measure
 
 # Bump when what a scan stores changes; every cached result with another version is redone.
 # 5: files over the size or pixel cap are no longer cached as corrupt; 6: directional sharpness

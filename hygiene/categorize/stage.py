@@ -23,10 +23,9 @@ import numpy as np
 from PIL import Image
 
 from hygiene import catalog
-from hygiene.classify import CategorySet, Verdict, decide, probabilities, text_matrix
-from hygiene.duplicates import DuplicateReport
-from hygiene.embed import ClipModel
-from hygiene.grouping import ImageRow
+from hygiene.categorize.classify import CategorySet, Verdict, decide, probabilities, text_matrix
+from hygiene.categorize.embed import ClipModel
+from hygiene.duplicates import DuplicateReport, ImageRow
 
 _PREFETCH_BATCHES = 2
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hygiene.journal import Faults, Track
-from hygiene.plan import Fingerprint
+from hygiene.plan.decisions import Fingerprint
+from hygiene.plan.journal import Faults, Track
 
 
 @dataclass

@@ -21,9 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from hygiene import catalog
-from hygiene.candidates import Proposal, candidate_pairs, engine_candidate_pairs, timestamp
 from hygiene.config import DuplicateSettings, QualityThresholds
-from hygiene.grouping import (
+from hygiene.duplicates.candidates import (
+    Proposal,
+    candidate_pairs,
+    engine_candidate_pairs,
+    timestamp,
+)
+from hygiene.duplicates.grouping import (
     DuplicateGroup,
     Edge,
     ImageRow,
@@ -33,12 +38,17 @@ from hygiene.grouping import (
     groups_around_keepers,
     similar_clusters,
 )
-from hygiene.hashing import DIHEDRAL, pixel_sha256_hex
-from hygiene.imageio import DecodeError, decode, decode_thumbnail
-from hygiene.keeper import Candidate, rank_key
+from hygiene.duplicates.keeper import Candidate, rank_key
+from hygiene.duplicates.verify import Comparison, MatchLimits, compare, rgb_array
 from hygiene.protect import is_protected, protected_prefixes
-from hygiene.quality import quality_flags
-from hygiene.verify import Comparison, MatchLimits, compare, rgb_array
+from hygiene.scan import (
+    DIHEDRAL,
+    DecodeError,
+    decode,
+    decode_thumbnail,
+    pixel_sha256_hex,
+    quality_flags,
+)
 
 # Bump when the way a pair is judged changes: cached verdicts from other versions are ignored.
 VERIFY_VERSION = 3

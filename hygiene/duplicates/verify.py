@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from hygiene.quality import colourfulness
+from hygiene.scan.quality import colourfulness
 
 _SIDE = 64
 _COLOUR_SIDE = 16

@@ -8,7 +8,8 @@ import errno
 import hashlib
 from pathlib import Path
 
-from hygiene.fileops import (
+from hygiene.plan.decisions import Action
+from hygiene.plan.fileops import (
     exists,
     fsync_dir,
     move_file,
@@ -19,10 +20,8 @@ from hygiene.fileops import (
     same_sha,
     write_clean_copy,
 )
-from hygiene.formats import SNIFF_BYTES, repaired_container, sniff_image_format
-from hygiene.imageio import DecodeError, decode
-from hygiene.journal import Journal, Track
-from hygiene.plan import Action
+from hygiene.plan.journal import Journal, Track
+from hygiene.scan import SNIFF_BYTES, DecodeError, decode, repaired_container, sniff_image_format
 
 
 def repaired_bytes(data: bytes, max_pixels: int) -> bytes | str:

@@ -12,8 +12,8 @@ from pathlib import Path
 from hygiene import __version__
 from hygiene.categorize import CategorizeReport
 from hygiene.config import Config
-from hygiene.export import RunSummary
-from hygiene.scan_stage import ScanStats
+from hygiene.outputs.tables import RunSummary
+from hygiene.scan import ScanStats
 
 
 class RunFolderError(ValueError):

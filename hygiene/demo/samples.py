@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from hygiene.sample_images import (
+from hygiene.demo.sample_images import (
     bmp_bomb_header,
     burst_frame,
     camera_exif,

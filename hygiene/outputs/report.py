@@ -1,9 +1,9 @@
 """The HTML report: a static folder that opens from disk in any browser, with no network.
 
-`index.html` and the app (`report.js`, `report.css`, shipped in hygiene/report_assets/) read the
-run's data from small `data/*.js` chunks, so a large archive never becomes one huge file, and
-thumbnails from `thumbs/`. The page renders every string with textContent, never as HTML, so a
-hostile file name stays text.
+`index.html` and the app (`report.js`, `report.css`, shipped in hygiene/outputs/report_assets/)
+read the run's data from small `data/*.js` chunks, so a large archive never becomes one huge
+file, and thumbnails from `thumbs/`. The page renders every string with textContent, never as
+HTML, so a hostile file name stays text.
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ def write_report(run_dir: Path, conn: sqlite3.Connection) -> Path:
     }
     (data_dir / "meta.js").write_text(_script("meta", meta), encoding="utf-8")
     _write_thumbnails(conn, run_dir / "thumbs", images)
+    assets = resources.files("hygiene.outputs").joinpath("report_assets")
     for asset in _ASSETS:
-        text = resources.files("hygiene").joinpath("report_assets", asset).read_text("utf-8")
+        text = assets.joinpath(asset).read_text("utf-8")
         (run_dir / asset).write_text(text, encoding="utf-8")
     return run_dir / "index.html"
 

@@ -16,10 +16,10 @@ from typing import Protocol
 
 from hygiene import catalog
 from hygiene.config import Config
-from hygiene.discover import iter_files
 from hygiene.records import FileEntry, ScanOutcome
-from hygiene.scan import FileVerdict, KnownContent, WorkerSettings, init_worker, scan_file
-from hygiene.workers import SupervisedPool, WorkerFailure, set_preload
+from hygiene.scan.discover import iter_files
+from hygiene.scan.measure import FileVerdict, KnownContent, WorkerSettings, init_worker, scan_file
+from hygiene.scan.workers import SupervisedPool, WorkerFailure, set_preload
 
 _COMMIT_EVERY_S = 0.5
 _COMMIT_EVERY_ROWS = 500
@@ -126,7 +126,7 @@ def run_scan(
     try:
         first = next(pending, None)  # a fully cached run never starts a worker
         if first is not None:
-            set_preload(["hygiene.scan"])
+            set_preload(["hygiene.scan.measure"])
             with SupervisedPool(
                 scan_file,
                 workers=workers,
