@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Literal
 
 Status = Literal["ok", "damaged", "corrupt", "unverified", "skipped"]
@@ -134,3 +135,19 @@ QUALITY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(QualityMetrics))
 FACT_FIELDS: tuple[str, ...] = tuple(
     f.name for f in fields(ImageFacts) if f.name not in ("quality", "thumbnail_webp")
 )
+
+
+def timestamp(taken_at: str | None) -> float | None:
+    """Seconds since the epoch of an ImageFacts.taken_at, None when absent or unparsable."""
+    if taken_at is None:
+        return None
+    try:
+        return datetime.fromisoformat(taken_at).timestamp()
+    except ValueError:
+        return None
+
+
+def seconds_apart(first: str | None, second: str | None) -> float | None:
+    """Seconds between two capture times, None when either is missing or unparsable."""
+    a, b = timestamp(first), timestamp(second)
+    return None if a is None or b is None else abs(a - b)

@@ -262,3 +262,14 @@ def test_a_dated_copy_as_good_as_an_undated_keeper_is_kept_too():
     assert group.keeper_seq == 1
     assert members[2].keeper and "capture date" in members[2].reason
     assert not members[3].keeper
+
+
+def test_a_copy_equally_close_to_two_photos_taken_far_apart_goes_with_the_closer():
+    """Dated a year apart, the two photos are one picture whose date was rewritten, not two
+    frames of a burst: the copy joins the closer one."""
+    first, second, copy = (_node(seq, metrics()) for seq in (1, 2, 3))
+    first.rows[0] = _timed(first.rows[0], "2019-07-04T10:03:00")
+    second.rows[0] = _timed(second.rows[0], "2020-01-02T03:04:05")
+    edges = _graph({(0, 2): 0.030, (1, 2): 0.031})
+    groups = groups_around_keepers([first, second, copy], edges, KEEPER_RULES, lambda a, b: True)
+    assert [{m.seq for m in g.members} for g in groups] == [{1, 3}]

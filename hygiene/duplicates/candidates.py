@@ -5,13 +5,12 @@ capture time. Each candidate carries the alignment to confirm it with; stage.py 
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import numpy as np
 
 from hygiene.config import DuplicateSettings
 from hygiene.duplicates.grouping import Node
 from hygiene.duplicates.nearsearch import hamming_pairs
+from hygiene.records import timestamp
 from hygiene.scan import CENTRE_BAND_SLOT, DIHEDRAL
 
 # a, b, transform, b is a crop of a, pHash distance, whether the distance limit applies
@@ -130,12 +129,3 @@ def _taken_close_together(nodes: list[Node], max_seconds: float) -> list[tuple[i
                 break
             pairs.append((index, other))
     return pairs
-
-
-def timestamp(taken_at: str | None) -> float | None:
-    if taken_at is None:
-        return None
-    try:
-        return datetime.fromisoformat(taken_at).timestamp()
-    except ValueError:
-        return None

@@ -26,7 +26,7 @@ from hygiene.duplicates.keeper import (
     strictly_better,
     why_not_kept,
 )
-from hygiene.records import ImageFacts
+from hygiene.records import ImageFacts, seconds_apart
 from hygiene.scan.hashing import DIHEDRAL
 
 DupKind = str  # "exact" | "pixel" | "near"
@@ -108,6 +108,7 @@ def groups_around_keepers(
     rules: tuple[str, ...],
     confirm: Callable[[int, int], bool],
     similar: Sequence[tuple[int, int]] = (),
+    burst_seconds: float = 10.0,
 ) -> list[DuplicateGroup]:
     """Seed groups with central nodes; a node joins only a seed it is confirmed against.
 
@@ -141,7 +142,7 @@ def groups_around_keepers(
         )
         return (len(nodes[index].best.degraded), -relations, rank(index))
 
-    closest_time = _closest_capture_times(nodes, edges)
+    closest_time = _closest_capture_times(nodes, edges, burst_seconds)
     looks_alike: dict[int, set[int]] = defaultdict(set)
     for index, related in edges.items():
         looks_alike[index].update(related)
@@ -185,46 +186,63 @@ def _degraded_versions(
     return any(looks_alike[index] & held_well for index in joined)
 
 
-def _closest_capture_times(nodes: list[Node], edges: dict[int, dict[int, Edge]]) -> dict[int, str]:
+def _closest_capture_times(
+    nodes: list[Node], edges: dict[int, dict[int, Edge]], burst_seconds: float
+) -> dict[int, str]:
     """For a copy without EXIF time, the capture time of the closest confirmed photo with one.
 
     A copy that matches both a photo and the next frame of its burst belongs with the frame
     whose pixels it matches best (the hashes of two frames a moment apart are often equally
     close); it then counts as taken at that time, so it can neither pull the other frame into
-    its group nor join a group of the other frame's copies. When the two best frames match it
-    about equally well (residuals within _UNDECIDED_RESIDUAL_RATIO), the pixels cannot say
-    which frame it copies; a second pass also weighs the copies placed in the first (a padded
-    copy may match a crop of its frame far better than either frame). A copy still undecided
-    gets a time of its own and joins neither frame.
+    its group nor join a group of the other frame's copies. When two frames at most
+    `burst_seconds` apart match it about equally well (residuals within
+    _UNDECIDED_RESIDUAL_RATIO), the pixels cannot say which frame it copies; a second pass also
+    weighs the copies placed in the first (a padded copy may match a crop of its frame far
+    better than either frame). A copy still undecided gets a time of its own and joins neither
+    frame. Two equally close photos taken far apart are one picture whose date was rewritten:
+    the copy goes with the closer.
     """
     known = {index: node.facts.taken_at for index, node in enumerate(nodes) if node.facts.taken_at}
     closest: dict[int, str] = {}
     undecided: list[int] = []
     for index, node in enumerate(nodes):
         if node.facts.taken_at is None:
-            time = _best_time(edges.get(index, {}), known)
+            time = _best_time(edges.get(index, {}), known, burst_seconds)
             if time is not None:
                 closest[index] = time
             elif any(other in known for other in edges.get(index, {})):
                 undecided.append(index)
     placed = known | closest
     for index in undecided:
-        time = _best_time(edges.get(index, {}), placed)
+        time = _best_time(edges.get(index, {}), placed, burst_seconds)
         closest[index] = time or f"undecided between frames (#{index})"  # equals no real time
     return closest
 
 
-def _best_time(related: dict[int, Edge], times: dict[int, str]) -> str | None:
-    """The time of the closest related photo, None when two times are about equally close."""
+def _best_time(related: dict[int, Edge], times: dict[int, str], burst_seconds: float) -> str | None:
+    """The time of the closest related photo; None when a frame of the same burst is about as
+    close."""
     best_by_time: dict[str, float] = {}
     for other, edge in related.items():
         if other in times:
             time = times[other]
             best_by_time[time] = min(edge.residual, best_by_time.get(time, math.inf))
     ranked = sorted(best_by_time.items(), key=lambda item: item[1])
-    if not ranked or (len(ranked) > 1 and ranked[1][1] < ranked[0][1] * _UNDECIDED_RESIDUAL_RATIO):
+    if not ranked:
         return None
-    return ranked[0][0]
+    best_time, best_residual = ranked[0]
+    for time, residual in ranked[1:]:
+        if residual >= best_residual * _UNDECIDED_RESIDUAL_RATIO:
+            break
+        if _moments_apart(best_time, time, burst_seconds):
+            return None
+    return best_time
+
+
+def _moments_apart(first: str, second: str, burst_seconds: float) -> bool:
+    """Two capture times of one burst; a label of an undecided copy is never one."""
+    seconds = seconds_apart(first, second)
+    return seconds is not None and seconds <= burst_seconds
 
 
 def _confirm_all(

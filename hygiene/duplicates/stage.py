@@ -22,12 +22,7 @@ import numpy as np
 
 from hygiene import catalog
 from hygiene.config import DuplicateSettings, QualityThresholds
-from hygiene.duplicates.candidates import (
-    Proposal,
-    candidate_pairs,
-    engine_candidate_pairs,
-    timestamp,
-)
+from hygiene.duplicates.candidates import Proposal, candidate_pairs, engine_candidate_pairs
 from hygiene.duplicates.grouping import (
     DuplicateGroup,
     Edge,
@@ -41,6 +36,7 @@ from hygiene.duplicates.grouping import (
 from hygiene.duplicates.keeper import Candidate, rank_key
 from hygiene.duplicates.verify import Comparison, MatchLimits, compare, rgb_array
 from hygiene.protect import is_protected, protected_prefixes
+from hygiene.records import seconds_apart
 from hygiene.scan import (
     DIHEDRAL,
     DecodeError,
@@ -125,7 +121,14 @@ def find_duplicates(
             for x, y, t, c in checks
         )
 
-    groups = groups_around_keepers(nodes, edges, settings.keeper_rules, confirm, similar_pairs)
+    groups = groups_around_keepers(
+        nodes,
+        edges,
+        settings.keeper_rules,
+        confirm,
+        similar_pairs,
+        burst_seconds=settings.similar_max_seconds,
+    )
     return DuplicateReport(groups, similar_clusters(nodes, similar_pairs, groups))
 
 
@@ -338,15 +341,10 @@ def _near_limit(crop: bool, settings: DuplicateSettings) -> int:
 def _similar(comparison: Comparison, a: Node, b: Node, settings: DuplicateSettings) -> bool:
     if not comparison.is_similar(_match_limits(settings)):
         return False
-    seconds = _seconds_apart(a.facts.taken_at, b.facts.taken_at)
+    seconds = seconds_apart(a.facts.taken_at, b.facts.taken_at)
     return seconds is None or seconds <= settings.similar_max_seconds
 
 
 def _different_capture_times(first: str | None, second: str | None) -> bool:
     """Two EXIF capture times that differ mean two exposures, however alike they look."""
     return first is not None and second is not None and first != second
-
-
-def _seconds_apart(first: str | None, second: str | None) -> float | None:
-    a, b = timestamp(first), timestamp(second)
-    return None if a is None or b is None else abs(a - b)
