@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hygiene import catalog
-from hygiene.outputs.report import write_report
+from hygiene.outputs import read_report_data, write_report
 from hygiene.outputs.tables import DUPLICATES_COLUMNS, IMAGES_COLUMNS
 
 
@@ -120,7 +120,7 @@ def main() -> None:
         fake_run(run, args.files)
         conn = catalog.open_catalog(Path(scratch) / "catalog.sqlite")
         started = time.perf_counter()
-        write_report(run, conn)
+        write_report(run, conn, read_report_data(run, conn))
         written = time.perf_counter() - started
         files = [p for p in run.rglob("*") if p.is_file() and p.suffix in (".js", ".html", ".css")]
         sizes = {p.name: p.stat().st_size for p in files}

@@ -25,7 +25,7 @@ from hygiene.console import (
     scan_progress,
 )
 from hygiene.duplicates import FastdupUnavailable
-from hygiene.outputs import RunFolderError, check_run_folder, write_report
+from hygiene.outputs import RunFolderError, check_run_folder, read_report_data, write_report
 from hygiene.pipeline import run
 
 
@@ -142,7 +142,8 @@ def report_command(run_dir: Path, catalog: Path | None, config_file: Path | None
     except CatalogError as exc:
         fail(str(exc))
         return
-    out_console.print(f"report: {write_report(run_dir, conn)}", highlight=False)
+    written = write_report(run_dir, conn, read_report_data(run_dir, conn))
+    out_console.print(f"report: {written}", highlight=False)
 
 
 @cli.group("config")

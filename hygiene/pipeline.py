@@ -11,12 +11,13 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
 from hygiene import catalog
@@ -32,7 +33,6 @@ from hygiene.categorize import (
 from hygiene.config import Config
 from hygiene.duplicates import (
     DuplicateReport,
-    ImageRow,
     fastdup_pairs,
     fastdup_python,
     find_duplicates,
@@ -44,6 +44,7 @@ from hygiene.outputs import (
     duplicate_rows,
     new_run_id,
     prepare_run_folder,
+    run_report_data,
     similar_rows,
     write_outputs,
     write_report,
@@ -56,11 +57,13 @@ from hygiene.plan import (
     Policy,
     action_label,
     build_plan,
+    plan_document,
     plan_json,
     settings_hash,
 )
 from hygiene.protect import protected_prefixes
-from hygiene.scan import ProgressSink, ScanStats, quality_flags, run_scan
+from hygiene.records import ImageRow, RunTable
+from hygiene.scan import ProgressSink, ScanStats, flag_columns, run_scan
 
 
 class RunProgress(ProgressSink, Protocol):
@@ -156,41 +159,43 @@ def run(
         workers=workers or config.scan.worker_count(),
         rescan=rescan,
     )
-    run_rows = list(catalog.iter_run_rows(conn, run_id))  # read once, shared by every stage
-    rows = readable_images(run_rows)
+    table = catalog.read_run_table(conn, run_id)  # read once, shared by every stage
+    rows = table.images()
     duplicates = run_duplicates(conn, rows, root, config)
     categories, clip_status = None, "--no-clip was given"
     if categorize:
         categories, clip_status = _categorize_or_skip(
             conn, rows, duplicates, config, allow_download, progress
         )
+    flags = flag_columns(table.quality, config.quality)
     plan = make_plan(
-        run_rows, root, config, duplicates, categories, created_at=started_at.isoformat()
+        table, flags, root, config, duplicates, categories, created_at=started_at.isoformat()
     )
     (folder / "plan.json").write_text(plan_json(plan), encoding="utf-8")
     actions = {a.source: action_label(a.kind) for a in plan.actions}
-    summary = write_outputs(run_rows, folder, config.quality, duplicates, categories, actions)
+    tables = write_outputs(table, flags, folder, duplicates, categories, actions)
     catalog.forget_run(conn, run_id)
-    write_run_record(
+    record = write_run_record(
         folder,
         run_id=run_id,
         root=root,
         catalog_path=catalog_path,
         config=config,
         stats=stats,
-        summary=summary,
+        summary=tables.summary,
         started_at=started_at,
         categories=categories,
         clip_status=clip_status,
     )
-    write_report(folder, conn)
+    data = run_report_data(record, tables, table, duplicates, categories, plan_document(plan))
+    write_report(folder, conn, data)
     return RunResult(
         run_id,
         root,
         folder,
         catalog_path,
         stats,
-        summary,
+        tables.summary,
         duplicates,
         categories,
         clip_status,
@@ -222,16 +227,7 @@ def _categorize_or_skip(
 
 def image_rows(conn: sqlite3.Connection, run_id: str) -> list[ImageRow]:
     """The run's readable images, read from the catalog (for tools outside a run)."""
-    return readable_images(catalog.iter_run_rows(conn, run_id))
-
-
-def readable_images(run_rows: Iterable[catalog.CatalogRow]) -> list[ImageRow]:
-    """The readable images among a run's rows, for the stages after the scan."""
-    return [
-        ImageRow(row.seq, row.rel_path, row.size_bytes, row.sha256, row.facts)
-        for row in run_rows
-        if row.facts is not None and row.sha256 is not None
-    ]
+    return catalog.read_run_table(conn, run_id).images()
 
 
 def run_duplicates(
@@ -297,7 +293,8 @@ def run_categorize(
 
 
 def make_plan(
-    run_rows: list[catalog.CatalogRow],
+    table: RunTable,
+    flags: dict[str, np.ndarray],
     root: Path,
     config: Config,
     duplicates: DuplicateReport,
@@ -305,7 +302,8 @@ def make_plan(
     *,
     created_at: str,
 ) -> Plan:
-    """The run's plan: every file's proposed action, from the results and the [plan] policy."""
+    """The run's plan: every file's proposed action, from the results and the [plan] policy.
+    `flags` are the run's quality flag columns (scan.flag_columns)."""
     settings = config.plan
     policy = Policy(
         remove_duplicates=settings.remove_duplicates,
@@ -317,27 +315,33 @@ def make_plan(
         flatten=settings.flatten,
         quarantine_dir=config.scan.quarantine_dir,
     )
-    rows = run_rows
+    seqs = table.seq.tolist()
     fingerprints = {
-        row.seq: Fingerprint(row.size_bytes, row.mtime_ns, row.sha256)
-        for row in rows
-        if row.sha256 is not None
+        seq: Fingerprint(int(size), int(mtime), sha)
+        for seq, size, mtime, sha in zip(
+            seqs, table.size_bytes, table.mtime_ns, table.sha256, strict=True
+        )
+        if sha is not None
     }
-    paths = {row.seq: row.rel_path for row in rows}
+    paths = dict(zip(seqs, table.rel_path, strict=True))
     members = duplicates.members_by_seq()
     keeper_of = {m.seq: g.keeper_seq for g in duplicates.groups for m in g.members}
     labels = categories.by_seq if categories is not None else {}
+    raised = [
+        tuple(name for name, column in flags.items() if column[index])
+        for index in range(len(table))
+    ]
     inputs = []
-    for row in rows:
-        member = members.get(row.seq)
-        keeper_seq = keeper_of.get(row.seq)
-        label = labels.get(row.seq)
+    for index, seq in enumerate(seqs):
+        member = members.get(seq)
+        keeper_seq = keeper_of.get(seq)
+        label = labels.get(seq)
         inputs.append(
             PlanInput(
-                rel_path=row.rel_path,
-                status=row.status,
-                fingerprint=fingerprints.get(row.seq),
-                flags=quality_flags(row.facts, config.quality) if row.facts else (),
+                rel_path=table.rel_path[index],
+                status=table.status[index],
+                fingerprint=fingerprints.get(seq),
+                flags=raised[index],
                 category=label.verdict.category if label else None,
                 dup_kind=member.kind if member else None,
                 keeper=member.keeper if member else None,

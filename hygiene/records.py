@@ -6,6 +6,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Literal
 
+import numpy as np
+
 Status = Literal["ok", "damaged", "corrupt", "unverified", "skipped"]
 # Statuses whose pixels decoded completely: they have facts and take part in every stage.
 # "damaged" is a readable image whose container end is broken (see formats.repaired_container).
@@ -128,6 +130,51 @@ class ScanOutcome:
     error: str | None
     sha256: str | None
     facts: ImageFacts | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRow:
+    """A readable image of the run, as the stages after the scan need it."""
+
+    seq: int
+    rel_path: str
+    size_bytes: int
+    sha256: str
+    facts: ImageFacts
+
+
+@dataclass(frozen=True)
+class RunTable:
+    """A run's files as columns, in discovery order: read once from the catalog after the scan
+    and shared by the duplicate stage, categorization, the plan, the tables and the report.
+
+    `quality` holds one float64 column per QUALITY_FIELDS name, NaN where a file has no facts,
+    so quality verdicts are derived for the whole run at once (quality.flag_columns).
+    """
+
+    seq: np.ndarray  # int64
+    rel_path: list[str]
+    size_bytes: np.ndarray  # int64
+    mtime_ns: np.ndarray  # int64
+    sha256: list[str | None]
+    status: list[str]
+    error: list[str | None]
+    facts: list[ImageFacts | None]  # readable images only; thumbnail_webp left empty
+    quality: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.rel_path)
+
+    def has_facts(self) -> np.ndarray:
+        return np.array([facts is not None for facts in self.facts], dtype=bool)
+
+    def images(self) -> list[ImageRow]:
+        """The readable images, for the stages after the scan."""
+        return [
+            ImageRow(int(self.seq[i]), self.rel_path[i], int(self.size_bytes[i]), sha, facts)
+            for i, (sha, facts) in enumerate(zip(self.sha256, self.facts, strict=True))
+            if facts is not None and sha is not None
+        ]
 
 
 QUALITY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(QualityMetrics))

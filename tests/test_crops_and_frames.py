@@ -15,9 +15,9 @@ from PIL import Image
 
 from hygiene.demo import samples
 from hygiene.demo.samples import real_photos
-from hygiene.duplicates.grouping import Edge, ImageRow, groups_around_keepers
+from hygiene.duplicates.grouping import Edge, groups_around_keepers
 from hygiene.duplicates.verify import rgb_array
-from hygiene.records import KEEPER_RULES
+from hygiene.records import KEEPER_RULES, ImageRow
 from tests.conftest import run_hygiene
 from tests.test_keeper import _node, metrics
 

@@ -12,10 +12,10 @@ import pytest
 
 from hygiene.demo import samples
 from hygiene.demo.samples import real_photos
-from hygiene.duplicates.grouping import ImageRow
 from hygiene.duplicates.keeper import Candidate, strictly_better
 from hygiene.duplicates.nearsearch import hamming_pairs
 from hygiene.duplicates.stage import _split_by_bytes
+from hygiene.records import ImageRow
 from tests.conftest import run_hygiene
 
 KEEPABLE = {None, "exact_copy", "metadata_stripped", "lossless_png", "lossless_bmp"}

@@ -13,7 +13,7 @@ from PIL import Image, ImageFilter
 
 from hygiene.demo import samples
 from hygiene.demo.samples import real_photos
-from hygiene.duplicates.grouping import Edge, ImageRow, Node, _turned_nodes, groups_around_keepers
+from hygiene.duplicates.grouping import Edge, Node, _turned_nodes, groups_around_keepers
 from hygiene.duplicates.keeper import (
     MEASURED_SIDE_PX,
     Candidate,
@@ -22,7 +22,7 @@ from hygiene.duplicates.keeper import (
     strictly_better,
 )
 from hygiene.duplicates.stage import DuplicateReport
-from hygiene.records import KEEPER_RULES, ImageFacts, QualityMetrics
+from hygiene.records import KEEPER_RULES, ImageFacts, ImageRow, QualityMetrics
 from hygiene.scan.quality import QUALITY_SIDE_PX
 from tests.conftest import run_hygiene
 

@@ -18,6 +18,8 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from hygiene.catalog.schema import MIGRATIONS as _MIGRATIONS
 from hygiene.catalog.schema import SCHEMA_VERSION
 from hygiene.paths import from_text, to_text
@@ -28,6 +30,7 @@ from hygiene.records import (
     FileEntry,
     ImageFacts,
     QualityMetrics,
+    RunTable,
     ScanOutcome,
 )
 
@@ -223,6 +226,41 @@ def iter_run_rows(conn: sqlite3.Connection, run_id: str) -> Iterator[CatalogRow]
             for row in batch:
                 facts = _facts(row[7:]) if row[5] in READABLE else None
                 yield CatalogRow(row[0], from_text(row[1]), *row[2:7], facts=facts)
+
+
+def read_run_table(conn: sqlite3.Connection, run_id: str) -> RunTable:
+    """The files a run saw, as columns (read once after the scan; see RunTable)."""
+    seq, rel_path, size_bytes, mtime_ns = [], [], [], []
+    sha256: list[str | None] = []
+    status: list[str] = []
+    error: list[str | None] = []
+    facts: list[ImageFacts | None] = []
+    for row in iter_run_rows(conn, run_id):
+        seq.append(row.seq)
+        rel_path.append(row.rel_path)
+        size_bytes.append(row.size_bytes)
+        mtime_ns.append(row.mtime_ns)
+        sha256.append(row.sha256)
+        status.append(row.status)
+        error.append(row.error)
+        facts.append(row.facts)
+    quality = {
+        name: np.array(
+            [getattr(f.quality, name) if f is not None else np.nan for f in facts], np.float64
+        )
+        for name in QUALITY_FIELDS
+    }
+    return RunTable(
+        np.array(seq, np.int64),
+        rel_path,
+        np.array(size_bytes, np.int64),
+        np.array(mtime_ns, np.int64),
+        sha256,
+        status,
+        error,
+        facts,
+        quality,
+    )
 
 
 def mtimes_for_root(conn: sqlite3.Connection, root: str) -> dict[str, int]:

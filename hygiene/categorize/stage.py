@@ -25,7 +25,8 @@ from PIL import Image
 from hygiene import catalog
 from hygiene.categorize.classify import CategorySet, Verdict, decide, probabilities, text_matrix
 from hygiene.categorize.embed import ClipModel
-from hygiene.duplicates import DuplicateReport, ImageRow
+from hygiene.duplicates import DuplicateReport
+from hygiene.records import ImageRow
 
 _PREFETCH_BATCHES = 2
 

@@ -7,13 +7,12 @@ confirms them; keeper ranks copies; grouping builds groups and similar shots; st
 """
 
 from hygiene.duplicates.fastdup_engine import FastdupUnavailable, fastdup_pairs, fastdup_python
-from hygiene.duplicates.grouping import ImageRow, Member
+from hygiene.duplicates.grouping import Member
 from hygiene.duplicates.stage import DuplicateReport, find_duplicates
 
 __all__ = [
     "DuplicateReport",
     "FastdupUnavailable",
-    "ImageRow",
     "Member",
     "fastdup_pairs",
     "fastdup_python",

@@ -26,7 +26,7 @@ from hygiene.duplicates.keeper import (
     strictly_better,
     why_not_kept,
 )
-from hygiene.records import ImageFacts, seconds_apart
+from hygiene.records import ImageFacts, ImageRow, seconds_apart
 from hygiene.scan.hashing import DIHEDRAL
 
 DupKind = str  # "exact" | "pixel" | "near"
@@ -41,17 +41,6 @@ _TURN_EVIDENCE_BITS = 12
 # in residual copies neither for sure. Chosen on TUNING: the still-frame copies that matched the
 # wrong frame were within 1.05 of the right one, the closest decided right one 1.15.
 _UNDECIDED_RESIDUAL_RATIO = 1.10
-
-
-@dataclass(frozen=True, slots=True)
-class ImageRow:
-    """A readable image of the run, as the duplicate stage needs it."""
-
-    seq: int
-    rel_path: str
-    size_bytes: int
-    sha256: str
-    facts: ImageFacts
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,6 @@ from hygiene.duplicates.candidates import Proposal, candidate_pairs, engine_cand
 from hygiene.duplicates.grouping import (
     DuplicateGroup,
     Edge,
-    ImageRow,
     Member,
     Node,
     SimilarShot,
@@ -36,7 +35,7 @@ from hygiene.duplicates.grouping import (
 from hygiene.duplicates.keeper import Candidate, rank_key
 from hygiene.duplicates.verify import Comparison, MatchLimits, compare, rgb_array
 from hygiene.protect import is_protected, protected_prefixes
-from hygiene.records import seconds_apart
+from hygiene.records import ImageRow, seconds_apart
 from hygiene.scan import (
     DIHEDRAL,
     DecodeError,

@@ -8,7 +8,7 @@ HTML, so a hostile file name stays text.
 
 from __future__ import annotations
 
-import csv
+import copy
 import json
 import re
 import sqlite3
@@ -16,8 +16,10 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from hygiene import catalog
+from hygiene.outputs.report_data import ReportData
 from hygiene.paths import to_text
 from hygiene.records import READABLE
 
@@ -27,49 +29,28 @@ _ASSETS = ("index.html", "report.js", "report.css")
 _DATA_FILE = re.compile(r"meta\.js|images-[0-9]+\.js")
 
 
-def write_report(run_dir: Path, conn: sqlite3.Connection) -> Path:
-    """(Re)write run_dir/index.html and its data and thumbnails from the run's outputs."""
-    images = _read_csv(run_dir / "images.csv")
-    duplicates = _read_csv(run_dir / "duplicates.csv")
-    similar = _read_csv(run_dir / "similar.csv")
-    categories = _read_csv(run_dir / "categories.csv")
-    plan = json.loads((run_dir / "plan.json").read_text(encoding="utf-8"))
-    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    mtimes = _mtimes(conn, record["root"], images)
+def write_report(run_dir: Path, conn: sqlite3.Connection, data: ReportData) -> Path:
+    """(Re)write run_dir/index.html, its data chunks and thumbnails from the run's data; the
+    catalog is only asked for thumbnails."""
     data_dir = run_dir / "data"
     _clear_data_files(data_dir)
-    chunks = _write_image_chunks(data_dir, images, categories, mtimes)
+    chunks = _write_image_chunks(data_dir, data.images, data.review_reasons)
     meta = {
-        "run": {**record, "root": to_text(record["root"])},
-        "plan": _exact_integers(plan),
-        "duplicates": duplicates,
-        "similar": similar,
-        "categoryNames": _category_names(run_dir / "categories.csv"),
-        "map": _embedding_map(run_dir / "embeddings.parquet"),
+        "run": {**data.record, "root": to_text(data.record["root"])},
+        "plan": _exact_integers(copy.deepcopy(data.plan)),
+        "duplicates": data.duplicates,
+        "similar": data.similar,
+        "categoryNames": data.category_names,
+        "map": _embedding_map(data.embedding_paths, data.embeddings),
         "chunks": chunks,
     }
     (data_dir / "meta.js").write_text(_script("meta", meta), encoding="utf-8")
-    _write_thumbnails(conn, run_dir / "thumbs", images)
+    _write_thumbnails(conn, run_dir / "thumbs", data.images)
     assets = resources.files("hygiene.outputs").joinpath("report_assets")
     for asset in _ASSETS:
         text = assets.joinpath(asset).read_text("utf-8")
         (run_dir / asset).write_text(text, encoding="utf-8")
     return run_dir / "index.html"
-
-
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    if not path.is_file():
-        return []
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _category_names(path: Path) -> list[str]:
-    if not path.is_file():
-        return []
-    with path.open(newline="", encoding="utf-8") as handle:
-        header = next(csv.reader(handle))
-    return header[7:]
 
 
 def _clear_data_files(data_dir: Path) -> None:
@@ -81,31 +62,15 @@ def _clear_data_files(data_dir: Path) -> None:
             path.unlink()  # a link is removed, not followed
 
 
-def _mtimes(conn: sqlite3.Connection, root: str, images: list[dict[str, str]]) -> dict[str, int]:
-    """path (text form, as in images.csv) -> mtime_ns at the time of the run, which an edited
-    plan needs to fingerprint files the plan left alone. images.csv records it; in a run folder
-    written before that column existed, the catalog's (possibly newer) record is used."""
-    if images and "mtime_ns" in images[0]:
-        return {row["path"]: int(row["mtime_ns"]) for row in images if row["mtime_ns"]}
-    wanted = {row["path"] for row in images}
-    found = {to_text(path): mtime for path, mtime in catalog.mtimes_for_root(conn, root).items()}
-    return {path: mtime for path, mtime in found.items() if path in wanted}
-
-
-def _write_image_chunks(
-    data_dir: Path,
-    images: list[dict[str, str]],
-    categories: list[dict[str, str]],
-    mtimes: dict[str, int],
-) -> int:
-    reasons = {row["path"]: row.get("reason", "") for row in categories}
+def _write_image_chunks(data_dir: Path, images: pa.Table, reasons: dict[str, str]) -> int:
     chunks = 0
-    for start in range(0, max(len(images), 1), _CHUNK_ROWS):
+    for start in range(0, max(images.num_rows, 1), _CHUNK_ROWS):
         rows = []
-        for row in images[start : start + _CHUNK_ROWS]:
-            rows.append(
-                {**row, "mtime_ns": mtimes.get(row["path"]), "review": reasons.get(row["path"], "")}
-            )
+        for row in images.slice(start, _CHUNK_ROWS).to_pylist():
+            mtime = row["mtime_ns"]
+            # the page fingerprints files from it when a plan is edited in the browser
+            row["mtime_ns"] = int(mtime) if mtime else None
+            rows.append({**row, "review": reasons.get(row["path"], "")})
         (data_dir / f"images-{chunks}.js").write_text(_script("images", rows), encoding="utf-8")
         chunks += 1
     return chunks
@@ -121,17 +86,10 @@ def _exact_integers(plan: dict) -> dict:
     return plan
 
 
-def _embedding_map(path: Path) -> list[list[object]]:
+def _embedding_map(paths: list[str], vectors: np.ndarray) -> list[list[object]]:
     """Two principal components of the CLIP embeddings: [path, x, y] scaled to 0..1."""
-    if not path.is_file():
-        return []
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path)
-    paths = table.column("path").to_pylist()
     if len(paths) < 2:
         return []
-    vectors = np.array(table.column("vector").to_pylist(), dtype=np.float32)
     centred = vectors - vectors.mean(axis=0)
     _, _, components = np.linalg.svd(centred, full_matrices=False)
     points = centred @ components[:2].T
@@ -141,9 +99,12 @@ def _embedding_map(path: Path) -> list[list[object]]:
     ]
 
 
-def _write_thumbnails(conn: sqlite3.Connection, folder: Path, images: list[dict[str, str]]) -> None:
+def _write_thumbnails(conn: sqlite3.Connection, folder: Path, images: pa.Table) -> None:
     folder.mkdir(exist_ok=True)
-    for sha in {row["sha256"] for row in images if row["status"] in READABLE and row["sha256"]}:
+    statuses = images.column("status").to_pylist()
+    shas = images.column("sha256").to_pylist()
+    readable = {sha for sha, status in zip(shas, statuses, strict=True) if status in READABLE}
+    for sha in readable - {""}:
         target = folder / f"{sha}.webp"
         if not target.exists() and (webp := catalog.thumbnail(conn, sha)) is not None:
             target.write_bytes(webp)

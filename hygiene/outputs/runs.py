@@ -109,8 +109,9 @@ def write_run_record(
     started_at: datetime,
     categories: CategorizeReport | None,
     clip_status: str,
-) -> Path:
-    record = {
+) -> dict[str, object]:
+    """Write run.json and return what it holds."""
+    record: dict[str, object] = {
         "tool": "hygiene",
         "version": __version__,
         "run_id": run_id,
@@ -140,6 +141,5 @@ def write_run_record(
             "distribution": dict(summary.categories),
         },
     }
-    path = folder / "run.json"
-    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    return path
+    (folder / "run.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return record

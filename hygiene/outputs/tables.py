@@ -1,7 +1,7 @@
 """Write a run's machine-readable outputs: images.csv, images.parquet and summary counts.
 
-Rows stream from the catalog in discovery order and are written in chunks, so memory stays flat
-however large the archive is. Quality flags are derived here from the stored raw metrics.
+Rows come from the run's RunTable in discovery order and are written in chunks; the quality
+flags are the run's flag columns (scan.flag_columns), derived from the stored raw metrics.
 Every path is written in its text form (hygiene.paths.to_text), which any file name has.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,12 +17,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hygiene import catalog
 from hygiene.categorize import CategorizeReport, Labelled
-from hygiene.config import QualityThresholds
 from hygiene.duplicates import DuplicateReport, Member
 from hygiene.paths import to_text
-from hygiene.scan import quality_flags
+from hygiene.records import RunTable
 
 IMAGES_COLUMNS: tuple[str, ...] = (
     "path",
@@ -115,19 +113,29 @@ class RunSummary:
     flags: Counter[str] = field(default_factory=Counter)
 
 
+@dataclass(frozen=True)
+class RunTables:
+    """What write_outputs wrote: the summary counts, and images.csv's rows as text (every column
+    a string, exactly as in the file) for the report."""
+
+    summary: RunSummary
+    images_text: pa.Table
+
+
 def write_outputs(
-    run_rows: Iterable[catalog.CatalogRow],
+    table: RunTable,
+    flags: dict[str, np.ndarray],
     out_dir: Path,
-    limits: QualityThresholds,
     duplicates: DuplicateReport,
     categories: CategorizeReport | None,
     actions: dict[str, str],
-) -> RunSummary:
+) -> RunTables:
     summary = RunSummary()
     _write_duplicates(duplicates, out_dir, summary)
     members = duplicates.members_by_seq()
     labels = categories.by_seq if categories is not None else {}
     labelled_paths: list[tuple[str, int]] = []
+    text_chunks: list[pa.Table] = []
     csv_path, parquet_path = out_dir / "images.csv", out_dir / "images.parquet"
     with (
         csv_path.open("w", newline="", encoding="utf-8") as csv_file,
@@ -135,7 +143,7 @@ def write_outputs(
     ):
         writer = csv.DictWriter(csv_file, fieldnames=IMAGES_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        rows = _image_rows(run_rows, limits, summary, members, labels, labelled_paths)
+        rows = _image_rows(table, flags, summary, members, labels, labelled_paths)
         rows = (
             {
                 **row,
@@ -145,11 +153,22 @@ def write_outputs(
             for row in rows
         )
         for chunk in _chunks(rows, _CHUNK_ROWS):
-            writer.writerows(_csv_row(row) for row in chunk)
+            text = [_csv_row(row) for row in chunk]
+            writer.writerows(text)
             parquet.write_table(pa.Table.from_pylist(chunk, schema=_PARQUET_SCHEMA))
+            text_chunks.append(images_text_table(text))
     if categories is not None:
         _write_categories(categories, labelled_paths, out_dir, summary)
-    return summary
+    images_text = pa.concat_tables(text_chunks) if text_chunks else images_text_table([])
+    return RunTables(summary, images_text)
+
+
+def images_text_table(rows: list[dict[str, object]]) -> pa.Table:
+    """images.csv rows (as written, or as read back) as a table of strings."""
+    return pa.Table.from_pylist(
+        [{name: text_value(row.get(name)) for name in IMAGES_COLUMNS} for row in rows],
+        schema=pa.schema([(name, pa.string()) for name in IMAGES_COLUMNS]),
+    )
 
 
 def _write_categories(
@@ -196,44 +215,44 @@ def _write_categories(
 
 
 def _image_rows(
-    run_rows: Iterable[catalog.CatalogRow],
-    limits: QualityThresholds,
+    table: RunTable,
+    flags: dict[str, np.ndarray],
     summary: RunSummary,
     members: dict[int, Member],
     labels: dict[int, Labelled],
     labelled_paths: list[tuple[str, int]],
 ) -> Iterator[dict[str, object]]:
-    for item in run_rows:
+    summary.files = len(table)
+    summary.bytes_total = int(table.size_bytes.sum())
+    summary.flags.update({name: int(column.sum()) for name, column in flags.items()})
+    brightness, blur = table.quality["luma_mean"], table.quality["blur"]
+    for index, seq in enumerate(table.seq.tolist()):
+        rel_path, status = table.rel_path[index], table.status[index]
+        size_bytes = int(table.size_bytes[index])
         row: dict[str, object] = dict.fromkeys(IMAGES_COLUMNS)
         row.update(
-            path=item.rel_path,
-            status=item.status,
-            error=item.error,
-            size_bytes=item.size_bytes,
-            sha256=item.sha256,
-            mtime_ns=item.mtime_ns,
+            path=rel_path,
+            status=status,
+            error=table.error[index],
+            size_bytes=size_bytes,
+            sha256=table.sha256[index],
+            mtime_ns=int(table.mtime_ns[index]),
         )
-        summary.files += 1
-        summary.bytes_total += item.size_bytes
-        summary.by_status[item.status] += 1
-        summary.bytes_by_status[item.status] += item.size_bytes
-        if item.facts is not None:
-            facts, metrics = item.facts, item.facts.quality
-            raised = quality_flags(facts, limits)
-            flags = {name: name in raised for name in ("dark", "bright", "blurry")}
-            summary.flags.update(raised)
+        summary.by_status[status] += 1
+        summary.bytes_by_status[status] += size_bytes
+        if (facts := table.facts[index]) is not None:
             row.update(
                 width=facts.width,
                 height=facts.height,
                 format=facts.format,
                 taken_at=facts.taken_at,
-                brightness=round(metrics.luma_mean, 4),
-                blur=round(metrics.blur, 4),
-                **flags,
+                brightness=round(float(brightness[index]), 4),
+                blur=round(float(blur[index]), 4),
+                **{name: bool(column[index]) for name, column in flags.items()},
             )
-        if (member := members.get(item.seq)) is not None:
+        if (member := members.get(seq)) is not None:
             row.update(dup_group=member.group, dup_kind=member.kind, keeper=member.keeper)
-        if (label := labels.get(item.seq)) is not None:
+        if (label := labels.get(seq)) is not None:
             verdict = label.verdict
             row.update(
                 category=verdict.category,
@@ -241,7 +260,7 @@ def _image_rows(
                 margin=round(verdict.margin, 4),
                 uncertain=verdict.uncertain,
             )
-            labelled_paths.append((item.rel_path, item.seq))
+            labelled_paths.append((rel_path, seq))
         yield row
 
 
@@ -285,6 +304,11 @@ def _write_duplicates(report: DuplicateReport, out_dir: Path, summary: RunSummar
 
 def _csv_row(row: dict[str, object]) -> dict[str, object]:
     return {key: _csv_value(value) for key, value in row.items()}
+
+
+def text_value(value: object) -> str:
+    """A value as the CSV files write it."""
+    return str(_csv_value(value))
 
 
 def _csv_value(value: object) -> object:

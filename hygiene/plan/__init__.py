@@ -15,6 +15,7 @@ from hygiene.plan.decisions import (
     action_label,
     build_plan,
     parse_plan,
+    plan_document,
     plan_json,
     settings_hash,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "check_plan_for_root",
     "journal_path_for",
     "parse_plan",
+    "plan_document",
     "plan_json",
     "plan_sha256",
     "settings_hash",

@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import Any, Literal
 
 from hygiene import __version__
 from hygiene.paths import from_text, to_text
@@ -209,6 +209,11 @@ def settings_hash(policy: Policy, config_text: str) -> str:
 
 def plan_json(plan: Plan) -> str:
     """plan.json text; paths in their text form (paths.to_text), so any file name survives."""
+    return json.dumps(plan_document(plan), indent=1, ensure_ascii=False)
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """What plan.json holds, as JSON-ready values."""
     header = asdict(plan.header)
     header["protected_roots"] = [to_text(p) for p in plan.header.protected_roots]
     actions = []
@@ -218,7 +223,7 @@ def plan_json(plan: Plan) -> str:
             if entry[name] is not None:
                 entry[name] = to_text(entry[name])
         actions.append(entry)
-    return json.dumps({"header": header, "actions": actions}, indent=1, ensure_ascii=False)
+    return {"header": header, "actions": actions}
 
 
 def parse_plan(text: str) -> Plan:

@@ -12,6 +12,8 @@ areas, a page or a screen of text leaves glyphs scattered over white; a white fr
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import cv2
 import numpy as np
 from PIL import Image
@@ -187,39 +189,56 @@ def flat_midtone_fraction(grey: np.ndarray) -> float:
     return float(((spread <= 1) & midtone).mean())
 
 
-def is_dark(metrics: QualityMetrics, limits: QualityThresholds) -> bool:
-    return (
-        metrics.luma_p99 <= limits.dark_luma_p99_max
-        and metrics.luma_p999 <= limits.dark_luma_p999_max
+# The verdicts below take a QualityMetrics, or the same fields as columns (flag_columns): they
+# combine comparisons with & and |, which work on bools and on numpy arrays alike.
+Measures = QualityMetrics | SimpleNamespace
+Verdict = bool | np.ndarray
+
+
+def is_dark(metrics: Measures, limits: QualityThresholds) -> Verdict:
+    return (metrics.luma_p99 <= limits.dark_luma_p99_max) & (
+        metrics.luma_p999 <= limits.dark_luma_p999_max
     )
 
 
-def is_bright(metrics: QualityMetrics, limits: QualityThresholds) -> bool:
+def is_bright(metrics: Measures, limits: QualityThresholds) -> Verdict:
     return (
-        metrics.highlight_fraction >= limits.bright_highlight_fraction_min
-        and metrics.luma_p50 >= limits.bright_luma_p50_min
-        and metrics.luma_p01 >= limits.bright_luma_p01_min
-        and metrics.flat_midtone_fraction <= limits.bright_flat_midtone_fraction_max
-        and metrics.clipped_content_fraction >= limits.bright_clipped_content_fraction_min
-        and metrics.clipped_fragment_fraction <= limits.bright_clipped_fragment_fraction_max
+        (metrics.highlight_fraction >= limits.bright_highlight_fraction_min)
+        & (metrics.luma_p50 >= limits.bright_luma_p50_min)
+        & (metrics.luma_p01 >= limits.bright_luma_p01_min)
+        & (metrics.flat_midtone_fraction <= limits.bright_flat_midtone_fraction_max)
+        & (metrics.clipped_content_fraction >= limits.bright_clipped_content_fraction_min)
+        & (metrics.clipped_fragment_fraction <= limits.bright_clipped_fragment_fraction_max)
     )
 
 
-def is_blurry(metrics: QualityMetrics, limits: QualityThresholds) -> bool:
+def is_blurry(metrics: Measures, limits: QualityThresholds) -> Verdict:
     """Soft in every orientation, or soft along one and much sharper across it (a streak)."""
     least, most = metrics.sharpness_min_dir, metrics.sharpness_max_dir
-    streak = (
-        least <= limits.blurry_streak_sharpness_max
-        and least <= limits.blurry_streak_ratio_max * most
+    streak = (least <= limits.blurry_streak_sharpness_max) & (
+        least <= limits.blurry_streak_ratio_max * most
     )
-    return least <= limits.blurry_sharpness_max or streak or metrics.blur >= limits.blurry_blur_min
+    return (
+        (least <= limits.blurry_sharpness_max) | streak | (metrics.blur >= limits.blurry_blur_min)
+    )
+
+
+_CHECKS = (("dark", is_dark), ("bright", is_bright), ("blurry", is_blurry))
 
 
 def quality_flags(facts: ImageFacts, limits: QualityThresholds) -> tuple[str, ...]:
     """The names of the quality flags a readable image raises."""
-    metrics = facts.quality
-    checks = (("dark", is_dark), ("bright", is_bright), ("blurry", is_blurry))
-    return tuple(name for name, check in checks if check(metrics, limits))
+    return tuple(name for name, check in _CHECKS if check(facts.quality, limits))
+
+
+def flag_columns(
+    quality: dict[str, np.ndarray], limits: QualityThresholds
+) -> dict[str, np.ndarray]:
+    """Each flag for a whole run at once, from RunTable.quality (False where there are no
+    facts: NaN compares false)."""
+    columns = SimpleNamespace(**quality)
+    with np.errstate(invalid="ignore"):
+        return {name: np.asarray(check(columns, limits), dtype=bool) for name, check in _CHECKS}
 
 
 def colourfulness(rgb: np.ndarray) -> float:
