@@ -10,14 +10,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
-from hygiene import catalog
 from hygiene.records import FileEntry, ImageFacts, ScanOutcome
 from hygiene.scan.formats import (
     IMAGE_EXTENSIONS,
@@ -81,13 +80,23 @@ class FileVerdict:
     sha256: str | None = None
 
 
+def _nothing_known(sha256: str) -> bool:
+    return False
+
+
 _settings: WorkerSettings | None = None
-_catalog_conn: sqlite3.Connection | None = None
+_known_content: Callable[[str], bool] = _nothing_known
 
 
-def init_worker(settings: WorkerSettings) -> None:
-    global _settings
+def init_worker(
+    settings: WorkerSettings, known_content: Callable[[str], bool] | None = None
+) -> None:
+    """`known_content(sha256)`: whether these bytes were scanned before under the same settings
+    (the scan stage passes a catalog lookup); a worker then skips decoding them."""
+    global _settings, _known_content
     _settings = settings
+    if known_content is not None:
+        _known_content = known_content
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     _silence_stderr()
     import cv2
@@ -153,7 +162,7 @@ def _scan_file(entry: FileEntry) -> ScanOutcome | KnownContent | FileVerdict:
     except OSError as exc:
         return FileVerdict("skipped", f"cannot read this file: {exc.strerror or exc}")
     digest = sha256_hex(data)
-    if _already_scanned(digest, settings):
+    if _known_content(digest):
         return KnownContent(digest)
     return scan_bytes(data, image_format, digest, settings)
 
@@ -228,13 +237,3 @@ def _stream_sha256(handle: BinaryIO, head: bytes) -> str:
     while chunk := handle.read(1 << 20):
         digest.update(chunk)
     return digest.hexdigest()
-
-
-def _already_scanned(digest: str, settings: WorkerSettings) -> bool:
-    global _catalog_conn
-    try:
-        if _catalog_conn is None:
-            _catalog_conn = catalog.open_catalog_readonly(Path(settings.catalog_path))
-        return catalog.has_content(_catalog_conn, digest, settings.scan_key)
-    except sqlite3.Error:
-        return False  # the cache is an optimisation; scanning again is always correct

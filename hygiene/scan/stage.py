@@ -69,6 +69,29 @@ class _BatchedWriter:
         self._since = time.monotonic()
 
 
+class CatalogLookup:
+    """Whether a content was scanned before under a scan key, asked of the catalog from inside a
+    worker (each worker opens its own read-only connection on first use)."""
+
+    def __init__(self, catalog_path: str, scan_key: str) -> None:
+        self._path, self._scan_key = catalog_path, scan_key
+        self._conn: sqlite3.Connection | None = None
+
+    def __getstate__(self) -> tuple[str, str]:
+        return self._path, self._scan_key
+
+    def __setstate__(self, state: tuple[str, str]) -> None:
+        self.__init__(*state)
+
+    def __call__(self, sha256: str) -> bool:
+        try:
+            if self._conn is None:
+                self._conn = catalog.open_catalog_readonly(Path(self._path))
+            return catalog.has_content(self._conn, sha256, self._scan_key)
+        except sqlite3.Error:
+            return False  # the cache is an optimisation; scanning again is always correct
+
+
 def worker_settings(root: Path, config: Config, catalog_path: Path) -> WorkerSettings:
     return WorkerSettings(
         root=str(root),
@@ -132,7 +155,7 @@ def run_scan(
                 workers=workers,
                 timeout_s=config.scan.file_timeout_s,
                 initializer=init_worker,
-                initargs=(settings,),
+                initargs=(settings, CatalogLookup(settings.catalog_path, settings.scan_key)),
             ) as pool:
                 for entry, result in pool.map_unordered(itertools.chain([first], pending)):
                     writer.begin()
