@@ -9,13 +9,13 @@ than the keeper on some aspect and worse on none is removed. Pure: no files, no 
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from hygiene.duplicates.exposures import closest_capture_times
 from hygiene.duplicates.keeper import (
     Candidate,
     Scale,
@@ -26,7 +26,7 @@ from hygiene.duplicates.keeper import (
     strictly_better,
     why_not_kept,
 )
-from hygiene.records import ImageFacts, ImageRow, seconds_apart
+from hygiene.records import ImageFacts, ImageRow
 from hygiene.scan.hashing import DIHEDRAL
 
 DupKind = str  # "exact" | "pixel" | "near"
@@ -37,10 +37,6 @@ KIND_STRENGTH = {"exact": 0, "pixel": 1, "near": 2}
 # came within 22 bits of a mirror of its original, and a near-symmetric frame decides nothing.
 _TURN_MAX_BITS = 10
 _TURN_EVIDENCE_BITS = 12
-# A copy without EXIF time whose best matches among two frames differ by less than this factor
-# in residual copies neither for sure. Chosen on TUNING: the still-frame copies that matched the
-# wrong frame were within 1.05 of the right one, the closest decided right one 1.15.
-_UNDECIDED_RESIDUAL_RATIO = 1.10
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,13 +127,12 @@ def groups_around_keepers(
         )
         return (len(nodes[index].best.degraded), -relations, rank(index))
 
-    closest_time = _closest_capture_times(nodes, edges, burst_seconds)
-    looks_alike: dict[int, set[int]] = defaultdict(set)
-    for index, related in edges.items():
-        looks_alike[index].update(related)
-    for a, b in similar:
-        looks_alike[a].add(b)
-        looks_alike[b].add(a)
+    closest_time = closest_capture_times(
+        [node.facts.taken_at for node in nodes],
+        {index: {o: e.residual for o, e in related.items()} for index, related in edges.items()},
+        burst_seconds,
+    )
+    looks_alike = _looks_alike(edges, similar)
     held_well: set[int] = set()  # members of groups with an unflagged copy
     assigned: set[int] = set()
     groups: list[DuplicateGroup] = []
@@ -166,6 +161,18 @@ def groups_around_keepers(
     return groups
 
 
+def _looks_alike(
+    edges: dict[int, dict[int, Edge]], similar: Sequence[tuple[int, int]]
+) -> dict[int, set[int]]:
+    related: dict[int, set[int]] = defaultdict(set)
+    for index, others in edges.items():
+        related[index].update(others)
+    for a, b in similar:
+        related[a].add(b)
+        related[b].add(a)
+    return related
+
+
 def _degraded_versions(
     joined: list[int], nodes: list[Node], looks_alike: dict[int, set[int]], held_well: set[int]
 ) -> bool:
@@ -173,65 +180,6 @@ def _degraded_versions(
     if len(joined) < 2 or any(not nodes[index].best.degraded for index in joined):
         return False
     return any(looks_alike[index] & held_well for index in joined)
-
-
-def _closest_capture_times(
-    nodes: list[Node], edges: dict[int, dict[int, Edge]], burst_seconds: float
-) -> dict[int, str]:
-    """For a copy without EXIF time, the capture time of the closest confirmed photo with one.
-
-    A copy that matches both a photo and the next frame of its burst belongs with the frame
-    whose pixels it matches best (the hashes of two frames a moment apart are often equally
-    close); it then counts as taken at that time, so it can neither pull the other frame into
-    its group nor join a group of the other frame's copies. When two frames at most
-    `burst_seconds` apart match it about equally well (residuals within
-    _UNDECIDED_RESIDUAL_RATIO), the pixels cannot say which frame it copies; a second pass also
-    weighs the copies placed in the first (a padded copy may match a crop of its frame far
-    better than either frame). A copy still undecided gets a time of its own and joins neither
-    frame. Two equally close photos taken far apart are one picture whose date was rewritten:
-    the copy goes with the closer.
-    """
-    known = {index: node.facts.taken_at for index, node in enumerate(nodes) if node.facts.taken_at}
-    closest: dict[int, str] = {}
-    undecided: list[int] = []
-    for index, node in enumerate(nodes):
-        if node.facts.taken_at is None:
-            time = _best_time(edges.get(index, {}), known, burst_seconds)
-            if time is not None:
-                closest[index] = time
-            elif any(other in known for other in edges.get(index, {})):
-                undecided.append(index)
-    placed = known | closest
-    for index in undecided:
-        time = _best_time(edges.get(index, {}), placed, burst_seconds)
-        closest[index] = time or f"undecided between frames (#{index})"  # equals no real time
-    return closest
-
-
-def _best_time(related: dict[int, Edge], times: dict[int, str], burst_seconds: float) -> str | None:
-    """The time of the closest related photo; None when a frame of the same burst is about as
-    close."""
-    best_by_time: dict[str, float] = {}
-    for other, edge in related.items():
-        if other in times:
-            time = times[other]
-            best_by_time[time] = min(edge.residual, best_by_time.get(time, math.inf))
-    ranked = sorted(best_by_time.items(), key=lambda item: item[1])
-    if not ranked:
-        return None
-    best_time, best_residual = ranked[0]
-    for time, residual in ranked[1:]:
-        if residual >= best_residual * _UNDECIDED_RESIDUAL_RATIO:
-            break
-        if _moments_apart(best_time, time, burst_seconds):
-            return None
-    return best_time
-
-
-def _moments_apart(first: str, second: str, burst_seconds: float) -> bool:
-    """Two capture times of one burst; a label of an undecided copy is never one."""
-    seconds = seconds_apart(first, second)
-    return seconds is not None and seconds <= burst_seconds
 
 
 def _confirm_all(
