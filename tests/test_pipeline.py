@@ -100,3 +100,22 @@ def test_a_rewritten_report_keeps_the_mtimes_of_its_own_run(tmp_path):
     run(root, Config(), out=tmp_path / "two", catalog_path=catalog_path, categorize=False)
     assert run_hygiene("report", first.folder, "--catalog", catalog_path).returncode == 0
     assert int(_chunk_rows(first.folder)[path]["mtime_ns"]) == then
+
+
+def test_the_report_from_the_run_equals_the_report_rendered_again_from_its_folder(
+    library_run, tmp_path
+):
+    """pipeline.run writes the report from the run's data in memory; `hygiene report` builds
+    the same record from the run folder's files: the page's data must not differ."""
+    _, result = library_run
+    written = {p.name: p.read_bytes() for p in (result.folder / "data").iterdir()}
+    again = tmp_path / "again"
+    again.mkdir()
+    for name in ("run.json", "images.csv", "duplicates.csv", "similar.csv", "plan.json"):
+        (again / name).write_bytes((result.folder / name).read_bytes())
+    rendered = run_hygiene("report", again, "--catalog", result.catalog_path)
+    assert rendered.returncode == 0, rendered.stderr
+    assert {p.name: p.read_bytes() for p in (again / "data").iterdir()} == written
+    assert sorted(p.name for p in (again / "thumbs").iterdir()) == sorted(
+        p.name for p in (result.folder / "thumbs").iterdir()
+    )

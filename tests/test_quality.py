@@ -16,6 +16,7 @@ from hygiene.records import QualityMetrics
 from hygiene.scan.imageio import decode
 from hygiene.scan.quality import (
     QUALITY_SIDE_PX,
+    flag_columns,
     grey_thumbnail,
     is_blurry,
     is_bright,
@@ -231,3 +232,20 @@ def test_a_schema_4_catalog_gains_the_new_quality_columns(tmp_path):
         assert conn.execute("PRAGMA user_version").fetchone()[0] == catalog.SCHEMA_VERSION
     finally:
         conn.close()
+
+
+def test_flag_columns_give_each_image_its_own_verdicts():
+    """The run's flags are computed for all images at once from RunTable columns; each row must
+    get exactly the verdicts of its own measures, and a file without facts (NaN measures) none.
+    Measures are drawn at random over 0..1, so every flag fires on some rows and not others."""
+    rng = np.random.default_rng(7)
+    names = list(QualityMetrics.__dataclass_fields__)
+    metrics = [QualityMetrics(*rng.uniform(0, 1, len(names)).tolist()) for _ in range(3000)]
+    columns = {name: np.array([getattr(m, name) for m in metrics] + [np.nan]) for name in names}
+    flags = flag_columns(columns, LIMITS)
+    checks = {"dark": is_dark, "bright": is_bright, "blurry": is_blurry}
+    for index, one in enumerate(metrics):
+        for name, check in checks.items():
+            assert bool(flags[name][index]) == bool(check(one, LIMITS)), (name, one)
+    assert not any(column[-1] for column in flags.values())
+    assert all(column[:-1].any() and not column[:-1].all() for column in flags.values())
