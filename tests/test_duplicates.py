@@ -288,3 +288,27 @@ def test_removed_copies_say_what_is_worse_about_them(corpus_run):
             assert reasons[f.rel_path] == "rotated or mirrored", f.rel_path
         elif f.transform == "grayscale":
             assert reasons[f.rel_path] == "greyscale", f.rel_path
+
+
+def test_pixel_hashes_the_duplicate_stage_computes_go_to_its_own_table(tmp_path, scan):
+    """Two JPEGs with the same pixels and other metadata, large enough that the scan decodes
+    them at reduced size (no pixel hash): the duplicate stage hashes their full pixels to call
+    them pixel copies, and keeps those hashes in its own table, leaving the scan's untouched."""
+    import sqlite3
+
+    root = tmp_path / "archive"
+    root.mkdir()
+    image = samples.photo(11, 1600, 1200)
+    for name, model in (("a.jpg", "Phone A"), ("b.jpg", "Phone B")):
+        exif = samples.camera_exif("2021:05:01 10:00:00", model)
+        (root / name).write_bytes(samples.jpeg_bytes(image, 90, exif))
+    catalog_path = tmp_path / "catalog.sqlite"
+    run = scan(root, catalog=catalog_path)
+    with (run.out / "duplicates.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(row["path"] for row in rows) == ["a.jpg", "b.jpg"]
+    assert {row["kind"] for row in rows if row["keeper"] == "false"} == {"pixel"}
+    conn = sqlite3.connect(catalog_path)
+    assert conn.execute("SELECT pixel_sha256 FROM contents").fetchall() == [(None,), (None,)]
+    hashes = {digest for (digest,) in conn.execute("SELECT pixel_sha256 FROM pixel_hashes")}
+    assert len(hashes) == 1

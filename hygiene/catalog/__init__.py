@@ -360,8 +360,19 @@ def record_text_embeddings(
     )
 
 
-def set_pixel_sha256(conn: sqlite3.Connection, sha256: str, pixel_sha256: str) -> None:
-    conn.execute("UPDATE contents SET pixel_sha256 = ? WHERE sha256 = ?", (pixel_sha256, sha256))
+def pixel_hash(conn: sqlite3.Connection, sha256: str) -> str | None:
+    """A pixel hash the duplicate stage computed earlier for this content."""
+    row = conn.execute(
+        "SELECT pixel_sha256 FROM pixel_hashes WHERE sha256 = ?", (sha256,)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def record_pixel_hash(conn: sqlite3.Connection, sha256: str, pixel_sha256: str) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO pixel_hashes (sha256, pixel_sha256) VALUES (?, ?)",
+        (sha256, pixel_sha256),
+    )
 
 
 def forget_run(conn: sqlite3.Connection, run_id: str) -> None:

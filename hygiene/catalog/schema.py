@@ -3,7 +3,7 @@ version N gets migrations N+1.. applied in one transaction (see hygiene.catalog.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # The quality columns migration 1 creates, frozen: later fields come with their own migration.
 _QUALITY_FIELDS_V1 = (
@@ -110,5 +110,13 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE contents ADD COLUMN content_top REAL;
     ALTER TABLE contents ADD COLUMN content_right REAL;
     ALTER TABLE contents ADD COLUMN content_bottom REAL;
+    """,
+    7: """
+    -- full-resolution pixel hashes the duplicate stage computed for itself (the scan's own stay
+    -- in contents.pixel_sha256, which only the scan writes)
+    CREATE TABLE pixel_hashes (
+        sha256 TEXT PRIMARY KEY,
+        pixel_sha256 TEXT NOT NULL
+    ) WITHOUT ROWID;
     """,
 }

@@ -205,7 +205,8 @@ def _protected_matcher(root: Path, protected_roots: tuple[str, ...]) -> Callable
 
 
 class _PixelHashes:
-    """Full-resolution pixel hashes, computed only for the files a decision needs, and cached."""
+    """Full-resolution pixel hashes, computed only for the files a decision needs, and cached in
+    the stage's own table (the scan's contents are never written here)."""
 
     def __init__(self, root: Path, conn: sqlite3.Connection, max_pixels: int) -> None:
         self._root, self._conn, self._max_pixels = root, conn, max_pixels
@@ -215,6 +216,9 @@ class _PixelHashes:
         if facts.pixel_sha256:
             return facts.pixel_sha256
         row = node.rows[0]
+        if (digest := catalog.pixel_hash(self._conn, row.sha256)) is not None:
+            node.rows = [_with_pixel_hash(r, digest) for r in node.rows]
+            return digest
         try:
             data = (self._root / row.rel_path).read_bytes()
             fmt = "HEIF" if facts.format in ("HEIF", "AVIF") else facts.format
@@ -223,7 +227,7 @@ class _PixelHashes:
         except (OSError, DecodeError):
             return None
         digest = pixel_sha256_hex(decoded.rgb)
-        catalog.set_pixel_sha256(self._conn, row.sha256, digest)
+        catalog.record_pixel_hash(self._conn, row.sha256, digest)
         node.rows = [_with_pixel_hash(r, digest) for r in node.rows]
         return digest
 
