@@ -57,11 +57,13 @@ def scan_progress(quiet: bool) -> Progress:
 
 
 class RichProgress:
-    """Progress bars for pipeline.run: the scan's files, then the images CLIP embeds."""
+    """Progress bars for pipeline.run, one per stage with its own rate: the scan's files, the
+    candidate pairs the duplicate stage compares, then the images CLIP embeds."""
 
     def __init__(self, progress: Progress) -> None:
         self._progress = progress
         self._task = progress.add_task("discovering", total=None)
+        self._pairs_task: TaskID | None = None
         self._clip_task: TaskID | None = None
 
     def start(self, total_files: int) -> None:
@@ -69,6 +71,11 @@ class RichProgress:
 
     def advance(self, files: int = 1) -> None:
         self._progress.advance(self._task, files)
+
+    def comparing(self, done: int, total: int) -> None:
+        if self._pairs_task is None:
+            self._pairs_task = self._progress.add_task("comparing", total=total, unit="pairs")
+        self._progress.update(self._pairs_task, total=total, completed=done)
 
     def categorizing(self) -> Callable[[int], None]:
         task = self._progress.add_task("categorizing", total=None, unit="images")

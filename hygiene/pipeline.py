@@ -69,6 +69,7 @@ from hygiene.scan import ProgressSink, ScanStats, flag_columns, run_scan
 class RunProgress(ProgressSink, Protocol):
     """What a long run reports as it goes (the CLI draws progress bars from it)."""
 
+    def comparing(self, done: int, total: int) -> None: ...  # candidate pairs confirmed
     def categorizing(self) -> Callable[[int], None]: ...  # returns: n more images embedded
     def categorized(self, images: int | None) -> None: ...  # None: categorization skipped
 
@@ -78,6 +79,9 @@ class _Silent:
         pass
 
     def advance(self, files: int = 1) -> None:
+        pass
+
+    def comparing(self, done: int, total: int) -> None:
         pass
 
     def categorizing(self) -> Callable[[int], None]:
@@ -161,7 +165,7 @@ def run(
     )
     table = catalog.read_run_table(conn, run_id)  # read once, shared by every stage
     rows = table.images()
-    duplicates = run_duplicates(conn, rows, root, config)
+    duplicates = run_duplicates(conn, rows, root, config, on_pairs=progress.comparing)
     categories, clip_status = None, "--no-clip was given"
     if categorize:
         categories, clip_status = _categorize_or_skip(
@@ -231,7 +235,12 @@ def image_rows(conn: sqlite3.Connection, run_id: str) -> list[ImageRow]:
 
 
 def run_duplicates(
-    conn: sqlite3.Connection, rows: list[ImageRow], root: Path, config: Config
+    conn: sqlite3.Connection,
+    rows: list[ImageRow],
+    root: Path,
+    config: Config,
+    *,
+    on_pairs: Callable[[int, int], None] | None = None,
 ) -> DuplicateReport:
     """Group the run's readable images into duplicate groups and similar-shot clusters."""
     engine_pairs = None
@@ -246,6 +255,7 @@ def run_duplicates(
         config.quality,
         max_pixels=config.scan.max_pixels,
         engine_pairs=engine_pairs,
+        on_pairs=on_pairs,
     )
 
 

@@ -119,3 +119,46 @@ def test_the_report_from_the_run_equals_the_report_rendered_again_from_its_folde
     assert sorted(p.name for p in (again / "thumbs").iterdir()) == sorted(
         p.name for p in (result.folder / "thumbs").iterdir()
     )
+
+
+class _Recorder:
+    """A RunProgress that keeps what each stage reported."""
+
+    def __init__(self) -> None:
+        self.files: list[int] = []
+        self.pairs: list[tuple[int, int]] = []
+
+    def start(self, total_files: int) -> None:
+        self.total_files = total_files
+
+    def advance(self, files: int = 1) -> None:
+        self.files.append(files)
+
+    def comparing(self, done: int, total: int) -> None:
+        self.pairs.append((done, total))
+
+    def categorizing(self):
+        return lambda images: None
+
+    def categorized(self, images: int | None) -> None:
+        pass
+
+
+def test_each_stage_reports_its_own_progress(tmp_path):
+    """The scan counts files; the duplicate stage counts the candidate pairs it confirms, from
+    0 to all of them, so a progress bar shows where a long run spends its time."""
+    root = tmp_path / "archive"
+    build_sample_archive(root, seed=3, photos=3, scale=0.3)
+    recorder = _Recorder()
+    result = run(
+        root,
+        Config(),
+        out=tmp_path / "run",
+        catalog_path=tmp_path / "c.sqlite",
+        categorize=False,
+        progress=recorder,
+    )
+    assert sum(recorder.files) == recorder.total_files == result.summary.files
+    total = recorder.pairs[-1][1]
+    assert total > 0 and recorder.pairs[0] == (0, total) and recorder.pairs[-1] == (total, total)
+    assert [done for done, _ in recorder.pairs] == sorted(done for done, _ in recorder.pairs)

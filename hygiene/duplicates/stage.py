@@ -93,9 +93,11 @@ def find_duplicates(
     *,
     max_pixels: int,
     engine_pairs: list[tuple[str, str]] | None = None,
+    on_pairs: Callable[[int, int], None] | None = None,
 ) -> DuplicateReport:
     """`engine_pairs` (relative paths) replace the hash search as near-duplicate candidates
-    when another engine proposes them; they are confirmed the same way."""
+    when another engine proposes them; they are confirmed the same way. `on_pairs(done, total)`
+    hears how far the confirmation of candidate pairs has got."""
     protected = _protected_matcher(root, settings.protected_roots)
     nodes = _nodes(rows, root, settings.keeper_rules, quality, protected)
     thumbnails = _Thumbnails(lambda sha: catalog.thumbnail(conn, sha))
@@ -105,7 +107,7 @@ def find_duplicates(
     else:
         proposals = engine_candidate_pairs(nodes, engine_pairs, settings)
     edges, similar_pairs = _confirmed_edges(
-        conn, nodes, proposals, settings, thumbnails, pixel_hash
+        conn, nodes, proposals, settings, thumbnails, pixel_hash, on_pairs or _unheard
     )
 
     def confirm(a: int, b: int) -> bool:
@@ -249,12 +251,15 @@ def _confirmed_edges(
     settings: DuplicateSettings,
     thumbnails: _Thumbnails,
     pixel_hash: _PixelHashes,
+    on_pairs: Callable[[int, int], None],
 ) -> tuple[dict[int, dict[int, Edge]], list[tuple[int, int]]]:
     # pair -> (relation, pHash distance, residual): its strongest verdict over its alignments,
     # and among equally strong ones the closest
     verdicts: dict[tuple[int, int], tuple[str, int, float]] = {}
     check_key = _check_key(settings)
-    for a, b, transform, crop, distance, gated in proposals:
+    for done, (a, b, transform, crop, distance, gated) in enumerate(proposals):
+        if done % _PROGRESS_EVERY == 0:
+            on_pairs(done, len(proposals))
         pair = (min(a, b), max(a, b))
         if not gated and verdicts.get(pair, ("none",))[0] in ("near", "pixel"):
             continue  # the extra alignments only matter where the hashed ones failed
@@ -282,6 +287,7 @@ def _confirmed_edges(
             earlier[2],
         ):
             verdicts[pair] = (kind, distance, residual)
+    on_pairs(len(proposals), len(proposals))
     edges: dict[int, dict[int, Edge]] = defaultdict(dict)
     similar: list[tuple[int, int]] = []
     for (a, b), (kind, distance, residual) in verdicts.items():
@@ -294,6 +300,13 @@ def _confirmed_edges(
 
 
 _UNCOMPARED = 1.0  # residual recorded when a thumbnail is missing
+_PROGRESS_EVERY = 64  # candidate pairs between two progress reports
+
+
+def _unheard(done: int, total: int) -> None:
+    pass
+
+
 _RELATION_RANK = {"none": 0, "similar": 1, "near": 2, "pixel": 3}
 
 
