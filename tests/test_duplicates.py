@@ -312,3 +312,29 @@ def test_pixel_hashes_the_duplicate_stage_computes_go_to_its_own_table(tmp_path,
     assert conn.execute("SELECT pixel_sha256 FROM contents").fetchall() == [(None,), (None,)]
     hashes = {digest for (digest,) in conn.execute("SELECT pixel_sha256 FROM pixel_hashes")}
     assert len(hashes) == 1
+
+
+def test_near_hashes_are_imagehash_phashes_of_each_view():
+    """near_hashes computes every pHash in one batch: each must equal imagehash.phash of that
+    view made the plain way (a PIL transpose of the 32 px frame, or the resized window)."""
+    import cv2
+    import imagehash
+    from PIL import Image
+
+    from hygiene.scan import hashing
+    from hygiene.scan.quality import grey_thumbnail
+
+    for name in ("astronaut.png", "coins.png", "motorcycle_left.png"):
+        grey = grey_thumbnail(real_photos()[name].convert("RGB"))
+        left, top, right, bottom = hashing.content_box(grey)
+        levels = np.clip(grey[top:bottom, left:right] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        small = Image.fromarray(cv2.resize(levels, (32, 32), interpolation=cv2.INTER_AREA))
+        views = [small if t is None else small.transpose(t) for t in hashing.DIHEDRAL]
+        height, width = levels.shape
+        for x0, y0, x1, y1 in (*hashing.CROP_WINDOWS, hashing.CENTRE_BAND):
+            window = levels[int(y0 * height) : int(y1 * height), int(x0 * width) : int(x1 * width)]
+            views.append(
+                Image.fromarray(cv2.resize(window, (32, 32), interpolation=cv2.INTER_AREA))
+            )
+        expected = [int(str(imagehash.phash(view)), 16) for view in views]
+        assert hashing.near_hashes(grey).tolist() == expected, name
