@@ -73,8 +73,10 @@ def build_corpus(root: Path) -> list[dict]:
         files.append(
             {
                 "rel_path": f"broken/{f.rel_path}",
-                "group": f"broken:{f.rel_path}",
-                "corrupt": True,
+                # all made from one photo: the readable (damaged but complete) ones are copies
+                "group": "broken",
+                # damaged but complete files display whole: calling them corrupt is an error
+                "corrupt": f.status == "corrupt",
                 "ignore_dups": True,
             }
         )
