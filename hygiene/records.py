@@ -165,9 +165,6 @@ class RunTable:
     def __len__(self) -> int:
         return len(self.rel_path)
 
-    def has_facts(self) -> np.ndarray:
-        return np.array([facts is not None for facts in self.facts], dtype=bool)
-
     def images(self) -> list[ImageRow]:
         """The readable images, for the stages after the scan."""
         return [

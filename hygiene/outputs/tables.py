@@ -224,7 +224,8 @@ def _image_rows(
 ) -> Iterator[dict[str, object]]:
     summary.files = len(table)
     summary.bytes_total = int(table.size_bytes.sum())
-    summary.flags.update({name: int(column.sum()) for name, column in flags.items()})
+    raised = {name: int(column.sum()) for name, column in flags.items()}
+    summary.flags.update({name: count for name, count in raised.items() if count})
     brightness, blur = table.quality["luma_mean"], table.quality["blur"]
     for index, seq in enumerate(table.seq.tolist()):
         rel_path, status = table.rel_path[index], table.status[index]
