@@ -225,6 +225,20 @@ def test_flagged_versions_of_a_picture_kept_elsewhere_form_no_group():
     assert [{m.seq for m in g.members} for g in alone] == [{3, 4}]
 
 
+def test_versions_that_are_all_too_bright_or_dark_group_only_as_identical_pixels():
+    """Two blown-out frames of a burst match on what clipping left; with nothing unflagged to
+    anchor them they form no group. Identical pixels still make one (a re-saved copy)."""
+    first, second, resaved = (_node(seq, metrics()) for seq in (1, 2, 3))
+    first.best = replace(first.best, degraded=("bright",))
+    second.best = replace(second.best, degraded=("bright", "blurry"))
+    resaved.best = replace(resaved.best, degraded=("bright",))
+    edges = _graph({(0, 1): 0.012})
+    assert groups_around_keepers([first, second], edges, KEEPER_RULES, lambda a, b: True) == []
+    edges[0][2] = edges[2][0] = Edge("pixel", 0, 0.0)
+    groups = groups_around_keepers([first, second, resaved], edges, KEEPER_RULES, lambda a, b: True)
+    assert [{m.seq for m in g.members} for g in groups] == [{1, 3}]
+
+
 def test_the_frame_that_matches_its_crop_seeds_the_group_not_a_downscale_of_two_frames():
     """An untimed downscale matches both burst frames and the second frame's copy (three
     relations); the first frame matches the downscale and its own crop (two). Counting only

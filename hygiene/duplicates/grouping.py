@@ -37,6 +37,7 @@ KIND_STRENGTH = {"exact": 0, "pixel": 1, "near": 2}
 # came within 22 bits of a mirror of its original, and a near-symmetric frame decides nothing.
 _TURN_MAX_BITS = 10
 _TURN_EVIDENCE_BITS = 12
+_EXPOSURE_FLAGS = {"dark", "bright"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,9 @@ def groups_around_keepers(
     them looks like (confirmed or `similar`) a member of a group that holds an unflagged copy:
     they are degraded versions of a picture kept elsewhere, matched to each other on what the
     degradation left (two frames of a burst look alike once both are blown out), and a group
-    of them could only keep a degraded copy. The quality flags report them instead.
+    of them could only keep a degraded copy. The quality flags report them instead. Among
+    copies that are all too dark or too bright, only identical bytes or pixels join: clipping
+    hides what tells two frames apart even when no good copy of either is in sight.
     """
 
     def rank(index: int) -> tuple[object, ...]:
@@ -153,6 +156,8 @@ def groups_around_keepers(
             joined.append(other)
         if _degraded_versions(joined, nodes, looks_alike, held_well):
             joined = [seed]
+        elif _exposure_lost(joined, nodes):
+            joined = [seed, *(i for i in joined[1:] if edges[seed][i].kind != "near")]
         if len(joined) > 1 or len(nodes[seed].rows) > 1:
             assigned.update(joined)
             if any(not nodes[index].best.degraded for index in joined):
@@ -180,6 +185,14 @@ def _degraded_versions(
     if len(joined) < 2 or any(not nodes[index].best.degraded for index in joined):
         return False
     return any(looks_alike[index] & held_well for index in joined)
+
+
+def _exposure_lost(joined: list[int], nodes: list[Node]) -> bool:
+    """Whether every member is flagged dark or bright: clipped or crushed tones hide what tells
+    two frames apart, so only byte or pixel identity counts among them."""
+    return len(joined) > 1 and all(
+        _EXPOSURE_FLAGS & set(nodes[index].best.degraded) for index in joined
+    )
 
 
 def _confirm_all(
