@@ -64,6 +64,7 @@ from hygiene.plan import (
 from hygiene.protect import protected_prefixes
 from hygiene.records import ImageRow, RunTable
 from hygiene.scan import ProgressSink, ScanStats, flag_columns, run_scan
+from hygiene.workers import set_preload
 
 
 class RunProgress(ProgressSink, Protocol):
@@ -153,6 +154,9 @@ def run(
     catalog_path = (catalog_path or config.scan.catalog_path()).expanduser().resolve()
     folder = prepare_run_folder(root, out, config, run_id, catalog_path)
     conn = catalog.open_catalog(catalog_path)
+    workers = workers or config.scan.worker_count()
+    # one fork server for both pools: preloading both stages' modules starts every worker warm
+    set_preload(["hygiene.scan.measure", "hygiene.duplicates.confirm"])
     stats = run_scan(
         root,
         config,
@@ -160,12 +164,14 @@ def run(
         run_id,
         catalog_path,
         progress,
-        workers=workers or config.scan.worker_count(),
+        workers=workers,
         rescan=rescan,
     )
     table = catalog.read_run_table(conn, run_id)  # read once, shared by every stage
     rows = table.images()
-    duplicates = run_duplicates(conn, rows, root, config, on_pairs=progress.comparing)
+    duplicates = run_duplicates(
+        conn, rows, root, config, on_pairs=progress.comparing, workers=workers
+    )
     categories, clip_status = None, "--no-clip was given"
     if categorize:
         categories, clip_status = _categorize_or_skip(
@@ -241,6 +247,7 @@ def run_duplicates(
     config: Config,
     *,
     on_pairs: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> DuplicateReport:
     """Group the run's readable images into duplicate groups and similar-shot clusters."""
     engine_pairs = None
@@ -256,6 +263,7 @@ def run_duplicates(
         max_pixels=config.scan.max_pixels,
         engine_pairs=engine_pairs,
         on_pairs=on_pairs,
+        workers=workers or config.scan.worker_count(),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from hygiene.scan.workers import SupervisedPool, WorkerFailure
+from hygiene.workers import SupervisedPool, WorkerFailure
 from tests.pool_tasks import misbehave
 
 

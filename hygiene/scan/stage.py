@@ -19,7 +19,7 @@ from hygiene.config import Config
 from hygiene.records import FileEntry, ScanOutcome
 from hygiene.scan.discover import iter_files
 from hygiene.scan.measure import FileVerdict, KnownContent, WorkerSettings, init_worker, scan_file
-from hygiene.scan.workers import SupervisedPool, WorkerFailure, set_preload
+from hygiene.workers import SupervisedPool, WorkerFailure, set_preload
 
 _COMMIT_EVERY_S = 0.5
 _COMMIT_EVERY_ROWS = 500

@@ -30,9 +30,14 @@ class WorkerFailure:
     detail: str
 
 
+_PRELOAD: set[str] = set()
+
+
 def set_preload(modules: list[str]) -> None:
-    """Import these in the fork server once so replacement workers start in milliseconds."""
-    _CONTEXT.set_forkserver_preload(modules)
+    """Import these (and the ones named before) in the fork server once, so that workers start
+    in milliseconds. Only names given before the fork server starts (the first pool) count."""
+    _PRELOAD.update(modules)
+    _CONTEXT.set_forkserver_preload(sorted(_PRELOAD))
 
 
 @dataclass

@@ -1,0 +1,426 @@
+"""Confirm candidate pairs on their thumbnails, on every core.
+
+Each pair's verdict is its own: "pixel" (identical decoded pixels), "near", "similar" or "none",
+with the mean residual of the aligned thumbnails. The parent looks verdicts up in the catalog's
+cache and hands the rest, in batches, to a supervised pool whose workers read thumbnails from
+the catalog themselves (read-only) and send back verdicts and any full-resolution pixel hashes
+they had to compute; the parent records both. A batch that fails is tried again pair by pair,
+and a pair that fails alone is judged unrelated for this run and not cached.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import sqlite3
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
+from pathlib import Path
+
+import numpy as np
+
+from hygiene import catalog
+from hygiene.config import DuplicateSettings
+from hygiene.duplicates.candidates import Proposal
+from hygiene.duplicates.grouping import Edge, Node
+from hygiene.duplicates.verify import Comparison, MatchLimits, compare, rgb_array
+from hygiene.records import ImageRow, seconds_apart
+from hygiene.scan import DecodeError, decode, decode_thumbnail, pixel_sha256_hex
+from hygiene.workers import SupervisedPool, WorkerFailure, set_preload
+
+# Bump when the way a pair is judged changes: cached verdicts from other versions are ignored.
+VERIFY_VERSION = 3
+_UNCOMPARED = 1.0  # residual recorded when a thumbnail is missing
+_BATCH_PAIRS = 32  # pairs per pool task: consecutive pairs share a photo, whose thumbnail a
+# worker then decodes once
+_POOL_MIN_PAIRS = 2 * _BATCH_PAIRS  # fewer comparisons than this are not worth starting workers
+_BATCH_TIMEOUT_S = 300.0  # a batch decodes at most a few full-resolution files
+_RELATION_RANK = {"none": 0, "similar": 1, "near": 2, "pixel": 3}
+
+Verdict = tuple[str, float]  # (relation, mean residual of the aligned thumbnails)
+
+
+@dataclass(frozen=True, slots=True)
+class PairCheck:
+    """Compare node b with node a under `transform`, or as a crop of a."""
+
+    a: int
+    b: int
+    transform: int
+    crop: bool
+    distance: int  # pHash bits between the proposed alignment's hashes
+    limit: int  # the most bits a near duplicate may be apart under this alignment
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmSettings:
+    """What a worker needs besides the pairs: where the thumbnails and files are, and the limits."""
+
+    catalog_path: str
+    root: str
+    max_pixels: int
+    duplicates: DuplicateSettings
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    checks: list[PairCheck]
+    nodes: dict[int, Node]  # the nodes the checks name, reduced to what a comparison reads
+
+
+@dataclass(frozen=True, slots=True)
+class _BatchResult:
+    verdicts: list[Verdict]
+    pixel_hashes: dict[str, str]  # sha256 -> full-resolution pixel hash computed on the way
+
+
+# ---------------------------------------------------------------- the parent
+
+
+def confirmed_edges(
+    conn: sqlite3.Connection,
+    nodes: list[Node],
+    proposals: list[Proposal],
+    settings: ConfirmSettings,
+    *,
+    workers: int,
+    on_pairs: Callable[[int, int], None],
+) -> tuple[dict[int, dict[int, Edge]], list[tuple[int, int]]]:
+    """Confirmed relations (edges) between nodes, and the pairs that are only similar shots.
+
+    A pair keeps its strongest verdict over its alignments and, among equally strong ones, the
+    closest (the smallest residual: which frame of a burst an untimed copy goes with depends on
+    it, so a hashed crop alignment is tried even when the whole frames matched). Alignments go
+    in rounds: the hashed ones, then the crops proposed by equal capture times, only for pairs
+    the hashed ones left unconfirmed.
+    """
+    verdicts: dict[tuple[int, int], tuple[str, int, float]] = {}
+    check_key = _check_key(settings.duplicates)
+    rounds = ([p for p in proposals if p[5]], [p for p in proposals if not p[5]])
+    done = 0
+
+    def judged(count: int) -> None:
+        nonlocal done
+        done += count
+        on_pairs(done, len(proposals))
+
+    with _Confirmer(conn, nodes, settings, workers) as confirmer:
+        for proposals_in_round in rounds:
+            checks: list[tuple[PairCheck, str, Verdict | None]] = []
+            for a, b, transform, crop, distance, gated in proposals_in_round:
+                if not gated and verdicts.get(_pair(a, b), ("none",))[0] in ("near", "pixel"):
+                    continue
+                sha_a, sha_b = nodes[a].rows[0].sha256, nodes[b].rows[0].sha256
+                key = f"{check_key}:{transform}:{crop:d}:{gated:d}"  # depends on the alignment
+                limit = _near_limit(crop, settings.duplicates) if gated else 64
+                check = PairCheck(a, b, transform, crop, distance, limit)
+                checks.append((check, key, catalog.pair_relation(conn, sha_a, sha_b, key)))
+            judged(len(proposals_in_round) - sum(cached is None for *_, cached in checks))
+            pending = [check for check, _, cached in checks if cached is None]
+            fresh = iter(confirmer.run(pending, on_judged=judged))
+            for check, key, cached in checks:  # in proposal order, as ties keep the first
+                verdict = cached
+                if verdict is None:
+                    verdict, cacheable = next(fresh)
+                    if cacheable:
+                        sha_a, sha_b = nodes[check.a].rows[0].sha256, nodes[check.b].rows[0].sha256
+                        catalog.record_pair_relation(conn, sha_a, sha_b, key, *verdict)
+                _keep_strongest(verdicts, check, verdict)
+    return _edges(verdicts)
+
+
+def _pair(a: int, b: int) -> tuple[int, int]:
+    return min(a, b), max(a, b)
+
+
+def _keep_strongest(
+    verdicts: dict[tuple[int, int], tuple[str, int, float]], check: PairCheck, verdict: Verdict
+) -> None:
+    kind, residual = verdict
+    pair = _pair(check.a, check.b)
+    earlier = verdicts.get(pair)
+    if earlier is None or (-_RELATION_RANK[kind], residual) < (
+        -_RELATION_RANK[earlier[0]],
+        earlier[2],
+    ):
+        verdicts[pair] = (kind, check.distance, residual)
+
+
+def _edges(
+    verdicts: dict[tuple[int, int], tuple[str, int, float]],
+) -> tuple[dict[int, dict[int, Edge]], list[tuple[int, int]]]:
+    edges: dict[int, dict[int, Edge]] = defaultdict(dict)
+    similar: list[tuple[int, int]] = []
+    for (a, b), (kind, distance, residual) in verdicts.items():
+        if kind == "similar":
+            similar.append((a, b))
+        elif kind != "none":
+            edge = Edge(kind, 0, 0.0) if kind == "pixel" else Edge(kind, distance, residual)
+            edges[a][b] = edges[b][a] = edge
+    return edges, similar
+
+
+class _Confirmer:
+    """Runs pair checks in the parent when they are few, in a worker pool otherwise (started on
+    first need and kept for the stage)."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, nodes: list[Node], settings: ConfirmSettings, workers: int
+    ) -> None:
+        self._conn, self._nodes, self._settings = conn, nodes, settings
+        self._workers = workers if settings.catalog_path else 1
+        self._pool: SupervisedPool[_Batch, _BatchResult] | None = None
+        self._local: _PairJudge | None = None
+
+    def __enter__(self) -> _Confirmer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.close()
+
+    def run(
+        self, checks: list[PairCheck], on_judged: Callable[[int], None]
+    ) -> list[tuple[Verdict, bool]]:
+        """(verdict, whether it may be cached) for each check, in order; `on_judged(count)`
+        hears of each batch finished."""
+        batches = [checks[i : i + _BATCH_PAIRS] for i in range(0, len(checks), _BATCH_PAIRS)]
+        if self._workers <= 1 or len(checks) < _POOL_MIN_PAIRS:
+            judge, verdicts = self._local_judge(), []
+            for batch in batches:
+                verdicts += [(judge.verdict(*self._pair_nodes(c), c), True) for c in batch]
+                on_judged(len(batch))
+            return verdicts
+        results: dict[PairCheck, tuple[Verdict, bool]] = {}
+        retry: list[PairCheck] = []
+        for batch, outcome in self._map(batches):
+            if isinstance(outcome, WorkerFailure):
+                retry.extend(batch.checks)
+                continue
+            pairs = zip(batch.checks, outcome.verdicts, strict=True)
+            results.update((check, (verdict, True)) for check, verdict in pairs)
+            on_judged(len(batch.checks))
+        for batch, outcome in self._map([[check] for check in retry]):
+            on_judged(1)
+            if isinstance(outcome, WorkerFailure):  # judged unrelated this time, not cached
+                results[batch.checks[0]] = (("none", _UNCOMPARED), False)
+            else:
+                results[batch.checks[0]] = (outcome.verdicts[0], True)
+        return [results[check] for check in checks]
+
+    def _pair_nodes(self, check: PairCheck) -> tuple[Node, Node]:
+        return self._nodes[check.a], self._nodes[check.b]
+
+    def _map(
+        self, batches: list[list[PairCheck]]
+    ) -> Iterator[tuple[_Batch, _BatchResult | WorkerFailure]]:
+        pool = self._started_pool()
+        for batch, outcome in pool.map_unordered(self._batch(checks) for checks in batches):
+            if not isinstance(outcome, WorkerFailure):
+                self._record_pixel_hashes(outcome.pixel_hashes)
+            yield batch, outcome
+
+    def _batch(self, checks: list[PairCheck]) -> _Batch:
+        used = {index for check in checks for index in (check.a, check.b)}
+        return _Batch(checks, {index: _for_comparison(self._nodes[index]) for index in used})
+
+    def _record_pixel_hashes(self, found: dict[str, str]) -> None:
+        for sha256, digest in found.items():
+            catalog.record_pixel_hash(self._conn, sha256, digest)
+
+    def _started_pool(self) -> SupervisedPool[_Batch, _BatchResult]:
+        if self._pool is None:
+            set_preload(["hygiene.duplicates.confirm"])
+            self._pool = SupervisedPool(
+                judge_batch,
+                workers=self._workers,
+                timeout_s=_BATCH_TIMEOUT_S,
+                initializer=init_worker,
+                initargs=(self._settings,),
+            )
+        return self._pool
+
+    def _local_judge(self) -> _PairJudge:
+        if self._local is None:
+            conn = self._conn
+            self._local = _PairJudge(
+                self._settings,
+                thumbnail=lambda sha: catalog.thumbnail(conn, sha),
+                known_pixel_hash=lambda sha: catalog.pixel_hash(conn, sha),
+                record_pixel_hash=lambda sha, digest: catalog.record_pixel_hash(conn, sha, digest),
+            )
+        return self._local
+
+
+def _for_comparison(node: Node) -> Node:
+    """The node as a worker needs it: one of its files (all have the same bytes), no hashes."""
+    return Node(node.rows[:1], np.empty(0, np.uint64), node.best)
+
+
+def _check_key(settings: DuplicateSettings) -> str:
+    """Names the code and settings a cached pair verdict came from."""
+    fields = (VERIFY_VERSION, *(getattr(settings, f.name) for f in dataclass_fields(settings)))
+    return hashlib.sha256(repr(fields).encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- the workers
+
+_judge: _PairJudge | None = None
+_found_pixel_hashes: dict[str, str] = {}
+
+
+def init_worker(settings: ConfirmSettings) -> None:
+    global _judge
+    import cv2
+
+    cv2.setNumThreads(1)  # the pool already uses every core
+    conn = catalog.open_catalog_readonly(Path(settings.catalog_path))
+    _judge = _PairJudge(
+        settings,
+        thumbnail=lambda sha: catalog.thumbnail(conn, sha),
+        known_pixel_hash=lambda sha: catalog.pixel_hash(conn, sha),
+        record_pixel_hash=_found_pixel_hashes.__setitem__,
+        thumbnails_kept=48,
+    )
+
+
+def judge_batch(batch: _Batch) -> _BatchResult:
+    assert _judge is not None, "init_worker was not called"
+    _found_pixel_hashes.clear()
+    verdicts = [_judge.verdict(batch.nodes[c.a], batch.nodes[c.b], c) for c in batch.checks]
+    return _BatchResult(verdicts, dict(_found_pixel_hashes))
+
+
+# ---------------------------------------------------------------- one pair
+
+
+class _PairJudge:
+    def __init__(
+        self,
+        settings: ConfirmSettings,
+        *,
+        thumbnail: Callable[[str], bytes | None],
+        known_pixel_hash: Callable[[str], str | None],
+        record_pixel_hash: Callable[[str, str], None],
+        thumbnails_kept: int = 128,
+    ) -> None:
+        self._settings = settings.duplicates
+        self._thumbnails = Thumbnails(thumbnail, thumbnails_kept)
+        self._pixel_hashes = _PixelHashes(
+            Path(settings.root), settings.max_pixels, known_pixel_hash, record_pixel_hash
+        )
+
+    def verdict(self, a: Node, b: Node, check: PairCheck) -> Verdict:
+        """(relation, mean residual of the aligned thumbnails); "none" when unrelated."""
+        settings = self._settings
+        rgb_a, rgb_b = self._thumbnails.get(a), self._thumbnails.get(b)
+        same_size = (a.facts.width, a.facts.height) == (b.facts.width, b.facts.height)
+        whole = check.transform == 0 and not check.crop
+        if whole and same_size and check.distance <= settings.pixel_max_distance:
+            # Identical pixels always gave identical thumbnails (376 of 376 pixel pairs on the
+            # benchmark corpora), so only those pairs pay for a full-resolution decode.
+            unknown = rgb_a is None or rgb_b is None
+            hashed = a.facts.pixel_sha256 and b.facts.pixel_sha256  # by the scan: free
+            if unknown or hashed or np.array_equal(rgb_a, rgb_b):
+                first, second = self._pixel_hashes.get(a), self._pixel_hashes.get(b)
+                if first is not None and first == second:
+                    return "pixel", 0.0
+        if rgb_a is None or rgb_b is None:
+            return "none", _UNCOMPARED
+        comparison = compare(rgb_a, rgb_b, check.transform, b_is_crop_of_a=check.crop)
+        distinct_captures = _different_capture_times(a.facts.taken_at, b.facts.taken_at)
+        close = check.distance <= check.limit and not distinct_captures
+        if close and comparison.is_duplicate(match_limits(settings)):
+            return "near", comparison.mean_residual
+        if whole and _similar(comparison, a, b, settings):
+            return "similar", comparison.mean_residual
+        return "none", comparison.mean_residual
+
+
+class Thumbnails:
+    """Decoded thumbnails for verification, in a bounded cache (memory must not grow with N)."""
+
+    def __init__(self, load: Callable[[str], bytes | None], capacity: int = 128) -> None:
+        self._load = load
+        self._cache: OrderedDict[str, np.ndarray | None] = OrderedDict()
+        self._capacity = capacity
+
+    def get(self, node: Node) -> np.ndarray | None:
+        sha256, facts = node.rows[0].sha256, node.facts
+        if sha256 in self._cache:
+            self._cache.move_to_end(sha256)
+            return self._cache[sha256]
+        encoded = self._load(sha256)
+        box = (facts.content_left, facts.content_top, facts.content_right, facts.content_bottom)
+        value = rgb_array(decode_thumbnail(encoded), box) if encoded else None
+        self._cache[sha256] = value
+        if len(self._cache) > self._capacity:
+            self._cache.popitem(last=False)
+        return value
+
+
+class _PixelHashes:
+    """Full-resolution pixel hashes, computed only for the files a decision needs; the ones
+    computed here are handed to `record` (the stage keeps them in its own catalog table)."""
+
+    def __init__(
+        self,
+        root: Path,
+        max_pixels: int,
+        known: Callable[[str], str | None],
+        record: Callable[[str, str], None],
+    ) -> None:
+        self._root, self._max_pixels = root, max_pixels
+        self._known, self._record = known, record
+        self._computed: dict[str, str | None] = {}
+
+    def get(self, node: Node) -> str | None:
+        facts, row = node.facts, node.rows[0]
+        if facts.pixel_sha256:
+            return facts.pixel_sha256
+        if row.sha256 in self._computed:
+            return self._computed[row.sha256]
+        digest = self._known(row.sha256) or self._decoded_hash(row)
+        self._computed[row.sha256] = digest
+        return digest
+
+    def _decoded_hash(self, row: ImageRow) -> str | None:
+        facts = row.facts
+        try:
+            data = (self._root / row.rel_path).read_bytes()
+            fmt = "HEIF" if facts.format in ("HEIF", "AVIF") else facts.format
+            fmt = "JPEG" if fmt == "MPO" else fmt
+            decoded = decode(data, fmt, max_pixels=self._max_pixels, min_side_px=1 << 30)
+        except (OSError, DecodeError):
+            return None
+        digest = pixel_sha256_hex(decoded.rgb)
+        self._record(row.sha256, digest)
+        return digest
+
+
+@functools.cache
+def match_limits(settings: DuplicateSettings) -> MatchLimits:
+    return MatchLimits(
+        min_correlation=settings.min_correlation,
+        max_changed_fraction=settings.max_changed_fraction,
+        max_colour_difference=settings.max_colour_difference,
+        similar_min_correlation=settings.similar_min_correlation,
+    )
+
+
+def _near_limit(crop: bool, settings: DuplicateSettings) -> int:
+    return settings.crop_max_distance if crop else settings.near_max_distance
+
+
+def _similar(comparison: Comparison, a: Node, b: Node, settings: DuplicateSettings) -> bool:
+    if not comparison.is_similar(match_limits(settings)):
+        return False
+    seconds = seconds_apart(a.facts.taken_at, b.facts.taken_at)
+    return seconds is None or seconds <= settings.similar_max_seconds
+
+
+def _different_capture_times(first: str | None, second: str | None) -> bool:
+    """Two EXIF capture times that differ mean two exposures, however alike they look."""
+    return first is not None and second is not None and first != second

@@ -1,0 +1,102 @@
+"""Pair confirmation in the worker pool: the same verdicts as in one process, and a batch that
+fails is tried again pair by pair."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+from hygiene import catalog
+from hygiene.config import DuplicateSettings, QualityThresholds
+from hygiene.duplicates import confirm
+from hygiene.duplicates.confirm import ConfirmSettings, PairCheck
+from hygiene.duplicates.stage import find_duplicates
+from hygiene.workers import WorkerFailure
+from tests.test_duplicates import corpus_run  # noqa: F401  (the module-scoped fixture)
+
+
+def _fresh_catalog(source: Path, target: Path, root: Path) -> sqlite3.Connection:
+    """A copy of a scanned catalog with no cached pair verdicts or pixel hashes, and every file
+    under `root` listed under the run "again" (a finished run's list is dropped)."""
+    shutil.copy(source, target)
+    conn = catalog.open_catalog(target)
+    conn.execute("DELETE FROM pair_relations")
+    conn.execute("DELETE FROM pixel_hashes")
+    root_key = catalog.root_id(conn, root)
+    paths = [
+        p for (p,) in conn.execute("SELECT rel_path FROM files WHERE root_id = ?", (root_key,))
+    ]
+    catalog.record_run_files(conn, "again", root_key, list(enumerate(sorted(paths))))
+    return conn
+
+
+def _described(report) -> list[tuple[object, ...]]:
+    groups = sorted(
+        tuple(sorted((m.rel_path, m.kind, m.distance, m.keeper, m.reason) for m in g.members))
+        for g in report.groups
+    )
+    similar = sorted(tuple(sorted(s.rel_path for s in cluster)) for cluster in report.similar)
+    return [groups, similar]
+
+
+def test_the_pool_gives_the_verdicts_of_one_process(corpus_run, tmp_path):  # noqa: F811
+    _, out = corpus_run
+    run = json.loads((out / "run.json").read_text())
+    root = Path(run["root"])
+    scanned = root.parent / "catalog.sqlite"
+    reports, heard = [], []
+    for workers in (1, 2):
+        conn = _fresh_catalog(scanned, tmp_path / f"catalog{workers}.sqlite", root)
+        rows = catalog.read_run_table(conn, "again").images()
+        report = find_duplicates(
+            rows,
+            root,
+            conn,
+            DuplicateSettings(),
+            QualityThresholds(),
+            max_pixels=200_000_000,
+            workers=workers,
+            on_pairs=lambda done, total: heard.append((done, total)),
+        )
+        reports.append(_described(report))
+        relations = conn.execute("SELECT count(*) FROM pair_relations").fetchone()[0]
+        assert relations > 2 * confirm._POOL_MIN_PAIRS  # enough pairs to use the pool
+    assert reports[0] == reports[1]
+    assert reports[0][0], "the corpus has duplicate groups"
+    assert heard[-1][0] == heard[-1][1]  # progress reached the end
+
+
+class _FailingPool:
+    """Stands in for the worker pool: any batch holding `bad` fails, others are judged."""
+
+    def __init__(self, bad: PairCheck) -> None:
+        self.bad, self.sizes = bad, []
+
+    def map(self, batches):
+        for checks in batches:
+            self.sizes.append(len(checks))
+            batch = confirm._Batch(checks, {})
+            if self.bad in checks:
+                yield batch, WorkerFailure("crashed", "decoder process crashed (SIGSEGV)")
+            else:
+                yield batch, confirm._BatchResult([("near", 0.01 * c.b) for c in checks], {})
+
+
+def test_a_failed_batch_is_retried_pair_by_pair_and_its_bad_pair_is_not_cached(monkeypatch):
+    checks = [PairCheck(0, b, 0, False, 3, 12) for b in range(1, 100)]
+    pool = _FailingPool(checks[40])
+    monkeypatch.setattr(confirm._Confirmer, "_map", pool.map)
+    settings = ConfirmSettings("catalog.sqlite", "/", 1, DuplicateSettings())
+    confirmer = confirm._Confirmer(sqlite3.connect(":memory:"), [], settings, workers=2)
+    counted = []
+    verdicts = confirmer.run(checks, on_judged=counted.append)
+    assert verdicts[40] == (("none", confirm._UNCOMPARED), False)
+    assert all(
+        v == (("near", 0.01 * c.b), True)
+        for c, v in zip(checks, verdicts, strict=True)
+        if c.b != 41
+    )
+    assert sum(counted) == len(checks)
+    assert pool.sizes.count(1) == confirm._BATCH_PAIRS  # the failed batch, one pair at a time
