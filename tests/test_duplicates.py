@@ -314,9 +314,10 @@ def test_pixel_hashes_the_duplicate_stage_computes_go_to_its_own_table(tmp_path,
     assert len(hashes) == 1
 
 
-def test_near_hashes_are_imagehash_phashes_of_each_view():
-    """near_hashes computes every pHash in one batch: each must equal imagehash.phash of that
-    view made the plain way (a PIL transpose of the 32 px frame, or the resized window)."""
+def test_near_hashes_are_imagehash_phashes_of_area_averaged_views():
+    """near_hashes shrinks every window from one integral image and hashes them in one batch:
+    each shrunk view must match cv2's INTER_AREA resize (to a rounding step on a few pixels),
+    and each hash must equal imagehash.phash of that view (a PIL transpose for the rotations)."""
     import cv2
     import imagehash
     from PIL import Image
@@ -328,13 +329,18 @@ def test_near_hashes_are_imagehash_phashes_of_each_view():
         grey = grey_thumbnail(real_photos()[name].convert("RGB"))
         left, top, right, bottom = hashing.content_box(grey)
         levels = np.clip(grey[top:bottom, left:right] * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        small = Image.fromarray(cv2.resize(levels, (32, 32), interpolation=cv2.INTER_AREA))
-        views = [small if t is None else small.transpose(t) for t in hashing.DIHEDRAL]
         height, width = levels.shape
+        windows = [(0, height, 0, width)]
         for x0, y0, x1, y1 in (*hashing.CROP_WINDOWS, hashing.CENTRE_BAND):
-            window = levels[int(y0 * height) : int(y1 * height), int(x0 * width) : int(x1 * width)]
-            views.append(
-                Image.fromarray(cv2.resize(window, (32, 32), interpolation=cv2.INTER_AREA))
-            )
+            windows.append((int(y0 * height), int(y1 * height), int(x0 * width), int(x1 * width)))
+        shrunk = hashing.area_resized(levels, windows, 32)
+        for (top_px, bottom_px, left_px, right_px), view in zip(windows, shrunk, strict=True):
+            window = levels[top_px:bottom_px, left_px:right_px]
+            by_cv2 = cv2.resize(window, (32, 32), interpolation=cv2.INTER_AREA).astype(int)
+            off = np.abs(view.astype(int) - by_cv2)
+            assert off.max() <= 1 and (off > 0).mean() < 0.01, name
+        small = Image.fromarray(shrunk[0])
+        views = [small if t is None else small.transpose(t) for t in hashing.DIHEDRAL]
+        views += [Image.fromarray(view) for view in shrunk[1:]]
         expected = [int(str(imagehash.phash(view)), 16) for view in views]
         assert hashing.near_hashes(grey).tolist() == expected, name

@@ -44,7 +44,7 @@ def grey_thumbnail(rgb: Image.Image) -> np.ndarray:
 
 
 def measure(grey: np.ndarray) -> QualityMetrics:
-    p01, p05, p50, p95, p99, p999 = np.percentile(grey, [1, 5, 50, 95, 99, 99.9])
+    p01, p05, p50, p95, p99, p999 = percentiles(grey, (1, 5, 50, 95, 99, 99.9))
     luma_range = float(p99 - p01)
     clipped, fragments = clipped_content(grey)
     least_sharp, most_sharp = directional_sharpness(grey, luma_range)
@@ -64,6 +64,25 @@ def measure(grey: np.ndarray) -> QualityMetrics:
         sharpness_min_dir=least_sharp,
         sharpness_max_dir=most_sharp,
     )
+
+
+_HISTOGRAM_BINS = 4096
+
+
+def percentiles(grey: np.ndarray, percents: tuple[float, ...]) -> np.ndarray:
+    """np.percentile's (linear) percentiles of values in 0..1, read from a 4096-bin histogram
+    instead of a partial sort: within a bin (1/4096) of the exact values, at a quarter of the cost.
+    """
+    values = grey.ravel()
+    bins = np.minimum((values * _HISTOGRAM_BINS).astype(np.int32), _HISTOGRAM_BINS - 1)
+    counts = np.bincount(bins, minlength=_HISTOGRAM_BINS)
+    below = np.cumsum(counts)
+    ranks = np.asarray(percents, np.float64) / 100.0 * (values.size - 1)
+    found = np.searchsorted(below, ranks, side="right")  # the bin holding each rank
+    before = below[found] - counts[found]
+    # the values inside a bin taken as spread evenly over it
+    within = (ranks - before + 0.5) / counts[found]
+    return (found + np.clip(within, 0.0, 1.0)) / _HISTOGRAM_BINS
 
 
 def _tiled(image: np.ndarray, rows: int, cols: int) -> np.ndarray:
