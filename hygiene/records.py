@@ -107,8 +107,6 @@ class ImageFacts:
     taken_at: str | None  # ISO 8601 from EXIF DateTimeOriginal, local time as recorded
     camera_model: str | None
     pixel_sha256: str | None  # only when the image was decoded at full resolution
-    phash: str  # 16 hex digits
-    dhash: str
     near_hashes: bytes  # uint64 pHashes for near-duplicate search, see hashing.near_hashes
     colourfulness: float  # mean chroma 0..1; about 0 for a greyscale picture
     content_fraction: float  # share of the frame inside any uniform padded border

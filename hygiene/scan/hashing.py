@@ -22,26 +22,6 @@ def pixel_sha256_hex(rgb: Image.Image) -> str:
     return digest.hexdigest()
 
 
-def dhash_hex(grey: np.ndarray) -> str:
-    """dHash (64 bits as 16 hex digits) of a grey image in 0..1: whether each of an area-averaged
-    9x8 copy's pixels is brighter than its left neighbour."""
-    small = cv2.resize(_levels(grey), (9, 8), interpolation=cv2.INTER_AREA)
-    return hash_hex(np.packbits(small[:, 1:] > small[:, :-1]).view(">u8")[0])
-
-
-def hash_hex(value: int | np.integer) -> str:
-    return f"{int(value):016x}"
-
-
-def _levels(grey: np.ndarray) -> np.ndarray:
-    return np.clip(grey * 255.0 + 0.5, 0, 255).astype(np.uint8)
-
-
-def _trimmed_levels(grey: np.ndarray) -> np.ndarray:
-    left, top, right, bottom = content_box(grey)
-    return _levels(grey[top:bottom, left:right])
-
-
 # The eight rotations and mirrors of a frame, in a fixed order. Index 0 is the frame itself.
 DIHEDRAL: tuple[Image.Transpose | None, ...] = (
     None,
@@ -115,7 +95,8 @@ def near_hashes(grey: np.ndarray) -> np.ndarray:
     then the CROP_WINDOWS and the CENTRE_BAND of the trimmed frame, unrotated. Every view is an
     area-averaged 32x32 copy (what cv2.INTER_AREA computes), all taken from one integral image.
     """
-    levels = _trimmed_levels(grey)
+    left, top, right, bottom = content_box(grey)
+    levels = np.clip(grey[top:bottom, left:right] * 255.0 + 0.5, 0, 255).astype(np.uint8)
     height, width = levels.shape
     windows = [(0, height, 0, width)]
     for x0, y0, x1, y1 in (*CROP_WINDOWS, CENTRE_BAND):

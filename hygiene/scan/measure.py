@@ -25,7 +25,7 @@ from hygiene.scan.formats import (
     describe_non_image,
     sniff_image_format,
 )
-from hygiene.scan.hashing import content_box, dhash_hex, hash_hex, near_hashes, sha256_hex
+from hygiene.scan.hashing import content_box, near_hashes, sha256_hex
 from hygiene.scan.imageio import (
     DecodeError,
     TooLargeToCheck,
@@ -40,7 +40,8 @@ from hygiene.scan.quality import QUALITY_SIDE_PX, colourfulness, grey_thumbnail,
 # 5: files over the size or pixel cap are no longer cached as corrupt; 6: directional sharpness
 # and clipped-content measures; 7: crop-window hashes at 80% and 70% of each side; 8: the
 # content box inside a padded border; 9: capture times with SubSecTimeOriginal's fraction;
-# 10: hash windows area-averaged from one integral image, percentiles from a histogram.
+# 10: hash windows area-averaged from one integral image, percentiles from a histogram, and
+# no separate pHash and dHash (nothing read them; their catalog columns stay empty).
 FEATURE_VERSION = 10
 _THUMBNAIL_QUALITY = 70
 
@@ -176,7 +177,6 @@ def scan_bytes(
         return ScanOutcome("corrupt", str(exc), digest)
     small = downscale(decoded.rgb, QUALITY_SIDE_PX)  # every measurement below starts here
     grey = grey_thumbnail(small)
-    hashes = near_hashes(grey)
     facts = ImageFacts(
         format=decoded.format,
         width=decoded.width,
@@ -186,9 +186,7 @@ def scan_bytes(
         camera_model=decoded.camera_model,
         pixel_sha256=None,  # full-resolution pixel hashes are computed by the duplicate stage,
         # and only for the few files whose grouping needs one
-        phash=hash_hex(hashes[0]),  # of the frame inside any padded border
-        dhash=dhash_hex(grey),
-        near_hashes=hashes.tobytes(),
+        near_hashes=near_hashes(grey).tobytes(),
         colourfulness=colourfulness(np.asarray(downscale(small, 64), np.float32) / 255.0),
         **_content(grey),
         quality=measure(grey),
