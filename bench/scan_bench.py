@@ -6,6 +6,8 @@ Not a test: run it and read the table. bench/README.md says how and what the num
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
 import json
 import multiprocessing
 import os
@@ -40,6 +42,8 @@ SMALL_SIZE = (320, 240)
 SAMPLE_INTERVAL_S = 0.05
 CACHED_RATIO_GOAL = 0.05
 SPEEDUP_GOAL = 4.0
+PHONE_RATE_GOAL = 250
+DRAFT_RATIO_GOAL = 0.70
 SEED_BASE = {"HEIF": 200_000, "PNG": 100_000, "JPEG": 0}
 EXTENSIONS = {"HEIF": "heic", "PNG": "png", "JPEG": "jpg"}
 KIB_PER_MIB = 1024
@@ -410,6 +414,7 @@ class ScanJob:
     out: Path
     catalog: Path
     workers: int
+    no_clip: bool = False
 
 
 def hygiene_scan(job: ScanJob, env: dict[str, str]) -> Measurement:
@@ -426,6 +431,7 @@ def hygiene_scan(job: ScanJob, env: dict[str, str]) -> Measurement:
         "--quiet",
         "--workers",
         str(job.workers),
+        *(["--no-clip"] if job.no_clip else []),
     ]
     finished = checked(run_sampled(command, env))
     record = json.loads((job.out / "run.json").read_text(encoding="utf-8"))
@@ -438,6 +444,38 @@ def naive_baseline(images: Path, files: int) -> Measurement:
     finished = checked(run_sampled(command))
     result = json.loads(finished.stdout)
     return measurement("naive baseline, 1 process", files, finished, result["elapsed_s"], {})
+
+
+def bare_baseline(images: Path, files: int, workers: int, scale: int) -> Measurement:
+    """Read, SHA-256 and decode (at 1/scale in the JPEG decoder) every file, one process per
+    core: the floor a scan of the same files is measured against."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--bare-worker", str(images)]
+    command += ["--bare-scale", str(scale), "--workers", str(workers)]
+    finished = checked(run_sampled(command))
+    result = json.loads(finished.stdout)
+    name = f"bare read + sha256 + decode at 1/{scale}, {workers} processes"
+    return measurement(name, files, finished, result["elapsed_s"], {})
+
+
+def bare_decode(job: tuple[Path, int]) -> int:
+    path, scale = job
+    data = path.read_bytes()
+    hashlib.sha256(data).digest()
+    with Image.open(io.BytesIO(data)) as image:
+        if scale > 1:
+            image.draft("RGB", (image.width // scale, image.height // scale))
+        image.load()
+        return image.width
+
+
+def bare_worker(images: Path, scale: int, workers: int) -> None:
+    """Runs in the child process: the bare rate of `images`, printed as JSON."""
+    pillow_heif.register_heif_opener()
+    jobs = [(path, scale) for path in list_images(images)]
+    started = time.perf_counter()
+    with multiprocessing.Pool(workers) as pool:
+        pool.map(bare_decode, jobs, chunksize=8)
+    print(json.dumps({"files": len(jobs), "elapsed_s": time.perf_counter() - started}))
 
 
 def cli_startup(env: dict[str, str], repeats: int = 3) -> Measurement:
@@ -496,7 +534,13 @@ def scan_warnings(result: Measurement, expect: str) -> list[str]:
     return problems
 
 
-def goals(cold: Measurement, cached: Measurement, baseline: Measurement) -> list[Goal]:
+def goals(
+    cold: Measurement,
+    cached: Measurement,
+    baseline: Measurement,
+    bare_full: Measurement,
+    bare_eighth: Measurement,
+) -> list[Goal]:
     speedup = cold.files_per_s / baseline.files_per_s
     ratio = cached.wall_s / cold.wall_s
     inner_ratio = (cached.inner_s or 0.0) / (cold.inner_s or float("inf"))
@@ -513,6 +557,24 @@ def goals(cold: Measurement, cached: Measurement, baseline: Measurement) -> list
             f"{ratio:.1%}",
             cached_goal,
             ratio <= CACHED_RATIO_GOAL,
+        ),
+        Goal(
+            "cold files/s (phone-sized JPEGs, issue 13)",
+            f"{cold.files_per_s:.0f}",
+            f">= {PHONE_RATE_GOAL}",
+            cold.files_per_s >= PHONE_RATE_GOAL,
+        ),
+        Goal(
+            "cold files/s ÷ bare read + hash + decode files/s, all cores",
+            f"{cold.files_per_s / bare_full.files_per_s:.1%}",
+            "(reference)",
+            True,
+        ),
+        Goal(
+            "cold files/s ÷ bare 1/8 draft-decode files/s, all cores (12 MP JPEGs, issue 13)",
+            f"{cold.files_per_s / bare_eighth.files_per_s:.1%}",
+            f">= {DRAFT_RATIO_GOAL:.0%}",
+            cold.files_per_s / bare_eighth.files_per_s >= DRAFT_RATIO_GOAL,
         ),
         Goal(
             "(for reference) cached ÷ cold, scan stage only (inner)",
@@ -637,12 +699,22 @@ def render(report: Report) -> str:
 # ---------------------------------------------------------------- main
 
 
-def main_benchmark(corpus: Corpus, workers: int, work: Path) -> tuple[list[Measurement], list[str]]:
+def main_benchmark(
+    corpus: Corpus, workers: int, work: Path, *, no_clip: bool
+) -> tuple[list[Measurement], list[str]]:
     env = isolated_env(work)
     catalog = work / "main.sqlite"
     warm_page_cache(corpus.images)
     cold = hygiene_scan(
-        ScanJob("hygiene scan, cold", corpus.images, corpus.files, work / "cold", catalog, workers),
+        ScanJob(
+            "hygiene scan, cold" + (" --no-clip" if no_clip else ""),
+            corpus.images,
+            corpus.files,
+            work / "cold",
+            catalog,
+            workers,
+            no_clip,
+        ),
         env,
     )
     cached = hygiene_scan(
@@ -653,13 +725,15 @@ def main_benchmark(corpus: Corpus, workers: int, work: Path) -> tuple[list[Measu
             work / "cached",
             catalog,
             workers,
+            no_clip,
         ),
         env,
     )
     baseline = naive_baseline(corpus.images, corpus.files)
+    bare = [bare_baseline(corpus.images, corpus.files, workers, scale) for scale in (1, 8)]
     startup = cli_startup(env)
     warnings = scan_warnings(cold, "decoded") + scan_warnings(cached, "cached_by_path")
-    return [cold, cached, baseline, startup], warnings
+    return [cold, cached, baseline, *bare, startup], warnings
 
 
 def memory_check(
@@ -734,7 +808,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=OUT_DIR / "scan_bench.json",
         help="where to write the results as JSON (default bench/out/)",
     )
+    parser.add_argument(
+        "--no-clip", action="store_true", help="scan with --no-clip (no categorization)"
+    )
     parser.add_argument("--baseline-worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--bare-worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--bare-scale", type=int, default=1, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -754,7 +833,7 @@ def run(args: argparse.Namespace) -> Report:
     corpus = ensure_corpus((args.corpus or spec.default_dir()).resolve(), spec)
     revision = hygiene_revision()
     with tempfile.TemporaryDirectory(prefix="scan-bench-") as tmp:
-        runs, warnings = main_benchmark(corpus, args.workers, Path(tmp))
+        runs, warnings = main_benchmark(corpus, args.workers, Path(tmp), no_clip=args.no_clip)
         memory_corpora: list[str] = []
         memory_runs: list[Measurement] = []
         if args.memory_check or args.memory_files:
@@ -767,7 +846,7 @@ def run(args: argparse.Namespace) -> Report:
         corpus=corpus.describe(),
         workers=args.workers,
         runs=runs,
-        goals=goals(*runs[:3]),
+        goals=goals(*runs[:5]),
         memory_corpora=memory_corpora,
         memory_check=memory_runs,
         warnings=warnings,
@@ -778,6 +857,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.baseline_worker is not None:
         baseline_worker(args.baseline_worker)
+        return 0
+    if args.bare_worker is not None:
+        bare_worker(args.bare_worker, args.bare_scale, args.workers)
         return 0
     try:
         report = run(args)

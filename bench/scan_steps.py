@@ -23,7 +23,13 @@ from hygiene.scan import measure as scan_measure
 from hygiene.scan.formats import sniff_image_format
 from hygiene.scan.hashing import content_box, near_hashes, sha256_hex
 from hygiene.scan.imageio import DecodeError, decode, downscale, encode_webp
-from hygiene.scan.quality import QUALITY_SIDE_PX, colourfulness, grey_thumbnail, measure
+from hygiene.scan.quality import (
+    QUALITY_SIDE_MIN_PX,
+    QUALITY_SIDE_PX,
+    colourfulness,
+    grey_thumbnail,
+    measure,
+)
 
 _THUMBNAIL_PX = ScanSettings().thumbnail_px
 _THUMBNAIL_QUALITY = scan_measure._THUMBNAIL_QUALITY
@@ -52,7 +58,7 @@ def main() -> None:
         if image_format is None:
             continue
         try:
-            decoded = decode(data, image_format, max_pixels=10**9, min_side_px=QUALITY_SIDE_PX)
+            decoded = decode(data, image_format, max_pixels=10**9, reduce_to_px=QUALITY_SIDE_MIN_PX)
         except DecodeError:
             continue
         measured += 1
@@ -61,7 +67,7 @@ def main() -> None:
         timed(
             "decode",
             lambda d=data, f=image_format: decode(
-                d, f, max_pixels=10**9, min_side_px=QUALITY_SIDE_PX
+                d, f, max_pixels=10**9, reduce_to_px=QUALITY_SIDE_MIN_PX
             ),
         )
         small = timed("downscale", lambda r=decoded.rgb: downscale(r, QUALITY_SIDE_PX))

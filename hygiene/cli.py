@@ -27,6 +27,7 @@ from hygiene.console import (
 from hygiene.duplicates import FastdupUnavailable
 from hygiene.outputs import RunFolderError, check_run_folder, read_report_data, write_report
 from hygiene.pipeline import run
+from hygiene.workers import keep_freed_memory
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -184,4 +185,5 @@ for command in (apply_command, repair_command, undo_command):
 
 
 def main() -> None:
+    keep_freed_memory()
     cli(prog_name="hygiene")

@@ -15,7 +15,7 @@ from hygiene.demo.samples import real_photos
 from hygiene.records import QualityMetrics
 from hygiene.scan.imageio import decode
 from hygiene.scan.quality import (
-    QUALITY_SIDE_PX,
+    QUALITY_SIDE_MIN_PX,
     flag_columns,
     grey_thumbnail,
     is_blurry,
@@ -42,7 +42,7 @@ def shaken(image: Image.Image, length_fraction: float, angle_deg: float) -> Imag
 def metrics_of(image: Image.Image) -> QualityMetrics:
     """Through the real path: JPEG bytes -> strict decode -> grey thumbnail -> metrics."""
     decoded = decode(
-        samples.jpeg_bytes(image, 92), "JPEG", max_pixels=10**9, min_side_px=QUALITY_SIDE_PX
+        samples.jpeg_bytes(image, 92), "JPEG", max_pixels=10**9, reduce_to_px=QUALITY_SIDE_MIN_PX
     )
     return measure(grey_thumbnail(decoded.rgb))
 
@@ -205,7 +205,7 @@ def test_png_round_trip_gives_the_same_metrics_as_jpeg_of_same_photo():
     image = samples.photo(4, 800, 600)
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
-    decoded = decode(buffer.getvalue(), "PNG", max_pixels=10**9, min_side_px=QUALITY_SIDE_PX)
+    decoded = decode(buffer.getvalue(), "PNG", max_pixels=10**9, reduce_to_px=QUALITY_SIDE_MIN_PX)
     from_png = measure(grey_thumbnail(decoded.rgb))
     assert abs(from_png.luma_mean - metrics_of(image).luma_mean) < 0.01
 

@@ -59,7 +59,7 @@ BROKEN_TEXT = _chunk(b"tEXt", b"Comment\x00hello")[:-1] + b"\x00"
 def test_a_whole_image_with_a_broken_end_is_damaged_and_repairs_to_its_original_bytes(
     name, data, fmt, clean
 ):
-    decoded = decode(data, fmt, max_pixels=10**8, min_side_px=64)
+    decoded = decode(data, fmt, max_pixels=10**8, reduce_to_px=64)
     assert decoded.damage, name
     repair = repaired_container(fmt, data)
     assert repair is not None and repair.fixed == clean
@@ -82,7 +82,7 @@ def test_a_whole_image_with_a_broken_end_is_damaged_and_repairs_to_its_original_
 )
 def test_missing_image_data_stays_corrupt(name, data, fmt):
     with pytest.raises(DecodeError):
-        decode(data, fmt, max_pixels=10**8, min_side_px=64)
+        decode(data, fmt, max_pixels=10**8, reduce_to_px=64)
 
 
 @pytest.fixture
@@ -161,5 +161,5 @@ def test_a_letterboxed_photo_with_flat_edges_is_still_ok():
     """Flat edge lines only make hygiene ask libjpeg whether scan data is missing; it is not."""
     framed = Image.new("RGB", (480, 400), (0, 0, 0))
     framed.paste(IMAGE.resize((480, 300)), (0, 50))
-    decoded = decode(jpeg_bytes(framed, 90), "JPEG", max_pixels=10**8, min_side_px=64)
+    decoded = decode(jpeg_bytes(framed, 90), "JPEG", max_pixels=10**8, reduce_to_px=64)
     assert decoded.damage is None and decoded.width == 480

@@ -27,7 +27,13 @@ from hygiene.duplicates.candidates import Proposal
 from hygiene.duplicates.grouping import Edge, Node
 from hygiene.duplicates.verify import Comparison, MatchLimits, compare, rgb_array
 from hygiene.records import ImageRow, seconds_apart
-from hygiene.scan import DecodeError, decode, decode_thumbnail, pixel_sha256_hex
+from hygiene.scan import (
+    DecodeError,
+    decode,
+    decode_thumbnail,
+    pixel_sha256_hex,
+    reduced_in_decoder,
+)
 from hygiene.workers import SupervisedPool, WorkerFailure, set_preload
 
 # Bump when the way a pair is judged changes: cached verdicts from other versions are ignored.
@@ -319,11 +325,14 @@ class _PairJudge:
         same_size = (a.facts.width, a.facts.height) == (b.facts.width, b.facts.height)
         whole = check.transform == 0 and not check.crop
         if whole and same_size and check.distance <= settings.pixel_max_distance:
-            # Identical pixels always gave identical thumbnails (376 of 376 pixel pairs on the
-            # benchmark corpora), so only those pairs pay for a full-resolution decode.
+            # Identical pixels decoded the same way always gave identical thumbnails (376 of
+            # 376 pixel pairs on the benchmark corpora), so only those pairs pay for a
+            # full-resolution decode; a JPEG reduced in its decoder and a PNG of the same
+            # pixels resized after decoding have slightly different thumbnails.
             unknown = rgb_a is None or rgb_b is None
             hashed = a.facts.pixel_sha256 and b.facts.pixel_sha256  # by the scan: free
-            if unknown or hashed or np.array_equal(rgb_a, rgb_b):
+            other_path = reduced_in_decoder(a.facts) != reduced_in_decoder(b.facts)
+            if unknown or hashed or other_path or np.array_equal(rgb_a, rgb_b):
                 first, second = self._pixel_hashes.get(a), self._pixel_hashes.get(b)
                 if first is not None and first == second:
                     return "pixel", 0.0
@@ -392,7 +401,7 @@ class _PixelHashes:
             data = (self._root / row.rel_path).read_bytes()
             fmt = "HEIF" if facts.format in ("HEIF", "AVIF") else facts.format
             fmt = "JPEG" if fmt == "MPO" else fmt
-            decoded = decode(data, fmt, max_pixels=self._max_pixels, min_side_px=1 << 30)
+            decoded = decode(data, fmt, max_pixels=self._max_pixels, reduce_to_px=1 << 30)
         except (OSError, DecodeError):
             return None
         digest = pixel_sha256_hex(decoded.rgb)

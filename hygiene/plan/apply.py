@@ -222,7 +222,7 @@ class _Checks:
         if image_format is None:
             return None
         try:
-            decoded = decode(data, image_format, max_pixels=self.max_pixels, min_side_px=1 << 30)
+            decoded = decode(data, image_format, max_pixels=self.max_pixels, reduce_to_px=1 << 30)
         except DecodeError:
             return None
         return pixel_sha256_hex(decoded.rgb)

@@ -31,14 +31,14 @@ def repaired_bytes(data: bytes, max_pixels: int) -> bytes | str:
     if image_format is None:
         return "cannot be repaired: not an image any more"
     try:
-        damaged = decode(data, image_format, max_pixels=max_pixels, min_side_px=64)
+        damaged = decode(data, image_format, max_pixels=max_pixels, reduce_to_px=64)
     except DecodeError as exc:
         return f"cannot be repaired: {exc}"
     repair = repaired_container(image_format, data)
     if damaged.damage is None or repair is None:
         return "nothing to repair: it decodes cleanly"
     try:
-        clean = decode(repair.fixed, image_format, max_pixels=max_pixels, min_side_px=64)
+        clean = decode(repair.fixed, image_format, max_pixels=max_pixels, reduce_to_px=64)
     except DecodeError as exc:
         return f"cannot be repaired: the clean copy does not decode ({exc})"
     if clean.damage is not None or clean.rgb.size != damaged.rgb.size:

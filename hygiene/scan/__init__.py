@@ -8,6 +8,7 @@ supervised pool of workers; stage ties them to the catalog.
 from hygiene.scan.formats import SNIFF_BYTES, repaired_container, sniff_image_format
 from hygiene.scan.hashing import CENTRE_BAND_SLOT, DIHEDRAL, pixel_sha256_hex
 from hygiene.scan.imageio import DecodeError, decode, decode_thumbnail
+from hygiene.scan.measure import reduced_in_decoder
 from hygiene.scan.quality import flag_columns, quality_flags
 from hygiene.scan.stage import ProgressSink, ScanStats, run_scan
 
@@ -23,6 +24,7 @@ __all__ = [
     "flag_columns",
     "pixel_sha256_hex",
     "quality_flags",
+    "reduced_in_decoder",
     "repaired_container",
     "run_scan",
     "sniff_image_format",

@@ -78,8 +78,9 @@ def register_heif() -> None:
         _heif_registered = True
 
 
-def decode(data: bytes, sniffed_format: str, *, max_pixels: int, min_side_px: int) -> DecodedImage:
-    """Fully decode `data`, at reduced size when the format allows and `min_side_px` is still met.
+def decode(data: bytes, sniffed_format: str, *, max_pixels: int, reduce_to_px: int) -> DecodedImage:
+    """Fully decode `data`; a JPEG at 1/2, 1/4 or 1/8 of its size (libjpeg's DCT scaling, which
+    saves most of the decode) when its longest side stays at least `reduce_to_px`.
 
     Raises DecodeError with a one-line reason for anything that is not a sound image, and its
     subclass TooLargeToCheck for an image over `max_pixels` (refused before any pixel is decoded,
@@ -92,7 +93,7 @@ def decode(data: bytes, sniffed_format: str, *, max_pixels: int, min_side_px: in
     said: list[str] = []
     try:
         with native_stderr_captured() as said:
-            return _strict_decode(data, sniffed_format, max_pixels, min_side_px)
+            return _strict_decode(data, sniffed_format, max_pixels, reduce_to_px)
     except TooLargeToCheck:
         raise
     except DecodeError as exc:
@@ -100,7 +101,7 @@ def decode(data: bytes, sniffed_format: str, *, max_pixels: int, min_side_px: in
 
 
 def _strict_decode(
-    data: bytes, sniffed_format: str, max_pixels: int, min_side_px: int
+    data: bytes, sniffed_format: str, max_pixels: int, reduce_to_px: int
 ) -> DecodedImage:
     damage = None
     try:
@@ -113,7 +114,7 @@ def _strict_decode(
             data, damage = repair.fixed, repair.problem
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            decoded = _decode(data, sniffed_format, max_pixels, min_side_px)
+            decoded = _decode(data, sniffed_format, max_pixels, reduce_to_px)
         # a container-repaired JPEG was already checked whole above
         padded = sniffed_format == "JPEG" and damage is None and _flat_edge(decoded.rgb)
         if padded and not _image_data_whole(sniffed_format, data):
@@ -149,7 +150,8 @@ def downscale(image: Image.Image, max_side_px: int) -> Image.Image:
 def encode_webp(image: Image.Image, *, max_side_px: int, quality: int) -> bytes:
     thumb = downscale(image, max_side_px)
     buffer = io.BytesIO()
-    thumb.save(buffer, format="WEBP", quality=quality, method=4)
+    # method 1 (of 0-6) encodes 3.5x faster than 4 with the same error, 20% larger
+    thumb.save(buffer, format="WEBP", quality=quality, method=1)
     return buffer.getvalue()
 
 
@@ -188,7 +190,7 @@ def decode_thumbnail(webp: bytes) -> np.ndarray:
         return np.asarray(img.convert("RGB"))
 
 
-def _decode(data: bytes, sniffed_format: str, max_pixels: int, min_side_px: int) -> DecodedImage:
+def _decode(data: bytes, sniffed_format: str, max_pixels: int, reduce_to_px: int) -> DecodedImage:
     Image.MAX_IMAGE_PIXELS = max_pixels
     img = Image.open(io.BytesIO(data), formats=_PIL_FORMATS.get(sniffed_format))
     width, height = img.size
@@ -198,8 +200,10 @@ def _decode(data: bytes, sniffed_format: str, max_pixels: int, min_side_px: int)
         raise DecodeError("empty image: zero width or height")
     exif = img.getexif()
     orientation = _orientation(exif)
-    if img.format in ("JPEG", "MPO") and min(width, height) >= 2 * min_side_px:
-        img.draft("RGB", (min_side_px, min_side_px))
+    reduction = _dct_reduction(max(width, height), reduce_to_px)
+    if img.format in ("JPEG", "MPO") and reduction > 1:
+        # draft() picks the largest power-of-two reduction that keeps this size
+        img.draft("RGB", (max(1, width // reduction), max(1, height // reduction)))
     full_resolution = img.size == (width, height)
     img.load()
     rgb = _to_rgb(img)
@@ -217,6 +221,16 @@ def _decode(data: bytes, sniffed_format: str, max_pixels: int, min_side_px: int)
         rgb=rgb,
         full_resolution=full_resolution,
     )
+
+
+def scaled_in_decoder(image_format: str, width: int, height: int, reduce_to_px: int) -> bool:
+    """Whether decode() reduces an image of this format and size inside the JPEG decoder."""
+    return image_format in ("JPEG", "MPO") and _dct_reduction(max(width, height), reduce_to_px) > 1
+
+
+def _dct_reduction(longest_side_px: int, reduce_to_px: int) -> int:
+    """The largest of 8, 4, 2 (else 1) that leaves the longest side at least `reduce_to_px`."""
+    return next((n for n in (8, 4, 2) if longest_side_px // n >= reduce_to_px), 1)
 
 
 def _over_cap(
@@ -270,6 +284,8 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         canvas.alpha_composite(rgba)
         return canvas.convert("RGB")
+    if img.mode == "RGB":
+        return img  # convert() would copy every pixel
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         return img.point(lambda v: v / 256).convert("L").convert("RGB")
     return img.convert("RGB")

@@ -32,17 +32,25 @@ from hygiene.scan.imageio import (
     decode,
     downscale,
     encode_webp,
+    scaled_in_decoder,
 )
 from hygiene.scan.native_stderr import native_stderr_captured, with_library_note
-from hygiene.scan.quality import QUALITY_SIDE_PX, colourfulness, grey_thumbnail, measure
+from hygiene.scan.quality import (
+    QUALITY_SIDE_MIN_PX,
+    QUALITY_SIDE_PX,
+    colourfulness,
+    grey_thumbnail,
+    measure,
+)
 
 # Bump when what a scan stores changes; every cached result with another version is redone.
 # 5: files over the size or pixel cap are no longer cached as corrupt; 6: directional sharpness
 # and clipped-content measures; 7: crop-window hashes at 80% and 70% of each side; 8: the
 # content box inside a padded border; 9: capture times with SubSecTimeOriginal's fraction;
 # 10: hash windows area-averaged from one integral image, percentiles from a histogram, and
-# no separate pHash and dHash (nothing read them; their catalog columns stay empty).
-FEATURE_VERSION = 10
+# no separate pHash and dHash (nothing read them; their catalog columns stay empty); 11: JPEGs
+# measured at their DCT-scaled size when it is 480-512 px, WebP thumbnails at method 1.
+FEATURE_VERSION = 11
 _THUMBNAIL_QUALITY = 70
 
 
@@ -169,7 +177,7 @@ def scan_bytes(
 ) -> ScanOutcome | FileVerdict:
     try:
         decoded = decode(
-            data, image_format, max_pixels=settings.max_pixels, min_side_px=QUALITY_SIDE_PX
+            data, image_format, max_pixels=settings.max_pixels, reduce_to_px=QUALITY_SIDE_MIN_PX
         )
     except TooLargeToCheck as exc:  # a FileVerdict: never cached by content, so tried again
         return FileVerdict("unverified", str(exc), digest)
@@ -198,6 +206,12 @@ def scan_bytes(
         reason = f"damaged but complete: {decoded.damage}; hygiene repair can write a clean copy"
         return ScanOutcome("damaged", reason, digest, facts)
     return ScanOutcome("ok", None, digest, facts)
+
+
+def reduced_in_decoder(facts: ImageFacts) -> bool:
+    """Whether the scan had this image reduced by the JPEG decoder rather than resized after a
+    full decode. Identical pixels give identical thumbnails only when both took the same way."""
+    return scaled_in_decoder(facts.format, facts.width, facts.height, QUALITY_SIDE_MIN_PX)
 
 
 def _content(grey: np.ndarray) -> dict[str, float]:

@@ -12,6 +12,7 @@ areas, a page or a screen of text leaves glyphs scattered over white; a white fr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import cv2
@@ -22,7 +23,12 @@ from hygiene.records import ImageFacts, QualityMetrics, QualityThresholds
 from hygiene.scan.hashing import content_box
 from hygiene.scan.imageio import downscale
 
-QUALITY_SIDE_PX = 512  # measurements are taken at this size; smaller images are not upscaled
+# Measurements are taken with the longest side at most QUALITY_SIDE_PX (smaller images are not
+# upscaled). A JPEG whose 1/2, 1/4 or 1/8 DCT-scaled decode lands between QUALITY_SIDE_MIN_PX and
+# QUALITY_SIDE_PX is measured as it comes: a phone's 4000x3000 and 1000x750 frames decode at 500
+# px for a fraction of a full decode and need no resize.
+QUALITY_SIDE_PX = 512
+QUALITY_SIDE_MIN_PX = 480
 _TILE_PX = 32
 _HIGHLIGHT_LEVEL = 0.98
 _BLUR_SCALE = 2.0  # blur = exp(-_BLUR_SCALE * sharpness)
@@ -47,7 +53,8 @@ def measure(grey: np.ndarray) -> QualityMetrics:
     p01, p05, p50, p95, p99, p999 = percentiles(grey, (1, 5, 50, 95, 99, 99.9))
     luma_range = float(p99 - p01)
     clipped, fragments = clipped_content(grey)
-    least_sharp, most_sharp = directional_sharpness(grey, luma_range)
+    tiles = _Tiles.of(grey, luma_range)
+    least_sharp, most_sharp = directional_sharpness(grey, luma_range, tiles)
     return QualityMetrics(
         luma_mean=float(grey.mean()),
         luma_p01=float(p01),
@@ -58,7 +65,7 @@ def measure(grey: np.ndarray) -> QualityMetrics:
         luma_p999=float(p999),
         highlight_fraction=float((grey >= _HIGHLIGHT_LEVEL).mean()),
         flat_midtone_fraction=flat_midtone_fraction(grey),
-        blur=float(np.exp(-_BLUR_SCALE * tile_sharpness(grey, luma_range))),
+        blur=float(np.exp(-_BLUR_SCALE * tile_sharpness(grey, luma_range, tiles))),
         clipped_content_fraction=clipped,
         clipped_fragment_fraction=fragments,
         sharpness_min_dir=least_sharp,
@@ -85,34 +92,56 @@ def percentiles(grey: np.ndarray, percents: tuple[float, ...]) -> np.ndarray:
     return (found + np.clip(within, 0.0, 1.0)) / _HISTOGRAM_BINS
 
 
-def _tiled(image: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    return image[: rows * _TILE_PX, : cols * _TILE_PX].reshape(rows, _TILE_PX, cols, _TILE_PX)
-
-
-def _textured_tiles(grey: np.ndarray, luma_range: float) -> tuple[int, int, np.ndarray, np.ndarray]:
-    """Tile grid size, per-tile spread, and which tiles have visible contrast.
+@dataclass(frozen=True, slots=True)
+class _Tiles:
+    """The grid of _TILE_PX squares over an image (any remainder at the right and bottom is left
+    out), each tile's spread, and which tiles have visible contrast.
 
     Tiles flatter than 5% of the image's own range (sky, paper, a wall) carry no evidence either
     way about sharpness and are left out.
     """
-    rows, cols = grey.shape[0] // _TILE_PX, grey.shape[1] // _TILE_PX
-    tile_std = _tiled(grey, rows, cols).std(axis=(1, 3))
-    return rows, cols, tile_std, tile_std > max(0.004, 0.05 * luma_range)
+
+    rows: int
+    cols: int
+    spread: np.ndarray  # float64 (rows, cols)
+    textured: np.ndarray  # bool (rows, cols)
+
+    @classmethod
+    def of(cls, grey: np.ndarray, luma_range: float) -> _Tiles | None:
+        rows, cols = grey.shape[0] // _TILE_PX, grey.shape[1] // _TILE_PX
+        if rows == 0 or cols == 0:
+            return None
+        spread = _tile_std(grey, rows, cols)
+        return cls(rows, cols, spread, spread > max(0.004, 0.05 * luma_range))
+
+    def means(self, image: np.ndarray) -> np.ndarray:
+        """Each tile's mean of `image`: an area resize by a whole factor is an exact box mean."""
+        cropped = image[: self.rows * _TILE_PX, : self.cols * _TILE_PX]
+        return cv2.resize(cropped, (self.cols, self.rows), interpolation=cv2.INTER_AREA)
+
+    def std(self, image: np.ndarray) -> np.ndarray:
+        return _tile_std(image, self.rows, self.cols)
 
 
-def tile_sharpness(grey: np.ndarray, luma_range: float) -> float:
+def _tile_std(image: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    # float64, so that E[x^2] - E[x]^2 keeps the spread of near-flat tiles
+    wide = image[: rows * _TILE_PX, : cols * _TILE_PX].astype(np.float64)
+    mean = cv2.resize(wide, (cols, rows), interpolation=cv2.INTER_AREA)
+    mean_square = cv2.resize(wide * wide, (cols, rows), interpolation=cv2.INTER_AREA)
+    return np.sqrt(np.maximum(mean_square - mean * mean, 0.0))
+
+
+def tile_sharpness(grey: np.ndarray, luma_range: float, tiles: _Tiles | None = None) -> float:
     """90th percentile, over tiles with visible contrast, of Laplacian spread / tile spread.
 
     Blur removes high frequencies much faster than it removes contrast, so the ratio drops;
     darkening scales both alike, so the ratio stays.
     """
-    if grey.shape[0] < _TILE_PX or grey.shape[1] < _TILE_PX:
+    tiles = tiles or _Tiles.of(grey, luma_range)
+    if tiles is None or not tiles.textured.any():
         return 0.0
-    rows, cols, tile_std, textured = _textured_tiles(grey, luma_range)
-    if not textured.any():
-        return 0.0
-    lap_std = _tiled(cv2.Laplacian(grey, cv2.CV_32F), rows, cols).std(axis=(1, 3))
-    return float(np.percentile(lap_std[textured] / tile_std[textured], 90))
+    lap_std = tiles.std(cv2.Laplacian(grey, cv2.CV_32F))
+    return float(np.percentile(lap_std[tiles.textured] / tiles.spread[tiles.textured], 90))
 
 
 def _gaussian_derivative_kernels(sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -130,7 +159,32 @@ def _gaussian_derivative_kernels(sigma: float) -> tuple[np.ndarray, np.ndarray, 
     )
 
 
-def directional_sharpness(grey: np.ndarray, luma_range: float) -> tuple[float, float]:
+_KERNELS = _gaussian_derivative_kernels(_DERIVATIVE_SIGMA_PX)
+_ANGLES = np.linspace(0.0, np.pi, _ORIENTATIONS, endpoint=False)
+# Per orientation t, the weights of the six tile means of products of second derivatives in the
+# energy of cos^2 t Ixx + 2 cos t sin t Ixy + sin^2 t Iyy, in the order xx.xx, xy.xy, yy.yy,
+# xx.xy, xx.yy, xy.yy.
+_COS2, _SIN_COS2, _SIN2 = (
+    np.cos(_ANGLES) ** 2,
+    2 * np.cos(_ANGLES) * np.sin(_ANGLES),
+    np.sin(_ANGLES) ** 2,
+)
+_STEERING = np.stack(
+    [
+        _COS2 * _COS2,
+        _SIN_COS2 * _SIN_COS2,
+        _SIN2 * _SIN2,
+        2 * _COS2 * _SIN_COS2,
+        2 * _COS2 * _SIN2,
+        2 * _SIN_COS2 * _SIN2,
+    ],
+    axis=1,
+)
+
+
+def directional_sharpness(
+    grey: np.ndarray, luma_range: float, tiles: _Tiles | None = None
+) -> tuple[float, float]:
     """(least, most) sharpness over 16 orientations; (0, 0) when no tile has contrast.
 
     Per orientation t, the second derivative along t is steered from the three Gaussian second
@@ -140,38 +194,22 @@ def directional_sharpness(grey: np.ndarray, luma_range: float) -> tuple[float, f
     straight camera shake only the one along the streak, which the Laplacian (the sum of two
     orientations) mostly misses.
     """
-    if grey.shape[0] < _TILE_PX or grey.shape[1] < _TILE_PX:
+    tiles = tiles or _Tiles.of(grey, luma_range)
+    if tiles is None or not tiles.textured.any():
         return 0.0, 0.0
-    rows, cols, tile_std, textured = _textured_tiles(grey, luma_range)
-    if not textured.any():
-        return 0.0, 0.0
-    g0, g1, g2 = _gaussian_derivative_kernels(_DERIVATIVE_SIGMA_PX)
+    g0, g1, g2 = _KERNELS
 
     def filtered(kernel_x: np.ndarray, kernel_y: np.ndarray) -> np.ndarray:
         return cv2.sepFilter2D(grey, cv2.CV_32F, kernel_x, kernel_y, borderType=cv2.BORDER_REFLECT)
 
     ixx, ixy, iyy = filtered(g2, g0), filtered(g1, g1), filtered(g0, g2)
-
-    def tile_mean(product: np.ndarray) -> np.ndarray:
-        return _tiled(product, rows, cols).mean(axis=(1, 3))[textured].astype(np.float64)
-
-    xx_xx, xy_xy, yy_yy = tile_mean(ixx * ixx), tile_mean(ixy * ixy), tile_mean(iyy * iyy)
-    xx_xy, xx_yy, xy_yy = tile_mean(ixx * ixy), tile_mean(ixx * iyy), tile_mean(ixy * iyy)
-    spread = tile_std[textured].astype(np.float64)
-    per_orientation = []
-    for angle in np.linspace(0.0, np.pi, _ORIENTATIONS, endpoint=False):
-        a, b, c = np.cos(angle) ** 2, 2 * np.cos(angle) * np.sin(angle), np.sin(angle) ** 2
-        energy = (
-            a * a * xx_xx
-            + b * b * xy_xy
-            + c * c * yy_yy
-            + 2 * a * b * xx_xy
-            + 2 * a * c * xx_yy
-            + 2 * b * c * xy_yy
-        )
-        ratio = np.sqrt(np.maximum(energy, 0.0)) / spread
-        per_orientation.append(float(np.percentile(ratio, _DIRECTIONAL_PERCENTILE)))
-    return min(per_orientation), max(per_orientation)
+    products = (ixx * ixx, ixy * ixy, iyy * iyy, ixx * ixy, ixx * iyy, ixy * iyy)
+    # (6, textured tiles): each product's mean over each textured tile
+    tile_means = np.stack([tiles.means(p)[tiles.textured] for p in products]).astype(np.float64)
+    energy = _STEERING @ tile_means  # (orientations, textured tiles)
+    ratio = np.sqrt(np.maximum(energy, 0.0)) / tiles.spread[tiles.textured]
+    per_orientation = np.percentile(ratio, _DIRECTIONAL_PERCENTILE, axis=1)
+    return float(per_orientation.min()), float(per_orientation.max())
 
 
 def clipped_content(grey: np.ndarray) -> tuple[float, float]:
