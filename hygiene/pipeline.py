@@ -15,10 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import pandas as pd
 
 from hygiene import catalog
 from hygiene.categorize import (
@@ -66,6 +65,9 @@ from hygiene.records import ImageRow, RunTable
 from hygiene.scan import ProgressSink, ScanStats, flag_columns, run_scan
 from hygiene.workers import set_preload
 
+if TYPE_CHECKING:  # pandas costs a tenth of a second to import; only these accessors use it
+    import pandas as pd
+
 
 class RunProgress(ProgressSink, Protocol):
     """What a long run reports as it goes (the CLI draws progress bars from it)."""
@@ -109,21 +111,29 @@ class RunResult:
 
     def images(self) -> pd.DataFrame:
         """One row per file (images.parquet): status, error, facts, quality, flags, action."""
+        import pandas as pd
+
         return pd.read_parquet(self.folder / "images.parquet")
 
     def duplicates(self) -> pd.DataFrame:
         """One row per member of every duplicate group (the columns of duplicates.csv)."""
+        import pandas as pd
+
         rows = list(duplicate_rows(self.duplicate_report))
         return pd.DataFrame(rows, columns=list(DUPLICATES_COLUMNS))
 
     def similar(self) -> pd.DataFrame:
         """One row per photo of every similar-shot cluster (the columns of similar.csv)."""
+        import pandas as pd
+
         rows = list(similar_rows(self.duplicate_report))
         return pd.DataFrame(rows, columns=list(SIMILAR_COLUMNS))
 
     def categories(self) -> pd.DataFrame:
         """Each categorized photo's category and per-category probabilities (categories.csv);
         empty when categorization was skipped."""
+        import pandas as pd
+
         path = self.folder / "categories.csv"
         if self.category_report is None or not path.exists():
             return pd.DataFrame(columns=["path", "category"])
