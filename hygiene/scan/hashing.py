@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -100,9 +99,8 @@ def near_hashes(grey: np.ndarray) -> np.ndarray:
     windows = [(0, height, 0, width)]
     for x0, y0, x1, y1 in (*CROP_WINDOWS, CENTRE_BAND):
         windows.append((int(y0 * height), int(y1 * height), int(x0 * width), int(x1 * width)))
-    small = area_resized(levels, windows, _HASH_SIDE)
-    views = [view(small[0]) for view in _DIHEDRAL_VIEWS]
-    return phash_ints(np.concatenate([np.stack(views), small[1:]]))
+    low = _low_frequencies(area_resized(levels, windows, _HASH_SIDE))
+    return _phash_bits(np.concatenate([_dihedral_low(low[0]), low[1:]]))
 
 
 def area_resized(
@@ -141,30 +139,52 @@ def area_resized(
     return np.rint(sums / cell_area[:, None, None]).astype(np.uint8)
 
 
-# DIHEDRAL's transposes as numpy views of a square array (PIL rotates counter-clockwise).
-_DIHEDRAL_VIEWS: tuple[Callable[[np.ndarray], np.ndarray], ...] = (
-    lambda a: a,
-    lambda a: np.rot90(a, 1),
-    lambda a: np.rot90(a, 2),
-    lambda a: np.rot90(a, 3),
-    lambda a: a[:, ::-1],
-    lambda a: a.T,
-    lambda a: a[::-1, :],
-    lambda a: np.rot90(a, 2).T,
-)
-
-
 # The first 8 rows of the (unnormalised, as scipy.fftpack's) DCT-II matrix of 32 samples:
 # imagehash's pHash keeps only the 8x8 lowest frequencies, so two small products give them.
 _DCT_LOW = 2 * np.cos(np.pi * np.arange(8)[:, None] * (2 * np.arange(_HASH_SIDE) + 1) / 64)
+# DIHEDRAL's rotations and mirrors (PIL rotates counter-clockwise) as (transpose, then reverse
+# the rows, reverse the columns) of a square frame. Reversing a frame along an axis negates its
+# odd frequencies along that axis and transposing it transposes its DCT, so all eight views'
+# hashes come from the one DCT of the frame.
+_DIHEDRAL_AXES = (
+    (False, False, False),
+    (True, True, False),
+    (False, True, True),
+    (True, False, True),
+    (False, False, True),
+    (True, False, False),
+    (False, True, False),
+    (True, True, True),
+)
+_ODD_NEGATED = np.where(np.arange(8) % 2, -1.0, 1.0)
+
+
+def _low_frequencies(stack: np.ndarray) -> np.ndarray:
+    """The 8x8 lowest DCT-II frequencies of each 32x32 frame in `stack`, as scipy.fftpack's."""
+    return _DCT_LOW @ stack.astype(np.float64) @ _DCT_LOW.T
+
+
+def _dihedral_low(low: np.ndarray) -> np.ndarray:
+    """The low frequencies of the frame under each DIHEDRAL view, from the frame's own."""
+    views = []
+    for transpose, reverse_rows, reverse_columns in _DIHEDRAL_AXES:
+        view = low.T if transpose else low
+        if reverse_rows:
+            view = view * _ODD_NEGATED[:, None]
+        if reverse_columns:
+            view = view * _ODD_NEGATED[None, :]
+        views.append(view)
+    return np.stack(views)
+
+
+def _phash_bits(low: np.ndarray) -> np.ndarray:
+    flat = np.round(low.reshape(len(low), 64), 6)  # exact zeros (flat frames) compare as zero
+    bits = flat > np.median(flat, axis=1)[:, None]
+    return np.packbits(bits, axis=1).view(">u8").ravel().astype(np.uint64)
 
 
 def phash_ints(stack: np.ndarray) -> np.ndarray:
     """imagehash.phash of each 32x32 uint8 image in `stack` (n, 32, 32), bit for bit, as uint64
     (the hash's 64 bits read row by row, first bit highest): the low-frequency DCT of all of them
     at once as matrix products, instead of one PIL image and one full DCT each."""
-    count = len(stack)
-    low = (_DCT_LOW @ stack.astype(np.float64) @ _DCT_LOW.T).reshape(count, 64)
-    low = np.round(low, 6)  # what is zero in exact arithmetic (flat frames) must compare as zero
-    bits = low > np.median(low, axis=1)[:, None]
-    return np.packbits(bits, axis=1).view(">u8").ravel().astype(np.uint64)
+    return _phash_bits(_low_frequencies(stack))
