@@ -1,0 +1,211 @@
+"""`hygiene search`: find photos of a run by a phrase, an image file, or another photo. Registered
+on the `hygiene` group by cli.py; the searching itself lives in hygiene.search."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from hygiene.categorize.embed import ClipModel
+from hygiene.config import Config
+from hygiene.console import fail, load_config_file, out_console
+from hygiene.search import Library, Ranking, SearchError, open_library, rank
+
+
+@click.command("search")
+@click.argument("query", required=False)
+@click.option("--image", type=click.Path(path_type=Path), help="Find photos like this image file.")
+@click.option("--like", help="More like this photo of the run (its path in the archive).")
+@click.option("--run", "run_dir", type=click.Path(path_type=Path), help="Run folder to search.")
+@click.option(
+    "--root", type=click.Path(path_type=Path), help="Search the latest run of this archive."
+)
+@click.option("--top", type=click.IntRange(1, 10_000), default=12, show_default=True)
+@click.option(
+    "--threshold",
+    type=float,
+    help="Cosine similarity a result needs (default: what stands out; 0: the top results).",
+)
+@click.option("--category", help="Only photos of this category.")
+@click.option(
+    "--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table"
+)
+@click.option("--model", help="CLIP model as ARCH:PRETRAINED (default: the run's).")
+@click.option("--model-path", type=click.Path(path_type=Path), help="Local CLIP folder or file.")
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), help="Where CLIP runs."
+)
+@click.option("--allow-download", is_flag=True, help="Let CLIP weights be downloaded if missing.")
+@click.option("--catalog", type=click.Path(path_type=Path), help="SQLite cache of scan results.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
+def search_command(
+    query: str | None,
+    image: Path | None,
+    like: str | None,
+    run_dir: Path | None,
+    root: Path | None,
+    top: int,
+    threshold: float | None,
+    category: str | None,
+    output_format: str,
+    model: str | None,
+    model_path: Path | None,
+    device: str | None,
+    allow_download: bool,
+    catalog: Path | None,
+    config_file: Path | None,
+) -> None:
+    """Find photos by a phrase (QUERY), an image file (--image) or a photo of the run (--like)."""
+    config = load_config_file(config_file)
+    if sum(x is not None for x in (query, image, like)) != 1:
+        fail("give exactly one of: a QUERY phrase, --image FILE, --like PHOTO")
+    try:
+        library = open_library(_run_folder(run_dir, root, config), catalog)
+        exclude = None
+        if like is not None:
+            exclude = library.find(like)
+            if exclude is None:
+                raise SearchError(f"{like} is not a searchable photo of {library.run_dir}")
+            vector = library.vectors[exclude]
+        else:
+            clip = _ModelOnce(library, config, model, model_path, device, allow_download)
+            if image is not None:
+                from hygiene.search import image_vector
+
+                vector = image_vector(
+                    image,
+                    library,
+                    clip.get,
+                    max_pixels=config.scan.max_pixels,
+                    thumbnail_px=config.scan.thumbnail_px,
+                )
+            else:
+                from hygiene.search import text_vector
+
+                assert query is not None
+                vector = text_vector(clip.get(), query)
+        ranking = rank(
+            library, vector, top=top, threshold=threshold, category=category, exclude=exclude
+        )
+    except SearchError as exc:
+        fail(str(exc))
+        return
+    _print(ranking, output_format)
+
+
+class _ModelOnce:
+    """The run's CLIP model, loaded on first use and checked to be the one that made the run's
+    embeddings (a vector of another model means nothing against them)."""
+
+    def __init__(
+        self,
+        library: Library,
+        config: Config,
+        model: str | None,
+        model_path: Path | None,
+        device: str | None,
+        allow_download: bool,
+    ) -> None:
+        self._library = library
+        self._spec = model or config.classify.model
+        self._path = str(model_path) if model_path else config.classify.model_path
+        self._device = device or config.classify.device
+        self._allow_download = allow_download
+        self._loaded: ClipModel | None = None
+
+    def get(self) -> ClipModel:
+        if self._loaded is not None:
+            return self._loaded
+        from hygiene.categorize import ModelUnavailable, load_model, pick_device
+
+        made_by = self._library.model_id
+        spec, path = self._spec, self._path
+        if not spec and not path:
+            if made_by.startswith("local"):
+                raise SearchError(
+                    f"the run's embeddings were made by a local model ({made_by}); "
+                    "pass --model-path with it"
+                )
+            spec = made_by
+        try:
+            loaded = load_model(
+                spec, path, pick_device(self._device), allow_download=self._allow_download
+            )
+        except ModelUnavailable as exc:
+            raise SearchError(str(exc)) from None
+        if loaded.model_id != made_by:
+            raise SearchError(
+                f"the run's embeddings were made by {made_by}, the query model is "
+                f"{loaded.model_id}: pass the scan's --model or --model-path"
+            )
+        self._loaded = loaded
+        return loaded
+
+
+def _run_folder(run_dir: Path | None, root: Path | None, config: Config) -> Path:
+    if run_dir is not None:
+        return run_dir
+    reports = Path(config.output.reports_dir)
+    wanted = root.resolve() if root is not None else None
+    latest: tuple[float, Path] | None = None
+    for record_path in reports.glob("*/run.json") if reports.is_dir() else []:
+        try:
+            record = json.loads(record_path.read_text(encoding="utf-8"))
+            when = record_path.stat().st_mtime
+        except (OSError, ValueError):
+            continue
+        if wanted is not None and Path(str(record.get("root", ""))) != wanted:
+            continue
+        if latest is None or when > latest[0]:
+            latest = (when, record_path.parent)
+    if latest is None:
+        which = f"of {root} " if root is not None else ""
+        raise SearchError(f"no run {which}in {reports}/: pass --run RUN_DIR or scan first")
+    return latest[1]
+
+
+_COLUMNS = ("rank", "path", "score", "category", "taken_at", "copies", "thumbnail")
+
+
+def _print(ranking: Ranking, output_format: str) -> None:
+    rows = [
+        {
+            "rank": hit.rank,
+            "path": hit.photo.path,
+            "score": round(hit.score, 4),
+            "category": hit.photo.category,
+            "taken_at": hit.photo.taken_at,
+            "copies": hit.photo.copies,
+            "thumbnail": hit.photo.thumbnail,
+        }
+        for hit in ranking.hits
+    ]
+    if output_format == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if output_format == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    table = Table("#", "score", "path", "category", "taken", "copies")
+    for row in rows:
+        table.add_row(
+            str(row["rank"]),
+            f"{row['score']:.3f}",
+            str(row["path"]),
+            str(row["category"]),
+            str(row["taken_at"])[:16],
+            str(row["copies"]),
+        )
+    if rows:
+        out_console.print(table)
+    floor = "" if ranking.floor is None else f" under the similarity floor {ranking.floor:.3f}"
+    found = f"{len(rows)} result{'s' if len(rows) != 1 else ''}"
+    hidden = f"; {ranking.under_floor} more{floor} (--threshold 0 shows them)"
+    out_console.print(found + (hidden if ranking.under_floor else ""), highlight=False)

@@ -1,0 +1,22 @@
+"""Search a run's photos by a typed phrase, an image, or another photo, over the CLIP embeddings
+the categorize stage stored in the catalog.
+
+library loads what a run can search (one entry per embedded photo, its vector and metadata);
+rank scores a query vector against it and keeps what stands out; query turns a phrase or an
+image file into a vector with the run's own model.
+"""
+
+from hygiene.search.library import Library, SearchError, open_library
+from hygiene.search.query import image_vector, text_vector
+from hygiene.search.rank import Hit, Ranking, rank
+
+__all__ = [
+    "Hit",
+    "Library",
+    "Ranking",
+    "SearchError",
+    "image_vector",
+    "open_library",
+    "rank",
+    "text_vector",
+]

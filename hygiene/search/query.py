@@ -1,0 +1,70 @@
+"""Turn a query into a unit vector of the run's model: a phrase through the text encoder, an image
+file through the scan's own decode and thumbnail (so an exact copy of a library photo embeds
+exactly as that photo did), or the stored vector when the image is one of the run's photos."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from hygiene.categorize.embed import ClipModel
+from hygiene.records import ScanOutcome
+from hygiene.scan.formats import SNIFF_BYTES, describe_non_image, sniff_image_format
+from hygiene.scan.measure import WorkerSettings, scan_bytes
+from hygiene.search.library import Library, SearchError
+
+
+def text_vector(model: ClipModel, text: str) -> np.ndarray:
+    phrase = " ".join(text.split())
+    if not phrase:
+        raise SearchError("empty query: give a phrase, or --image FILE, or --like PHOTO")
+    return _unit(model.encode_texts([phrase])[0])
+
+
+def image_vector(
+    path: Path,
+    library: Library,
+    model: Callable[[], ClipModel],
+    *,
+    max_pixels: int,
+    thumbnail_px: int,
+) -> np.ndarray:
+    """The vector of the image at `path`; `model()` is called only when it must be embedded."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SearchError(f"cannot read {path}: {exc.strerror or exc}") from None
+    image_format = sniff_image_format(data[:SNIFF_BYTES])
+    if not data or image_format is None:
+        what = "an empty file" if not data else describe_non_image(data[:SNIFF_BYTES])
+        raise SearchError(f"cannot search by {path}: not an image (the content is {what})")
+    digest = hashlib.sha256(data).hexdigest()
+    known = next((i for i, p in enumerate(library.photos) if p.sha256 == digest), None)
+    if known is not None:
+        return library.vectors[known]
+    settings = WorkerSettings(
+        root="",
+        max_pixels=max_pixels,
+        max_file_bytes=len(data),
+        thumbnail_px=thumbnail_px,
+        catalog_path="",
+    )
+    outcome = scan_bytes(data, image_format, digest, settings)
+    if not isinstance(outcome, ScanOutcome) or outcome.facts is None:
+        raise SearchError(f"cannot search by {path}: {outcome.error}")
+    if outcome.status == "corrupt":
+        raise SearchError(f"cannot search by {path}: {outcome.error}")
+    clip = model()
+    with Image.open(io.BytesIO(outcome.facts.thumbnail_webp), formats=["WEBP"]) as thumbnail:
+        batch = clip.preprocess(thumbnail.convert("RGB")).unsqueeze(0)
+    return _unit(clip.encode_images(batch)[0])
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    vector = np.asarray(vector, dtype=np.float32)
+    return vector / max(float(np.linalg.norm(vector)), 1e-9)

@@ -1,0 +1,167 @@
+"""`hygiene search` end to end, with the micro CLIP the tests train and load from disk: text,
+image and "more like this" queries, the similarity floor, output formats and one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hygiene.demo import samples
+from hygiene.search.rank import default_floor
+from tests import micro_clip
+from tests.conftest import run_hygiene
+from tests.test_categorize import CONFIG
+
+
+@pytest.fixture(scope="module")
+def micro_model(tmp_path_factory):
+    return micro_clip.train(tmp_path_factory.mktemp("model") / "micro")
+
+
+@pytest.fixture(scope="module")
+def searchable(tmp_path_factory, micro_model):
+    """An archive scanned with the micro model, and the same archive scanned with --no-clip."""
+    base = tmp_path_factory.mktemp("search")
+    root = base / "archive"
+    truth = micro_clip.write_archive(root, per_class=6, seed=11)
+    config = base / "clip.toml"
+    config.write_text(CONFIG)
+    for out, extra in (("run", ["--model-path", micro_model]), ("plain", ["--no-clip"])):
+        result = run_hygiene(
+            "scan",
+            root,
+            "--out",
+            base / out,
+            "--catalog",
+            base / "c.sqlite",
+            "--quiet",
+            "--config",
+            config,
+            "--workers",
+            "2",
+            *extra,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stderr
+    return base, root, truth, config
+
+
+def search(base, *args, model=None):
+    extra = ["--model-path", str(model)] if model else []
+    result = run_hygiene("search", *args, "--run", base / "run", *extra, timeout=300)
+    return result
+
+
+def results(result) -> list[dict]:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_a_phrase_finds_its_class_and_nothing_else(searchable, micro_model):
+    base, _, truth, _ = searchable
+    for kind, prompts in micro_clip.CLASSES.items():
+        found = results(search(base, prompts[0], "--format", "json", model=micro_model))
+        assert found, kind
+        assert {truth[hit["path"]] for hit in found} == {kind}, (kind, found)
+        assert [hit["rank"] for hit in found] == list(range(1, len(found) + 1))
+        scores = [hit["score"] for hit in found]
+        assert scores == sorted(scores, reverse=True)
+        assert {"path", "score", "category", "taken_at", "thumbnail", "copies"} <= set(found[0])
+
+
+def test_the_floor_cuts_what_does_not_match(searchable, micro_model):
+    base, _, truth, _ = searchable
+    phrase = micro_clip.CLASSES["red"][0]
+    default = results(search(base, phrase, "--format", "json", model=micro_model))
+    everything = results(
+        search(
+            base, phrase, "--format", "json", "--threshold", "0", "--top", "100", model=micro_model
+        )
+    )
+    assert len(everything) > len(default)
+    assert {truth[hit["path"]] for hit in everything} == set(micro_clip.CLASSES)
+    assert everything[: len(default)] == default  # the same ranking, only cut
+    strict = results(
+        search(base, phrase, "--format", "json", "--threshold", "0.999", model=micro_model)
+    )
+    assert strict == []
+    table = search(base, phrase, "--threshold", "0.999", model=micro_model)
+    assert table.returncode == 0 and "more under the similarity floor 0.999" in table.stdout
+
+
+def test_an_image_finds_its_copies_and_look_alikes_first(searchable, micro_model, tmp_path):
+    base, root, truth, _ = searchable
+    # a re-encoded copy of an archive photo (not in the archive itself), and a new drawing
+    copy = tmp_path / "copy.jpg"
+    copy.write_bytes(samples.jpeg_bytes(Image.open(root / "blue_3.png").convert("RGB"), 80))
+    found = results(search(base, "--image", copy, "--format", "json", model=micro_model))
+    assert found and {truth[hit["path"]] for hit in found} == {"blue"}
+    drawing = tmp_path / "new.png"
+    drawing.write_bytes(samples.encoded(micro_clip.draw("text", np.random.default_rng(99)), "PNG"))
+    found = results(search(base, "--image", drawing, "--format", "json", model=micro_model))
+    assert found and {truth[hit["path"]] for hit in found} == {"text"}
+
+
+def test_more_like_a_photo_leaves_the_photo_out(searchable):
+    base, _, truth, _ = searchable
+    found = results(search(base, "--like", "red_2.png", "--format", "json"))  # no model needed
+    assert found and "red_2.png" not in {hit["path"] for hit in found}
+    assert {truth[hit["path"]] for hit in found} == {"red"}
+
+
+def test_csv_output_and_category_filter(searchable, micro_model):
+    base, _, truth, _ = searchable
+    result = search(
+        base,
+        "something",
+        "--format",
+        "csv",
+        "--threshold",
+        "0",
+        "--category",
+        "TEXT",
+        model=micro_model,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "rank,path,score,category,taken_at,copies,thumbnail"
+    assert lines[1:] and all(truth[line.split(",")[1]] == "text" for line in lines[1:])
+
+
+def test_bad_input_gets_one_line_errors(searchable, micro_model, tmp_path):
+    base = searchable[0]
+    other_model = micro_clip.train(tmp_path / "other", steps=5, seed=3)
+    not_an_image = tmp_path / "notes.jpg"
+    not_an_image.write_text("hello")
+    cases = {
+        "empty query": (search(base, "   ", model=micro_model), "empty query"),
+        "two queries": (search(base, "red", "--like", "red_1.png"), "exactly one of"),
+        "missing image": (search(base, "--image", tmp_path / "nope.jpg"), "cannot read"),
+        "not an image": (search(base, "--image", not_an_image, model=micro_model), "not an image"),
+        "unknown photo": (search(base, "--like", "nowhere.png"), "not a searchable photo"),
+        "model mismatch": (search(base, "red", model=other_model), "were made by"),
+        "no model given": (search(base, "red"), "pass --model-path"),
+        "no embeddings": (
+            run_hygiene("search", "--like", "red_1.png", "--run", base / "plain"),
+            "no CLIP embeddings",
+        ),
+        "not a run": (run_hygiene("search", "--like", "x", "--run", tmp_path), "not a hygiene run"),
+    }
+    for name, (result, expected) in cases.items():
+        assert result.returncode != 0, name
+        assert expected in result.stderr, (name, result.stderr)
+        assert "Traceback" not in result.stderr, name
+        assert len(result.stderr.strip().splitlines()) == 1, (name, result.stderr)
+
+
+def test_default_floor_on_a_large_library_keeps_the_tail_that_stands_out():
+    rng = np.random.default_rng(0)
+    bulk = rng.normal(0.17, 0.02, 20_000)  # how a caption scores against unrelated photos
+    matches = rng.normal(0.31, 0.015, 40)
+    floor = default_floor(np.concatenate([bulk, matches]))
+    assert floor is not None
+    assert (matches >= floor).mean() > 0.95
+    assert (bulk >= floor).mean() < 0.005
