@@ -100,3 +100,33 @@ def test_a_failed_batch_is_retried_pair_by_pair_and_its_bad_pair_is_not_cached(m
     )
     assert sum(counted) == len(checks)
     assert pool.sizes.count(1) == confirm._BATCH_PAIRS  # the failed batch, one pair at a time
+
+
+def test_crop_alignments_are_tried_only_where_more_than_one_capture_time_shows():
+    """_mixed_times names the nodes around which a residual can decide something: the ones
+    confirmed with photos of more than one capture time (an untimed copy counting at the time
+    it is placed)."""
+    from types import SimpleNamespace
+
+    from hygiene.duplicates.grouping import Edge
+
+    burst_1, burst_2, other_day = (
+        "2021-05-01T10:00:00",
+        "2021-05-01T10:00:01",
+        "2021-06-01T09:00:00",
+    )
+    times = [burst_1, None, None, burst_2, other_day, None]
+    nodes = [SimpleNamespace(facts=SimpleNamespace(taken_at=t)) for t in times]
+    edges: dict[int, dict[int, Edge]] = {i: {} for i in range(len(nodes))}
+
+    def link(a: int, b: int, residual: float) -> None:
+        edges[a][b] = edges[b][a] = Edge("near", 4, residual)
+
+    link(0, 1, 0.01)  # an untimed copy of frame 0 that also matches the next frame, 3
+    link(1, 3, 0.05)
+    link(0, 2, 0.02)  # another untimed copy of frame 0 only
+    link(4, 5, 0.01)  # a photo of another day and its untimed copy
+    mixed = confirm._mixed_times(nodes, edges, burst_seconds=10.0)
+    # 1 sits between two frames (placed at frame 0's time, next to frame 3); 3 is confirmed
+    # with a copy placed at another time. 0, 2, 4 and 5 each see one capture time.
+    assert mixed == {1, 3}

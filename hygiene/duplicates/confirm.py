@@ -24,6 +24,7 @@ import numpy as np
 from hygiene import catalog
 from hygiene.config import DuplicateSettings
 from hygiene.duplicates.candidates import Proposal
+from hygiene.duplicates.exposures import closest_capture_times
 from hygiene.duplicates.grouping import Edge, Node
 from hygiene.duplicates.verify import Comparison, MatchLimits, compare, rgb_array
 from hygiene.records import ImageRow, seconds_apart
@@ -97,14 +98,17 @@ def confirmed_edges(
     """Confirmed relations (edges) between nodes, and the pairs that are only similar shots.
 
     A pair keeps its strongest verdict over its alignments and, among equally strong ones, the
-    closest (the smallest residual: which frame of a burst an untimed copy goes with depends on
-    it, so a hashed crop alignment is tried even when the whole frames matched). Alignments go
-    in rounds: the hashed ones, then the crops proposed by equal capture times, only for pairs
-    the hashed ones left unconfirmed.
+    closest (the smallest residual). Alignments go in rounds: the hashed whole-frame ones; the
+    hashed crops of pairs those left unconfirmed; the crops proposed by equal capture times, for
+    pairs still unconfirmed; last, the hashed crops of pairs the whole frames already confirmed,
+    but only where the residual can matter. It decides which frame of a burst an untimed copy
+    goes with, and the order in which a group gathers frames taken at different times; where
+    every photo around both sides has one capture time at most, a crop alignment could change
+    no group, and it is not tried (the pair keeps its whole-frame residual and distance).
     """
     verdicts: dict[tuple[int, int], tuple[str, int, float]] = {}
+    found: dict[int, Verdict] = {}  # proposal index -> verdict
     check_key = _check_key(settings.duplicates)
-    rounds = ([p for p in proposals if p[5]], [p for p in proposals if not p[5]])
     done = 0
 
     def judged(count: int) -> None:
@@ -112,29 +116,103 @@ def confirmed_edges(
         done += count
         on_pairs(done, len(proposals))
 
+    def confirmed(index: int) -> bool:
+        a, b = proposals[index][:2]
+        return verdicts.get(_pair(a, b), ("none",))[0] in ("near", "pixel")
+
+    hashed = [i for i, p in enumerate(proposals) if p[5]]
+    whole = [i for i in hashed if not proposals[i][3]]
+    crops = [i for i in hashed if proposals[i][3]]
     with _Confirmer(conn, nodes, settings, workers) as confirmer:
-        for proposals_in_round in rounds:
-            checks: list[tuple[PairCheck, str, Verdict | None]] = []
-            for a, b, transform, crop, distance, gated in proposals_in_round:
-                if not gated and verdicts.get(_pair(a, b), ("none",))[0] in ("near", "pixel"):
-                    continue
-                sha_a, sha_b = nodes[a].rows[0].sha256, nodes[b].rows[0].sha256
-                key = f"{check_key}:{transform}:{crop:d}:{gated:d}"  # depends on the alignment
-                limit = _near_limit(crop, settings.duplicates) if gated else 64
-                check = PairCheck(a, b, transform, crop, distance, limit)
-                checks.append((check, key, catalog.pair_relation(conn, sha_a, sha_b, key)))
-            judged(len(proposals_in_round) - sum(cached is None for *_, cached in checks))
-            pending = [check for check, _, cached in checks if cached is None]
-            fresh = iter(confirmer.run(pending, on_judged=judged))
-            for check, key, cached in checks:  # in proposal order, as ties keep the first
-                verdict = cached
-                if verdict is None:
-                    verdict, cacheable = next(fresh)
-                    if cacheable:
-                        sha_a, sha_b = nodes[check.a].rows[0].sha256, nodes[check.b].rows[0].sha256
-                        catalog.record_pair_relation(conn, sha_a, sha_b, key, *verdict)
-                _keep_strongest(verdicts, check, verdict)
+
+        def judge(indices: list[int]) -> None:
+            _judge_round(
+                conn, nodes, proposals, indices, check_key, settings, confirmer, judged, found
+            )
+            for index in indices:
+                _keep_strongest(verdicts, _check_of(proposals[index], settings), found[index])
+
+        judge(whole)
+        deferred = [i for i in crops if confirmed(i)]
+        judge([i for i in crops if not confirmed(i)])
+        judge([i for i, p in enumerate(proposals) if not p[5] and not confirmed(i)])
+        while True:  # a residual judged here can place an untimed copy at another time
+            mixed = _mixed_times(
+                nodes, _edges(verdicts)[0], settings.duplicates.similar_max_seconds
+            )
+            wanted = [i for i in deferred if mixed & set(proposals[i][:2])]
+            if not wanted:
+                break
+            deferred = [i for i in deferred if i not in set(wanted)]
+            judge(wanted)
+        judged(len(proposals) - done)  # the rest were skipped, or their pairs were confirmed
+    verdicts = {}  # applied again in proposal order, as ties keep the first
+    for index in sorted(found):
+        _keep_strongest(verdicts, _check_of(proposals[index], settings), found[index])
     return _edges(verdicts)
+
+
+def _check_of(proposal: Proposal, settings: ConfirmSettings) -> PairCheck:
+    a, b, transform, crop, distance, gated = proposal
+    limit = _near_limit(crop, settings.duplicates) if gated else 64
+    return PairCheck(a, b, transform, crop, distance, limit)
+
+
+def _judge_round(
+    conn: sqlite3.Connection,
+    nodes: list[Node],
+    proposals: list[Proposal],
+    indices: list[int],
+    check_key: str,
+    settings: ConfirmSettings,
+    confirmer: _Confirmer,
+    judged: Callable[[int], None],
+    found: dict[int, Verdict],
+) -> None:
+    """Verdicts for these proposals into `found`: from the catalog's cache, else judged."""
+    keys: dict[int, str] = {}
+    pending: list[int] = []
+    for index in indices:
+        a, b, transform, crop, _, gated = proposals[index]
+        keys[index] = f"{check_key}:{transform}:{crop:d}:{gated:d}"  # depends on the alignment
+        sha_a, sha_b = nodes[a].rows[0].sha256, nodes[b].rows[0].sha256
+        cached = catalog.pair_relation(conn, sha_a, sha_b, keys[index])
+        if cached is None:
+            pending.append(index)
+        else:
+            found[index] = cached
+    judged(len(indices) - len(pending))
+    checks = [_check_of(proposals[index], settings) for index in pending]
+    for index, (verdict, cacheable) in zip(
+        pending, confirmer.run(checks, on_judged=judged), strict=True
+    ):
+        found[index] = verdict
+        if cacheable:
+            a, b = proposals[index][:2]
+            sha_a, sha_b = nodes[a].rows[0].sha256, nodes[b].rows[0].sha256
+            catalog.record_pair_relation(conn, sha_a, sha_b, keys[index], *verdict)
+
+
+def _mixed_times(
+    nodes: list[Node], edges: dict[int, dict[int, Edge]], burst_seconds: float
+) -> set[int]:
+    """Nodes around which more than one capture time shows: among a node and the nodes it is
+    confirmed with, counting the time an untimed copy is placed at (exposures.py)."""
+    placed = closest_capture_times(
+        [node.facts.taken_at for node in nodes],
+        {index: {o: e.residual for o, e in related.items()} for index, related in edges.items()},
+        burst_seconds,
+    )
+
+    def time_of(index: int) -> str | None:
+        return nodes[index].facts.taken_at or placed.get(index)
+
+    mixed: set[int] = set()
+    for index, related in edges.items():
+        times = {time_of(index)} | {time_of(other) for other in related}
+        if len(times - {None}) > 1:
+            mixed.add(index)
+    return mixed
 
 
 def _pair(a: int, b: int) -> tuple[int, int]:
