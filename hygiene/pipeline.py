@@ -23,10 +23,11 @@ from hygiene import catalog
 from hygiene.categorize import (
     CategorizeReport,
     CategorySet,
+    ModelSource,
     ModelUnavailable,
     categorize,
-    default_batch_size,
     load_model,
+    model_identity,
     pick_device,
 )
 from hygiene.config import Config
@@ -297,10 +298,22 @@ def run_categorize(
     allow_download: bool,
     on_batch: Callable[[int], None],
 ) -> CategorizeReport:
-    """Load CLIP (raises ModelUnavailable with the reason and the fix) and label the survivors."""
+    """Label the survivors with CLIP, loaded only if the catalog lacks something it would
+    compute (raises ModelUnavailable with the reason and the fix when it cannot be had)."""
     settings = config.classify
-    device = pick_device(settings.device)
-    model = load_model(settings.model, settings.model_path, device, allow_download=allow_download)
+    # The device picks the default model, so it is asked for (importing torch) only when no
+    # model is named, or when the weights must be loaded.
+    named = bool(settings.model or settings.model_path)
+    device = settings.device if named else pick_device(settings.device)
+    model = ModelSource(
+        model_identity(settings.model, settings.model_path, device),
+        lambda: load_model(
+            settings.model,
+            settings.model_path,
+            pick_device(device),
+            allow_download=allow_download,
+        ),
+    )
     # Each batch's embeddings are committed as they come: a long run never holds the catalog
     # lock, and an interrupted one keeps what it embedded.
     return categorize(
@@ -314,7 +327,7 @@ def run_categorize(
             settings.uncertain_margin,
             settings.review_uncertain,
         ),
-        batch_size=settings.batch_size or default_batch_size(device),
+        batch_size=settings.batch_size,  # 0: the loaded model's device default
         workers=config.scan.worker_count(),
         on_batch=on_batch,
     )

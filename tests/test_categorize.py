@@ -89,13 +89,19 @@ def test_images_are_filed_into_their_categories(tmp_path, archive, micro_model):
 
 def test_rerun_and_new_prompts_reuse_cached_embeddings(tmp_path, archive, micro_model):
     root, _ = archive
-    _, first = scan_with(tmp_path, root, micro_model, out="one")
-    _, again = scan_with(tmp_path, root, micro_model, out="two")
-    assert first["categorization"]["embedded"] > 0
+    images_one, first = scan_with(tmp_path, root, micro_model, out="one")
+    images_two, again = scan_with(tmp_path, root, micro_model, out="two")
+    assert first["categorization"]["embedded"] > 0 and first["categorization"]["model_loaded"]
     assert again["categorization"]["embedded"] == 0
+    # everything it needed was in the catalog: the weights were not even loaded, and the
+    # labels and probabilities are the first run's
+    assert not again["categorization"]["model_loaded"]
+    labels = ["path", "category", "confidence", "margin"]
+    assert images_two[labels].equals(images_one[labels])
     reworded = CONFIG.replace('"a red square"', '"a square that is red"')
     images, third = scan_with(tmp_path, root, micro_model, reworded, out="three")
     assert third["categorization"]["embedded"] == 0  # re-scored, not re-embedded
+    assert third["categorization"]["model_loaded"]  # to embed the new prompt
     assert (images[images["status"] == "ok"]["category"] != "").all()
 
 

@@ -341,6 +341,20 @@ def record_embeddings(conn: sqlite3.Connection, model_id: str, vectors: dict[str
     )
 
 
+def logit_scale(conn: sqlite3.Connection, model_id: str) -> float | None:
+    row = conn.execute(
+        "SELECT logit_scale FROM clip_models WHERE model_id = ?", (model_id,)
+    ).fetchone()
+    return None if row is None else float(row[0])
+
+
+def record_logit_scale(conn: sqlite3.Connection, model_id: str, scale: float) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO clip_models (model_id, logit_scale) VALUES (?, ?)",
+        (model_id, scale),
+    )
+
+
 def text_embeddings(
     conn: sqlite3.Connection, model_id: str, prompts: list[str]
 ) -> dict[str, bytes]:

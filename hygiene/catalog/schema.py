@@ -3,7 +3,7 @@ version N gets migrations N+1.. applied in one transaction (see hygiene.catalog.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # The quality columns migration 1 creates, frozen: later fields come with their own migration.
 _QUALITY_FIELDS_V1 = (
@@ -117,6 +117,14 @@ MIGRATIONS: dict[int, str] = {
     CREATE TABLE pixel_hashes (
         sha256 TEXT PRIMARY KEY,
         pixel_sha256 TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
+    8: """
+    -- each CLIP model's learned logit scale: with the embeddings cached, a re-run can score
+    -- without loading the model
+    CREATE TABLE clip_models (
+        model_id TEXT PRIMARY KEY,
+        logit_scale REAL NOT NULL
     ) WITHOUT ROWID;
     """,
 }

@@ -5,16 +5,25 @@ scores embeddings against prompt ensembles (pure); stage feeds the survivors thr
 """
 
 from hygiene.categorize.classify import CategorySet
-from hygiene.categorize.embed import ModelUnavailable, default_batch_size, load_model, pick_device
+from hygiene.categorize.embed import (
+    ModelSource,
+    ModelUnavailable,
+    default_batch_size,
+    load_model,
+    model_identity,
+    pick_device,
+)
 from hygiene.categorize.stage import CategorizeReport, Labelled, categorize
 
 __all__ = [
     "CategorizeReport",
     "CategorySet",
     "Labelled",
+    "ModelSource",
     "ModelUnavailable",
     "categorize",
     "default_batch_size",
     "load_model",
+    "model_identity",
     "pick_device",
 ]

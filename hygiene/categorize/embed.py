@@ -13,7 +13,7 @@ import hashlib
 import logging
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,10 +54,10 @@ class ClipModel:
 
 
 def pick_device(preference: str) -> str:
+    if preference != "auto":
+        return preference  # without importing torch
     import torch
 
-    if preference != "auto":
-        return preference
     if torch.cuda.is_available():
         return "cuda"
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
@@ -79,13 +79,12 @@ def load_model(spec: str, model_path: str, device: str, *, allow_download: bool)
     if not allow_download:
         os.environ["HF_HUB_OFFLINE"] = "1"  # the cache only: no network unless the user allows
         _hub_offline()
-    spec = spec or (GPU_MODEL if device == "cuda" else CPU_MODEL)
+    spec, model_id = _resolved(spec, model_path, device)
     arch, _, tag = spec.partition(":")
     if model_path and Path(model_path).is_dir():
-        name, pretrained, model_id = f"local-dir:{model_path}", None, _folder_id(Path(model_path))
+        name, pretrained = f"local-dir:{model_path}", None
     else:
         name, pretrained = arch, model_path or tag
-        model_id = f"{arch}:{_weights_id(model_path) if model_path else tag}"
     logged: list[str] = []
     try:
         with _library_logs_captured(logged):
@@ -103,6 +102,51 @@ def load_model(spec: str, model_path: str, device: str, *, allow_download: bool)
     return ClipModel(
         model, preprocess, tokenizer, device, model_id, float(model.logit_scale.detach().exp())
     )
+
+
+def model_identity(spec: str, model_path: str, device: str) -> str:
+    """The model_id load_model would give these weights, without loading them (nor torch)."""
+    try:
+        return _resolved(spec, model_path, device)[1]
+    except OSError as exc:
+        raise ModelUnavailable(
+            f"cannot read local checkpoint {model_path} ({exc.strerror or exc}); "
+            "check the --model-path file"
+        ) from None
+
+
+class ModelSource:
+    """A CLIP model known by its id before it is loaded: the id keys the catalog's caches, and
+    the weights are loaded (by `load`) only when something is missing there."""
+
+    def __init__(self, model_id: str, load: Callable[[], ClipModel]) -> None:
+        self.model_id = model_id
+        self._load = load
+        self._model: ClipModel | None = None
+
+    @classmethod
+    def of(cls, model: ClipModel) -> ModelSource:
+        source = cls(model.model_id, lambda: model)
+        source._model = model
+        return source
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def get(self) -> ClipModel:
+        if self._model is None:
+            self._model = self._load()
+        return self._model
+
+
+def _resolved(spec: str, model_path: str, device: str) -> tuple[str, str]:
+    """(ARCH:PRETRAINED with the device's default filled in, the id naming the weights)."""
+    spec = spec or (GPU_MODEL if device == "cuda" else CPU_MODEL)
+    arch, _, tag = spec.partition(":")
+    if model_path and Path(model_path).is_dir():
+        return spec, _folder_id(Path(model_path))
+    return spec, f"{arch}:{_weights_id(model_path) if model_path else tag}"
 
 
 def _folder_id(folder: Path) -> str:

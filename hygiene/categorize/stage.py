@@ -24,7 +24,7 @@ from PIL import Image
 
 from hygiene import catalog
 from hygiene.categorize.classify import CategorySet, Verdict, decide, probabilities, text_matrix
-from hygiene.categorize.embed import ClipModel
+from hygiene.categorize.embed import ClipModel, ModelSource, default_batch_size
 from hygiene.duplicates import DuplicateReport
 from hygiene.records import ImageRow
 
@@ -47,6 +47,7 @@ class CategorizeReport:
     shas: dict[int, str] = field(default_factory=dict)  # seq -> sha256, for labelled files
     embedded: int = 0
     from_cache: int = 0
+    model_loaded: bool = False  # False when everything came from the catalog's caches
 
 
 def representatives(rows: list[ImageRow], duplicates: DuplicateReport) -> dict[int, ImageRow]:
@@ -60,41 +61,58 @@ def categorize(
     conn: sqlite3.Connection,
     rows: list[ImageRow],
     duplicates: DuplicateReport,
-    model: ClipModel,
+    model: ClipModel | ModelSource,
     categories: CategorySet,
     *,
     batch_size: int,
     workers: int,
     on_batch: Callable[[int], None] = lambda n: None,
 ) -> CategorizeReport:
-    report = CategorizeReport(model.model_id, [c.name for c in categories.categories])
+    """Label the survivors; a ModelSource is loaded only if an embedding, a prompt embedding or
+    the model's logit scale is missing from the catalog. `batch_size` 0 takes the loaded
+    model's device default."""
+    source = model if isinstance(model, ModelSource) else ModelSource.of(model)
+    report = CategorizeReport(source.model_id, [c.name for c in categories.categories])
     chosen = representatives(rows, duplicates)
     needed = sorted({row.sha256 for row in chosen.values()})
-    cached = catalog.embeddings(conn, model.model_id, needed)
+    cached = catalog.embeddings(conn, source.model_id, needed)
     report.vectors = {sha: _vector(blob) for sha, blob in cached.items()}
     report.from_cache = len(cached)
     missing = [sha for sha in needed if sha not in cached]
-    for shas, batch in _prepared_batches(conn, missing, model.preprocess, batch_size, workers):
-        blobs = {sha: _blob(v) for sha, v in zip(shas, model.encode_images(batch), strict=True)}
-        catalog.record_embeddings(conn, model.model_id, blobs)
-        # Score what the cache will hold, so a re-run from the cache gives the same numbers.
-        fresh = {sha: _vector(blob) for sha, blob in blobs.items()}
-        report.vectors.update(fresh)
-        report.embedded += len(shas)
-        on_batch(len(shas))
-    texts = text_matrix(categories, lambda prompts: _text_vectors(conn, model, prompts))
+    if missing:
+        clip = source.get()
+        size = batch_size or default_batch_size(clip.device)
+        for shas, batch in _prepared_batches(conn, missing, clip.preprocess, size, workers):
+            blobs = {sha: _blob(v) for sha, v in zip(shas, clip.encode_images(batch), strict=True)}
+            catalog.record_embeddings(conn, source.model_id, blobs)
+            # Score what the cache will hold, so a re-run from the cache gives the same numbers.
+            fresh = {sha: _vector(blob) for sha, blob in blobs.items()}
+            report.vectors.update(fresh)
+            report.embedded += len(shas)
+            on_batch(len(shas))
+    texts = text_matrix(categories, lambda prompts: _text_vectors(conn, source, prompts))
     labelled_shas = [sha for sha in needed if sha in report.vectors]
     if labelled_shas:
+        scale = _logit_scale(conn, source)
         matrix = np.stack([report.vectors[sha] for sha in labelled_shas])
-        verdicts = decide(matrix, texts, model.logit_scale, categories)
-        probs = probabilities(matrix, texts, model.logit_scale)
+        verdicts = decide(matrix, texts, scale, categories)
+        probs = probabilities(matrix, texts, scale)
         by_sha = {sha: (v, p) for sha, v, p in zip(labelled_shas, verdicts, probs, strict=True)}
         for seq, rep in chosen.items():
             if rep.sha256 in by_sha:
                 verdict, prob = by_sha[rep.sha256]
                 report.by_seq[seq] = Labelled(verdict, prob, rep.seq)
                 report.shas[rep.seq] = rep.sha256
+    report.model_loaded = source.loaded
     return report
+
+
+def _logit_scale(conn: sqlite3.Connection, source: ModelSource) -> float:
+    if not source.loaded and (known := catalog.logit_scale(conn, source.model_id)) is not None:
+        return known
+    scale = source.get().logit_scale
+    catalog.record_logit_scale(conn, source.model_id, scale)
+    return scale
 
 
 def _prepared_batches(
@@ -148,12 +166,13 @@ def _prepared_batches(
                 yield [sha for sha, _ in ready], torch.stack([tensor for _, tensor in ready])
 
 
-def _text_vectors(conn: sqlite3.Connection, model: ClipModel, prompts: list[str]) -> np.ndarray:
-    cached = catalog.text_embeddings(conn, model.model_id, prompts)
+def _text_vectors(conn: sqlite3.Connection, source: ModelSource, prompts: list[str]) -> np.ndarray:
+    cached = catalog.text_embeddings(conn, source.model_id, prompts)
     missing = [p for p in dict.fromkeys(prompts) if p not in cached]
     if missing:
-        fresh = {p: _blob(v) for p, v in zip(missing, model.encode_texts(missing), strict=True)}
-        catalog.record_text_embeddings(conn, model.model_id, fresh)
+        vectors = source.get().encode_texts(missing)
+        fresh = {p: _blob(v) for p, v in zip(missing, vectors, strict=True)}
+        catalog.record_text_embeddings(conn, source.model_id, fresh)
         cached.update(fresh)
     return np.stack([_vector(cached[p]) for p in prompts])
 

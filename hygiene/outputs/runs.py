@@ -138,6 +138,7 @@ def write_run_record(
             "model": categories.model_id if categories else None,
             "embedded": categories.embedded if categories else 0,
             "from_cache": categories.from_cache if categories else 0,
+            "model_loaded": categories.model_loaded if categories else False,
             "distribution": dict(summary.categories),
         },
     }
