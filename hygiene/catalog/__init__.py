@@ -334,6 +334,15 @@ def embeddings(conn: sqlite3.Connection, model_id: str, sha256s: list[str]) -> d
     return found
 
 
+def model_embeddings(
+    conn: sqlite3.Connection, model_id: str, sha256s: set[str]
+) -> dict[str, bytes]:
+    """The model's embeddings of these contents, read in one pass over the model's rows (what a
+    search of a whole run needs; `embeddings` looks a few up)."""
+    rows = conn.execute("SELECT sha256, vector FROM embeddings WHERE model_id = ?", (model_id,))
+    return {sha: vector for sha, vector in rows if sha in sha256s}
+
+
 def record_embeddings(conn: sqlite3.Connection, model_id: str, vectors: dict[str, bytes]) -> None:
     conn.executemany(
         "INSERT OR REPLACE INTO embeddings (sha256, model_id, vector) VALUES (?, ?, ?)",

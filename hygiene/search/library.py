@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
@@ -68,7 +69,7 @@ def open_library(run_dir: Path, catalog_path: Path | None = None) -> Library:
     try:
         conn = catalog.open_catalog_readonly(database)
         try:
-            stored = catalog.embeddings(conn, model_id, sorted({row["sha256"] for row in rows}))
+            stored = catalog.model_embeddings(conn, model_id, {row[2] for row in rows})
         finally:
             conn.close()
     except (sqlite3.Error, catalog.CatalogError, OSError) as exc:
@@ -81,52 +82,75 @@ def open_library(run_dir: Path, catalog_path: Path | None = None) -> Library:
     return Library(run_dir, str(record.get("root", "")), model_id, photos, vectors, entry_of)
 
 
-def _read_rows(images_path: Path) -> list[dict[str, str]]:
+_COLUMNS = ("path", "status", "sha256", "dup_group", "keeper", "category", "taken_at")
+
+
+def _read_rows(images_path: Path) -> list[tuple[str, ...]]:
+    """The readable files of the run (images.parquet, else images.csv), as tuples of _COLUMNS."""
+    parquet = images_path.with_suffix(".parquet")
+    if parquet.is_file():
+        try:
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(parquet, columns=list(_COLUMNS))
+            columns = [table.column(name).to_pylist() for name in _COLUMNS]
+            rows = [tuple(map(_text, row)) for row in zip(*columns, strict=True)]
+            return [row for row in rows if row[1] in READABLE and row[2]]
+        except (OSError, KeyError, ValueError):
+            pass  # the CSV says the same
     try:
         with images_path.open(encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            where = [header.index(name) for name in _COLUMNS]
+            rows = [tuple(row[i] for i in where) for row in reader]
+    except (OSError, csv.Error, UnicodeDecodeError, ValueError, IndexError) as exc:
         raise SearchError(f"cannot read {images_path}: {exc}") from None
-    return [row for row in rows if row.get("status") in READABLE and row.get("sha256")]
+    return [row for row in rows if row[1] in READABLE and row[2]]
+
+
+def _text(value: object) -> str:
+    """A parquet cell as images.csv writes it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _entries(
-    rows: list[dict[str, str]], stored: dict[str, bytes], run_dir: Path
+    rows: list[tuple[str, ...]], stored: dict[str, bytes], run_dir: Path
 ) -> tuple[list[Photo], np.ndarray, dict[str, int]]:
-    group_size = Counter(row["dup_group"] for row in rows if row.get("dup_group"))
+    group_size = Counter(group for _, _, _, group, _, _, _ in rows if group)
     keeper_sha = {
-        row["dup_group"]: row["sha256"]
-        for row in rows
-        if row.get("dup_group") and row.get("keeper") == "true"
+        group: sha for _, _, sha, group, keeper, _, _ in rows if group and keeper == "true"
     }
+    thumbs = run_dir / "thumbs"
+    written = {entry.name for entry in os.scandir(thumbs)} if thumbs.is_dir() else set()
     photos: list[Photo] = []
-    vectors: list[np.ndarray] = []
+    blobs: list[bytes] = []
     entry_of_sha: dict[str, int] = {}
-    for row in rows:  # entries first: the embedded contents, each once, in the run's order
-        sha = row["sha256"]
+    for path, _, sha, group, _, category, taken_at in rows:
+        # entries: the embedded contents, each once, in the run's order
         if sha in stored and sha not in entry_of_sha:
             entry_of_sha[sha] = len(photos)
-            thumbnail = run_dir / "thumbs" / f"{sha}.webp"
-            photos.append(
-                Photo(
-                    path=row["path"],
-                    sha256=sha,
-                    category=row.get("category", ""),
-                    taken_at=row.get("taken_at", ""),
-                    thumbnail=str(thumbnail) if thumbnail.is_file() else "",
-                    copies=group_size.get(row.get("dup_group", ""), 1),
-                )
-            )
-            vector = np.frombuffer(stored[sha], dtype=np.float16).astype(np.float32)
-            vectors.append(vector / max(float(np.linalg.norm(vector)), 1e-9))
+            name = f"{sha}.webp"
+            thumbnail = str(thumbs / name) if name in written else ""
+            copies = group_size.get(group, 1)
+            photos.append(Photo(path, sha, category, taken_at, thumbnail, copies))
+            blobs.append(stored[sha])
+    vectors = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(blobs), -1)
+    vectors = vectors.astype(np.float32)
+    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))  # no squared copy of the matrix
+    vectors /= np.maximum(norms, 1e-9)[:, None]
     entry_of: dict[str, int] = {}
-    for row in rows:  # then every file: its own content, else its group's keeper
-        entry = entry_of_sha.get(row["sha256"])
+    for path, _, sha, group, _, _, _ in rows:  # every file: its own content, else its keeper
+        entry = entry_of_sha.get(sha)
         if entry is None:
-            entry = entry_of_sha.get(keeper_sha.get(row.get("dup_group", ""), ""))
+            entry = entry_of_sha.get(keeper_sha.get(group, ""))
         if entry is not None:
-            entry_of[row["path"]] = entry
-    return photos, np.stack(vectors), entry_of
+            entry_of[path] = entry
+    return photos, vectors, entry_of
 
 
 def _normalised(path: str, root: str) -> str:
