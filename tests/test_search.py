@@ -165,3 +165,19 @@ def test_default_floor_on_a_large_library_keeps_the_tail_that_stands_out():
     assert floor is not None
     assert (matches >= floor).mean() > 0.95
     assert (bulk >= floor).mean() < 0.005
+
+
+def test_a_run_without_its_parquet_table_searches_the_same_from_its_csv(searchable, tmp_path):
+    import shutil
+
+    base = searchable[0]
+    copy = tmp_path / "csv-only"
+    shutil.copytree(base / "run", copy)
+    (copy / "images.parquet").unlink()
+    from_csv = run_hygiene("search", "--like", "blue_1.png", "--run", copy, "--format", "json")
+    from_parquet = search(base, "--like", "blue_1.png", "--format", "json")
+
+    def comparable(found: list[dict]) -> list[dict]:  # each names its own run's thumbnails
+        return [hit | {"thumbnail": hit["thumbnail"].rsplit("/", 1)[-1]} for hit in found]
+
+    assert comparable(results(from_csv)) == comparable(results(from_parquet)) != []
