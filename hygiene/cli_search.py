@@ -148,11 +148,13 @@ class _ModelOnce:
 
 
 def _run_folder(run_dir: Path | None, root: Path | None, config: Config) -> Path:
+    """--run, else the latest run (of --root, when given) in the reports folder, preferring
+    the runs that have CLIP embeddings to search."""
     if run_dir is not None:
         return run_dir
     reports = Path(config.output.reports_dir)
     wanted = root.resolve() if root is not None else None
-    latest: tuple[float, Path] | None = None
+    runs: list[tuple[bool, float, Path]] = []
     for record_path in reports.glob("*/run.json") if reports.is_dir() else []:
         try:
             record = json.loads(record_path.read_text(encoding="utf-8"))
@@ -161,12 +163,12 @@ def _run_folder(run_dir: Path | None, root: Path | None, config: Config) -> Path
             continue
         if wanted is not None and Path(str(record.get("root", ""))) != wanted:
             continue
-        if latest is None or when > latest[0]:
-            latest = (when, record_path.parent)
-    if latest is None:
+        embedded = bool((record.get("categorization") or {}).get("model"))
+        runs.append((embedded, when, record_path.parent))
+    if not runs:
         which = f"of {root} " if root is not None else ""
         raise SearchError(f"no run {which}in {reports}/: pass --run RUN_DIR or scan first")
-    return latest[1]
+    return max(runs)[2]
 
 
 _COLUMNS = ("rank", "path", "score", "category", "taken_at", "copies", "thumbnail")

@@ -181,3 +181,16 @@ def test_a_run_without_its_parquet_table_searches_the_same_from_its_csv(searchab
         return [hit | {"thumbnail": hit["thumbnail"].rsplit("/", 1)[-1]} for hit in found]
 
     assert comparable(results(from_csv)) == comparable(results(from_parquet)) != []
+
+
+def test_without_run_the_latest_run_of_the_root_with_embeddings_is_searched(searchable, tmp_path):
+    base, root, truth, _ = searchable
+    config = tmp_path / "reports.toml"
+    config.write_text(f'[output]\nreports_dir = "{base}"\n')
+    # "plain" (scanned with --no-clip) is the newer run of this root; "run" has the embeddings
+    found = run_hygiene(
+        "search", "--like", "red_1.png", "--root", root, "--config", config, "--format", "json"
+    )
+    assert {truth[hit["path"]] for hit in results(found)} == {"red"}
+    elsewhere = run_hygiene("search", "--like", "red_1.png", "--root", tmp_path, "--config", config)
+    assert elsewhere.returncode != 0 and f"no run of {tmp_path}" in elsewhere.stderr
