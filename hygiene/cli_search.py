@@ -11,10 +11,24 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from hygiene.categorize.embed import ClipModel
+from hygiene.categorize.embed import (
+    ClipModel,
+    ModelSource,
+    ModelUnavailable,
+    load_model,
+    pick_device,
+)
 from hygiene.config import Config
 from hygiene.console import fail, load_config_file, out_console
-from hygiene.search import Library, Ranking, SearchError, open_library, rank
+from hygiene.search import (
+    Library,
+    Ranking,
+    SearchError,
+    image_vector,
+    open_library,
+    rank,
+    text_vector,
+)
 
 
 @click.command("search")
@@ -73,10 +87,8 @@ def search_command(
                 raise SearchError(f"{like} is not a searchable photo of {library.run_dir}")
             vector = library.vectors[exclude]
         else:
-            clip = _ModelOnce(library, config, model, model_path, device, allow_download)
+            clip = _query_model(library, config, model, model_path, device, allow_download)
             if image is not None:
-                from hygiene.search import image_vector
-
                 vector = image_vector(
                     image,
                     library,
@@ -85,8 +97,6 @@ def search_command(
                     thumbnail_px=config.scan.thumbnail_px,
                 )
             else:
-                from hygiene.search import text_vector
-
                 assert query is not None
                 vector = text_vector(clip.get(), query)
         ranking = rank(
@@ -98,44 +108,32 @@ def search_command(
     _print(ranking, output_format)
 
 
-class _ModelOnce:
+def _query_model(
+    library: Library,
+    config: Config,
+    model: str | None,
+    model_path: Path | None,
+    device: str | None,
+    allow_download: bool,
+) -> ModelSource:
     """The run's CLIP model, loaded on first use and checked to be the one that made the run's
     embeddings (a vector of another model means nothing against them)."""
+    made_by = library.model_id
+    spec = model or config.classify.model
+    path = str(model_path) if model_path else config.classify.model_path
+    preference = device or config.classify.device
 
-    def __init__(
-        self,
-        library: Library,
-        config: Config,
-        model: str | None,
-        model_path: Path | None,
-        device: str | None,
-        allow_download: bool,
-    ) -> None:
-        self._library = library
-        self._spec = model or config.classify.model
-        self._path = str(model_path) if model_path else config.classify.model_path
-        self._device = device or config.classify.device
-        self._allow_download = allow_download
-        self._loaded: ClipModel | None = None
-
-    def get(self) -> ClipModel:
-        if self._loaded is not None:
-            return self._loaded
-        from hygiene.categorize import ModelUnavailable, load_model, pick_device
-
-        made_by = self._library.model_id
-        spec, path = self._spec, self._path
+    def load() -> ClipModel:
+        named = spec
         if not spec and not path:
             if made_by.startswith("local"):
                 raise SearchError(
                     f"the run's embeddings were made by a local model ({made_by}); "
                     "pass --model-path with it"
                 )
-            spec = made_by
+            named = made_by
         try:
-            loaded = load_model(
-                spec, path, pick_device(self._device), allow_download=self._allow_download
-            )
+            loaded = load_model(named, path, pick_device(preference), allow_download=allow_download)
         except ModelUnavailable as exc:
             raise SearchError(str(exc)) from None
         if loaded.model_id != made_by:
@@ -143,8 +141,9 @@ class _ModelOnce:
                 f"the run's embeddings were made by {made_by}, the query model is "
                 f"{loaded.model_id}: pass the scan's --model or --model-path"
             )
-        self._loaded = loaded
         return loaded
+
+    return ModelSource(made_by, load)
 
 
 def _run_folder(run_dir: Path | None, root: Path | None, config: Config) -> Path:

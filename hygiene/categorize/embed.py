@@ -9,6 +9,7 @@ libraries' last error folded in when it says more.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -155,6 +156,14 @@ def _folder_id(folder: Path) -> str:
 
 
 def _weights_id(path: str) -> str:
+    """Names a checkpoint file by its bytes (hashed once per process while it is unchanged:
+    a run names the model before it may load it)."""
+    stat = os.stat(path)
+    return _file_id(os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.cache
+def _file_id(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):

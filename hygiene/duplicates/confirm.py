@@ -143,7 +143,8 @@ def confirmed_edges(
             wanted = [i for i in deferred if mixed & set(proposals[i][:2])]
             if not wanted:
                 break
-            deferred = [i for i in deferred if i not in set(wanted)]
+            judging = set(wanted)
+            deferred = [i for i in deferred if i not in judging]
             judge(wanted)
         judged(len(proposals) - done)  # the rest were skipped, or their pairs were confirmed
     verdicts = {}  # applied again in proposal order, as ties keep the first

@@ -44,6 +44,7 @@ _ORIENTATION_TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 _heif_registered = False
+_DCT_SCALED_FORMATS = ("JPEG", "MPO")  # libjpeg decodes these at 1/2, 1/4 or 1/8 on request
 
 
 class DecodeError(Exception):
@@ -201,7 +202,7 @@ def _decode(data: bytes, sniffed_format: str, max_pixels: int, reduce_to_px: int
     exif = img.getexif()
     orientation = _orientation(exif)
     reduction = _dct_reduction(max(width, height), reduce_to_px)
-    if img.format in ("JPEG", "MPO") and reduction > 1:
+    if img.format in _DCT_SCALED_FORMATS and reduction > 1:
         # draft() picks the largest power-of-two reduction that keeps this size
         img.draft("RGB", (max(1, width // reduction), max(1, height // reduction)))
     full_resolution = img.size == (width, height)
@@ -225,7 +226,8 @@ def _decode(data: bytes, sniffed_format: str, max_pixels: int, reduce_to_px: int
 
 def scaled_in_decoder(image_format: str, width: int, height: int, reduce_to_px: int) -> bool:
     """Whether decode() reduces an image of this format and size inside the JPEG decoder."""
-    return image_format in ("JPEG", "MPO") and _dct_reduction(max(width, height), reduce_to_px) > 1
+    reduction = _dct_reduction(max(width, height), reduce_to_px)
+    return image_format in _DCT_SCALED_FORMATS and reduction > 1
 
 
 def _dct_reduction(longest_side_px: int, reduce_to_px: int) -> int:

@@ -55,9 +55,7 @@ def image_vector(
         catalog_path="",
     )
     outcome = scan_bytes(data, image_format, digest, settings)
-    if not isinstance(outcome, ScanOutcome) or outcome.facts is None:
-        raise SearchError(f"cannot search by {path}: {outcome.error}")
-    if outcome.status == "corrupt":
+    if not isinstance(outcome, ScanOutcome) or outcome.facts is None:  # corrupt, or over a cap
         raise SearchError(f"cannot search by {path}: {outcome.error}")
     clip = model()
     with Image.open(io.BytesIO(outcome.facts.thumbnail_webp), formats=["WEBP"]) as thumbnail:

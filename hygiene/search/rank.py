@@ -82,7 +82,8 @@ def rank(
     (any case); `exclude` is an entry left out (the photo a "more like this" query starts from).
     """
     scores = library.vectors @ query.astype(np.float32)
-    floor = _floor(scores, threshold)
+    # the photo a "more like this" starts from is no evidence of what is usual
+    floor = _floor(scores if exclude is None else np.delete(scores, exclude), threshold)
     eligible = np.ones(len(scores), dtype=bool)
     if exclude is not None:
         eligible[exclude] = False
