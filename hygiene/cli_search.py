@@ -79,13 +79,13 @@ def search_command(
     if sum(x is not None for x in (query, image, like)) != 1:
         fail("give exactly one of: a QUERY phrase, --image FILE, --like PHOTO")
     try:
-        library = open_library(_run_folder(run_dir, root, config), catalog)
+        library = open_library(_run_folder(run_dir, root, config), catalog, config.search)
         exclude = None
         if like is not None:
             exclude = library.find(like)
             if exclude is None:
                 raise SearchError(f"{like} is not a searchable photo of {library.run_dir}")
-            vector = library.vectors[exclude]
+            vector = library.vector(exclude)
         else:
             clip = _query_model(library, config, model, model_path, device, allow_download)
             if image is not None:

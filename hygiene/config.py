@@ -88,6 +88,17 @@ class OutputSettings:
 
 
 @dataclass(frozen=True)
+class SearchSettings:
+    ann_min_photos: int = 250_000
+    ann_expansion: int = 256
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    url: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     scan: ScanSettings = field(default_factory=ScanSettings)
     quality: QualityThresholds = field(default_factory=QualityThresholds)
@@ -96,6 +107,8 @@ class Config:
     categories: tuple[Category, ...] = field(default_factory=lambda: DEFAULT_CATEGORIES)
     plan: PlanSettings = field(default_factory=PlanSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
     sources: tuple[str, ...] = ()  # files that contributed, for `config show`
 
 
@@ -106,6 +119,8 @@ _SECTIONS = {
     "classify": ClassifySettings,
     "plan": PlanSettings,
     "output": OutputSettings,
+    "search": SearchSettings,
+    "store": StoreSettings,
 }
 
 
@@ -208,6 +223,8 @@ RANGES: dict[str, Range] = {
     "classify.batch_size": Range(0, 4096, note="0 = per device"),
     "classify.uncertain_margin": _UNIT,
     "categories.threshold": _UNIT,
+    "search.ann_min_photos": Range(0, None, "photos", "0 = always approximate"),
+    "search.ann_expansion": Range(16, 65_536),
 }
 
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -239,6 +256,10 @@ SHAPES: dict[str, tuple[Callable[[str], bool], str]] = {
         'empty (no sorting), or a folder path relative to the archive root, without ".."',
     ),
     "output.reports_dir": (bool, "a folder path, not empty"),
+    "store.url": (
+        lambda url: not url or url.startswith(("postgresql://", "postgres://")),
+        'empty (the embedded index), or a "postgresql://" URL',
+    ),
 }
 
 

@@ -139,6 +139,8 @@ def print_summary(result: RunResult) -> None:
             highlight=False,
         )
     out_console.print(f"categorization: {clip_status}", highlight=False)
+    if result.search_status:
+        out_console.print(f"search index: {result.search_status}", highlight=False)
     if categories is not None and summary.categories:
         distribution = Table(title="categories", show_header=True, header_style="bold")
         distribution.add_column("category")

@@ -64,6 +64,7 @@ from hygiene.plan import (
 from hygiene.protect import protected_prefixes
 from hygiene.records import ImageRow, RunTable
 from hygiene.scan import ProgressSink, ScanStats, flag_columns, run_scan
+from hygiene.search.library import SearchError, sync_run_index
 from hygiene.workers import set_preload
 
 if TYPE_CHECKING:  # pandas costs a tenth of a second to import; only these accessors use it
@@ -109,6 +110,7 @@ class RunResult:
     category_report: CategorizeReport | None
     clip_status: str  # what categorization did, or why it was skipped
     plan: Plan
+    search_status: str = ""  # what the search index did ("" when nothing was embedded)
 
     def images(self) -> pd.DataFrame:
         """One row per file (images.parquet): status, error, facts, quality, flags, action."""
@@ -210,6 +212,7 @@ def run(
     )
     data = run_report_data(record, tables, table, duplicates, categories, plan_document(plan))
     write_report(folder, conn, data)
+    search_status = _update_search_index(folder, catalog_path, config) if categories else ""
     return RunResult(
         run_id,
         root,
@@ -221,7 +224,18 @@ def run(
         categories,
         clip_status,
         plan,
+        search_status,
     )
+
+
+def _update_search_index(folder: Path, catalog_path: Path, config: Config) -> str:
+    """Bring the archive's search index up to date; a failure only leaves search to do it."""
+    try:
+        synced = sync_run_index(folder, catalog_path, config.search)
+    except SearchError as exc:
+        return f"not updated ({exc}); `hygiene search` will retry"
+    kind = "approximate (HNSW)" if synced.approximate else "exact"
+    return f"{synced.live:,} photos, {kind}: {synced.added:,} added, {synced.dropped:,} dropped"
 
 
 def _categorize_or_skip(

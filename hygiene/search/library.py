@@ -13,12 +13,22 @@ import os
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from hygiene import catalog
+from hygiene.config import SearchSettings
 from hygiene.records import READABLE
+from hygiene.search.index import (
+    IndexUnusable,
+    SyncReport,
+    VectorIndex,
+    index_folder,
+    sync,
+    synced_stamp,
+)
 
 _FILL_HINT = "run `hygiene scan ROOT` without --no-clip (with a CLIP model) to fill them"
 
@@ -38,12 +48,41 @@ class Photo:
 
 
 @dataclass(frozen=True)
+class Candidates:
+    """What a query found, for rank to cut: the best eligible photos with their scores (best
+    first), the scores of a fixed sample of the library (the bulk a match must stand out from),
+    the best scores of the whole library whatever the filters (where a clear break shows), and
+    how many photos the filters left."""
+
+    photos: list[Photo]
+    scores: np.ndarray
+    usual: np.ndarray
+    best: np.ndarray
+    eligible: int
+    eligible_scores: np.ndarray | None  # every eligible score, when the search saw them all
+
+
+USUAL_SAMPLE = 4_096  # photos whose scores stand for the bulk of a library
+
+
+def sample_limit(photos: int) -> int:
+    """A photo is in a library's sample when the first 8 hex digits of its sha256, as a
+    number, are under this: about USUAL_SAMPLE photos, the same ones in every store."""
+    return min(1 << 32, (1 << 32) * USUAL_SAMPLE // max(photos, 1))
+
+
+def in_sample(sha256: str, limit: int) -> bool:
+    return int(sha256[:8], 16) < limit
+
+
+@dataclass(frozen=True)
 class Library:
     run_dir: Path
     root: str
     model_id: str
     photos: list[Photo]
-    vectors: np.ndarray  # (len(photos), D) float32, unit rows
+    index: VectorIndex = field(repr=False)
+    rows: np.ndarray = field(repr=False)  # each photo's row in the index
     entry_of: dict[str, int] = field(repr=False)  # every readable file's path -> its entry
 
     def find(self, path: str) -> int | None:
@@ -51,9 +90,122 @@ class Library:
         its exact copies), by its path relative to the root or as given."""
         return self.entry_of.get(_normalised(path, self.root))
 
+    def entry_with(self, sha256: str) -> int | None:
+        row = self.index.row_of.get(sha256)
+        return None if row is None else int(self._entry_of_row[row])
 
-def open_library(run_dir: Path, catalog_path: Path | None = None) -> Library:
-    """The searchable photos of the run in `run_dir` (SearchError when there are none)."""
+    def vector(self, entry: int) -> np.ndarray:
+        return self.index.vector(int(self.rows[entry]))
+
+    @cached_property
+    def _entry_of_row(self) -> np.ndarray:
+        out = np.full(len(self.index.vectors), -1, np.int64)
+        out[self.rows] = np.arange(len(self.rows))
+        return out
+
+    @cached_property
+    def _sample(self) -> np.ndarray:
+        limit = sample_limit(len(self.photos))
+        return np.array([in_sample(p.sha256, limit) for p in self.photos], bool)
+
+    def candidates(
+        self, query: np.ndarray, want: int, *, category: str | None, exclude: int | None
+    ) -> Candidates:
+        """The `want` best photos for `query` (a unit vector) that pass the filters."""
+        eligible = np.ones(len(self.photos), bool)
+        if exclude is not None:
+            eligible[exclude] = False
+        unfiltered = eligible.copy()
+        if category:
+            wanted = category.casefold()
+            eligible &= np.array([p.category.casefold() == wanted for p in self.photos], bool)
+        if not self.index.approximate:
+            scores = self.index.scores(query)[self.rows]
+            order = np.flatnonzero(eligible)
+            order = order[np.argsort(-scores[order], kind="stable")][:want]
+            return Candidates(
+                [self.photos[i] for i in order],
+                scores[order],
+                scores[self._sample & unfiltered],
+                _best(scores[unfiltered], want),
+                int(eligible.sum()),
+                scores[eligible],
+            )
+        sample = np.flatnonzero(self._sample & unfiltered)
+        near = self._entry_of_row[self.index.nearest(query, want + 1)]
+        near = near[near >= 0]
+        near = near[unfiltered[near]]
+        near_scores = self.index.scores(query, self.rows[near])
+        pool, pool_scores, seen_all = near, near_scores, None
+        if category:  # a category is a slice of the library: score it all, exactly
+            pool = np.flatnonzero(eligible)
+            pool_scores = seen_all = self.index.scores(query, self.rows[pool])
+        order = np.argsort(-pool_scores, kind="stable")[:want]
+        return Candidates(
+            [self.photos[i] for i in pool[order]],
+            pool_scores[order],
+            self.index.scores(query, self.rows[sample]),
+            _best(near_scores, want),
+            int(eligible.sum()),
+            seen_all,
+        )
+
+
+def _best(scores: np.ndarray, count: int) -> np.ndarray:
+    if len(scores) > count:
+        scores = scores[np.argpartition(-scores, count)[:count]]
+    return -np.sort(-scores)
+
+
+def open_library(
+    run_dir: Path, catalog_path: Path | None = None, settings: SearchSettings | None = None
+) -> Library:
+    """The searchable photos of the run in `run_dir`, its index synced first when the run is
+    not the one it was last synced with (SearchError when there are none)."""
+    settings = settings or SearchSettings()
+    run = _read_run(run_dir, catalog_path)
+    folder = index_folder(run.catalog, run.root, run.model_id)
+    try:
+        if synced_stamp(folder) != run.stamp:
+            _sync(run, folder, settings)
+        index = VectorIndex(folder, settings)
+        if index.approximate != (len(index.row_of) >= settings.ann_min_photos):
+            _sync(run, folder, settings)  # the settings changed: build or drop the graph
+            index = VectorIndex(folder, settings)
+    except (IndexUnusable, OSError) as exc:
+        raise SearchError(f"cannot use the search index {folder}: {exc}") from None
+    photos, rows, entry_of = _entries(run.rows, index, run_dir)
+    if not photos:
+        raise SearchError(
+            f"the catalog {run.catalog} holds no embeddings of this run for {run.model_id}; "
+            f"{_FILL_HINT}"
+        )
+    return Library(run_dir, run.root, run.model_id, photos, index, rows, entry_of)
+
+
+def sync_run_index(
+    run_dir: Path, catalog_path: Path | None = None, settings: SearchSettings | None = None
+) -> SyncReport:
+    """Bring the search index of the run's archive and model up to date with the run (what a
+    scan does once it has written the run folder)."""
+    run = _read_run(run_dir, catalog_path)
+    folder = index_folder(run.catalog, run.root, run.model_id)
+    try:
+        return _sync(run, folder, settings or SearchSettings())
+    except (IndexUnusable, OSError) as exc:
+        raise SearchError(f"cannot update the search index {folder}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class _Run:
+    root: str
+    model_id: str
+    catalog: Path
+    stamp: str  # which run this is, as the index records it
+    rows: list[tuple[str, ...]]
+
+
+def _read_run(run_dir: Path, catalog_path: Path | None) -> _Run:
     record_path, images_path = run_dir / "run.json", run_dir / "images.csv"
     if not record_path.is_file() or not images_path.is_file():
         raise SearchError(f"{run_dir} is not a hygiene run folder (no run.json or images.csv)")
@@ -61,25 +213,39 @@ def open_library(run_dir: Path, catalog_path: Path | None = None) -> Library:
         record = json.loads(record_path.read_text(encoding="utf-8"))
         model_id = (record.get("categorization") or {}).get("model")
         database = catalog_path or Path(record["catalog"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        stamp = f"{record.get('run_id')} {record.get('finished_at')}"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SearchError(f"cannot read {record_path}: {exc}") from None
     if not model_id:
         raise SearchError(f"the run in {run_dir} has no CLIP embeddings; {_FILL_HINT}")
-    rows = _read_rows(images_path)
-    try:
-        conn = catalog.open_catalog_readonly(database)
+    return _Run(str(record.get("root", "")), model_id, database, stamp, _read_rows(images_path))
+
+
+def _sync(run: _Run, folder: Path, settings: SearchSettings) -> SyncReport:
+    def fetch(shas: list[str]) -> dict[str, np.ndarray]:
         try:
-            stored = catalog.model_embeddings(conn, model_id, {row[2] for row in rows})
-        finally:
-            conn.close()
-    except (sqlite3.Error, catalog.CatalogError, OSError) as exc:
-        raise SearchError(f"cannot read the catalog {database}: {exc}") from None
-    if not stored:
-        raise SearchError(
-            f"the catalog {database} holds no embeddings of this run for {model_id}; {_FILL_HINT}"
-        )
-    photos, vectors, entry_of = _entries(rows, stored, run_dir)
-    return Library(run_dir, str(record.get("root", "")), model_id, photos, vectors, entry_of)
+            conn = catalog.open_catalog_readonly(run.catalog)
+            try:
+                if len(shas) > 2_000:  # one pass over the model's rows beats many lookups
+                    stored = catalog.model_embeddings(conn, run.model_id, set(shas))
+                else:
+                    stored = catalog.embeddings(conn, run.model_id, shas)
+            finally:
+                conn.close()
+        except (sqlite3.Error, catalog.CatalogError, OSError) as exc:
+            raise SearchError(f"cannot read the catalog {run.catalog}: {exc}") from None
+        return {sha: np.frombuffer(blob, dtype=np.float16) for sha, blob in stored.items()}
+
+    wanted = [row[2] for row in run.rows]
+    return sync(
+        folder,
+        model_id=run.model_id,
+        root=run.root,
+        stamp=run.stamp,
+        wanted=wanted,
+        fetch=fetch,
+        settings=settings,
+    )
 
 
 _COLUMNS = ("path", "status", "sha256", "dup_group", "keeper", "category", "taken_at")
@@ -119,7 +285,7 @@ def _text(value: object) -> str:
 
 
 def _entries(
-    rows: list[tuple[str, ...]], stored: dict[str, bytes], run_dir: Path
+    rows: list[tuple[str, ...]], index: VectorIndex, run_dir: Path
 ) -> tuple[list[Photo], np.ndarray, dict[str, int]]:
     group_size = Counter(group for _, _, _, group, _, _, _ in rows if group)
     keeper_sha = {
@@ -128,21 +294,18 @@ def _entries(
     thumbs = run_dir / "thumbs"
     written = {entry.name for entry in os.scandir(thumbs)} if thumbs.is_dir() else set()
     photos: list[Photo] = []
-    blobs: list[bytes] = []
+    index_rows: list[int] = []
     entry_of_sha: dict[str, int] = {}
     for path, _, sha, group, _, category, taken_at in rows:
         # entries: the embedded contents, each once, in the run's order
-        if sha in stored and sha not in entry_of_sha:
+        row = index.row_of.get(sha)
+        if row is not None and sha not in entry_of_sha:
             entry_of_sha[sha] = len(photos)
             name = f"{sha}.webp"
             thumbnail = str(thumbs / name) if name in written else ""
             copies = group_size.get(group, 1)
             photos.append(Photo(path, sha, category, taken_at, thumbnail, copies))
-            blobs.append(stored[sha])
-    vectors = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(blobs), -1)
-    vectors = vectors.astype(np.float32)
-    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))  # no squared copy of the matrix
-    vectors /= np.maximum(norms, 1e-9)[:, None]
+            index_rows.append(row)
     entry_of: dict[str, int] = {}
     for path, _, sha, group, _, _, _ in rows:  # every file: its own content, else its keeper
         entry = entry_of_sha.get(sha)
@@ -150,7 +313,7 @@ def _entries(
             entry = entry_of_sha.get(keeper_sha.get(group, ""))
         if entry is not None:
             entry_of[path] = entry
-    return photos, vectors, entry_of
+    return photos, np.asarray(index_rows, dtype=np.int64), entry_of
 
 
 def _normalised(path: str, root: str) -> str:

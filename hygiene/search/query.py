@@ -44,9 +44,9 @@ def image_vector(
         what = "an empty file" if not data else describe_non_image(data[:SNIFF_BYTES])
         raise SearchError(f"cannot search by {path}: not an image (the content is {what})")
     digest = hashlib.sha256(data).hexdigest()
-    known = next((i for i, p in enumerate(library.photos) if p.sha256 == digest), None)
+    known = library.entry_with(digest)
     if known is not None:
-        return library.vectors[known]
+        return library.vector(known)
     settings = WorkerSettings(
         root="",
         max_pixels=max_pixels,

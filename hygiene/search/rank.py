@@ -1,12 +1,13 @@
 """Rank a library against a query vector and keep only what stands out. Pure.
 
-The similarity is the cosine of unit CLIP embeddings. Its scale differs between models and
-between text and image queries (a matching caption scores about 0.3 with ViT-B-32, a near-copy
-of a photo above 0.9), so the default floor comes from the query's own scores over the library.
-A photo is a match when its score
-- stands out from the bulk: above the median by _OUTLIER_SPREADS robust standard deviations
-  (1.4826 x the median absolute deviation), or reaches _CERTAIN_MATCH, where two embeddings are
-  all but the same; or
+The similarity is the cosine of unit CLIP embeddings. The library (the embedded index, or a
+PostgreSQL store) hands over its best candidates and the scores of a fixed sample of its
+photos. The scale of the scores differs between models and between text and image queries (a
+matching caption scores about 0.3 with ViT-B-32, a near-copy of a photo above 0.9), so the
+default floor comes from the query's own scores. A photo is a match when its score
+- stands out from the bulk (the sample): above its median by _OUTLIER_SPREADS robust standard
+  deviations (1.4826 x the median absolute deviation), or reaches _CERTAIN_MATCH, where two
+  embeddings are all but the same; or
 - lies above a clear break among the best scores: the widest drop between neighbours among the
   top _BREAK_WINDOW, when it is at least _BREAK_SHARE of the way from the median to the best
   (a library of a few kinds of photo has such a break and scores too spread out for the first
@@ -18,10 +19,11 @@ they score.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-from hygiene.search.library import Library, Photo
+from hygiene.search.library import Candidates, Photo
 
 _OUTLIER_SPREADS = 3.0
 _CERTAIN_MATCH = 0.9
@@ -45,15 +47,17 @@ class Ranking:
     under_floor: int  # photos that passed every filter but scored under the floor
 
 
-def default_floor(scores: np.ndarray) -> float | None:
-    """Where a query's matches end, from its scores over the library (None for a library too
-    small to say what is usual)."""
-    if len(scores) < _MIN_PHOTOS_FOR_FLOOR:
+def default_floor(usual: np.ndarray, best: np.ndarray) -> float | None:
+    """Where a query's matches end, from the scores of the library's sample (`usual`) and its
+    best scores, best first (None for a library too small to say what is usual)."""
+    if len(usual) < _MIN_PHOTOS_FOR_FLOOR:
         return None
-    median = float(np.median(scores))
-    spread = 1.4826 * float(np.median(np.abs(scores - median)))
+    median = float(np.median(usual))
+    spread = 1.4826 * float(np.median(np.abs(usual - median)))
     floor = min(median + _OUTLIER_SPREADS * max(spread, _MIN_SPREAD), _CERTAIN_MATCH)
-    best = -np.sort(-scores)[:_BREAK_WINDOW]
+    best = best[:_BREAK_WINDOW]
+    if len(best) < 2:
+        return floor
     drops = best[:-1] - best[1:]
     widest = int(np.argmax(drops))
     if drops[widest] >= _BREAK_SHARE * (best[0] - median):
@@ -61,14 +65,14 @@ def default_floor(scores: np.ndarray) -> float | None:
     return floor
 
 
-def _floor(scores: np.ndarray, threshold: float | None) -> float | None:
-    if threshold is None:
-        return default_floor(scores)
-    return threshold if threshold > 0 else None
+class Searchable(Protocol):
+    def candidates(
+        self, query: np.ndarray, want: int, *, category: str | None, exclude: int | None
+    ) -> Candidates: ...
 
 
 def rank(
-    library: Library,
+    library: Searchable,
     query: np.ndarray,
     *,
     top: int,
@@ -79,21 +83,21 @@ def rank(
     """The best `top` photos for `query` (a unit vector), best first.
 
     `threshold` None uses default_floor, 0 (or less) applies none; `category` keeps one category
-    (any case); `exclude` is an entry left out (the photo a "more like this" query starts from).
+    (any case); `exclude` is an entry left out (the photo a "more like this" query starts from,
+    which is no evidence of what is usual either).
     """
-    scores = library.vectors @ query.astype(np.float32)
-    # the photo a "more like this" starts from is no evidence of what is usual
-    floor = _floor(scores if exclude is None else np.delete(scores, exclude), threshold)
-    eligible = np.ones(len(scores), dtype=bool)
-    if exclude is not None:
-        eligible[exclude] = False
-    if category:
-        wanted = category.casefold()
-        eligible &= np.array([p.category.casefold() == wanted for p in library.photos], bool)
-    passing = eligible if floor is None else eligible & (scores >= floor)
-    order = np.flatnonzero(passing)
-    order = order[np.argsort(-scores[order], kind="stable")][:top]
-    hits = [
-        Hit(i + 1, float(scores[index]), library.photos[index]) for i, index in enumerate(order)
-    ]
-    return Ranking(hits, floor, int((eligible & ~passing).sum()))
+    found = library.candidates(query, max(top, _BREAK_WINDOW), category=category, exclude=exclude)
+    if threshold is None:
+        floor = default_floor(found.usual, found.best)
+    else:
+        floor = threshold if threshold > 0 else None
+    passing = len(found.scores) if floor is None else int((found.scores >= floor).sum())
+    if floor is None:
+        under = 0
+    elif found.eligible_scores is not None:
+        under = int((found.eligible_scores < floor).sum())
+    else:  # an approximate search: past its candidates, every photo scores under the floor
+        under = found.eligible - passing
+    shown = min(top, passing)  # the scores come best first: the passing ones lead
+    hits = [Hit(i + 1, float(found.scores[i]), found.photos[i]) for i in range(shown)]
+    return Ranking(hits, floor, under)
