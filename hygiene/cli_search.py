@@ -21,14 +21,16 @@ from hygiene.categorize.embed import (
 from hygiene.config import Config
 from hygiene.console import fail, load_config_file, out_console
 from hygiene.search import (
-    Library,
     Ranking,
+    Searchable,
     SearchError,
     image_vector,
     open_library,
     rank,
     text_vector,
 )
+from hygiene.search.library import read_run
+from hygiene.search.pgstore import open_store, push, redacted
 
 
 @click.command("search")
@@ -56,6 +58,7 @@ from hygiene.search import (
 )
 @click.option("--allow-download", is_flag=True, help="Let CLIP weights be downloaded if missing.")
 @click.option("--catalog", type=click.Path(path_type=Path), help="SQLite cache of scan results.")
+@click.option("--store", help="Search a PostgreSQL store (postgresql://...) instead of the run.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
 def search_command(
     query: str | None,
@@ -72,6 +75,7 @@ def search_command(
     device: str | None,
     allow_download: bool,
     catalog: Path | None,
+    store: str | None,
     config_file: Path | None,
 ) -> None:
     """Find photos by a phrase (QUERY), an image file (--image) or a photo of the run (--like)."""
@@ -79,7 +83,7 @@ def search_command(
     if sum(x is not None for x in (query, image, like)) != 1:
         fail("give exactly one of: a QUERY phrase, --image FILE, --like PHOTO")
     try:
-        library = open_library(_run_folder(run_dir, root, config), catalog, config.search)
+        library = _open(run_dir, root, store, catalog, config)
         exclude = None
         if like is not None:
             exclude = library.find(like)
@@ -108,8 +112,60 @@ def search_command(
     _print(ranking, output_format)
 
 
+@click.group("store")
+def store_group() -> None:
+    """Keep runs' embeddings in PostgreSQL + pgvector, for `hygiene search --store`."""
+
+
+@store_group.command("push")
+@click.option("--run", "run_dir", type=click.Path(path_type=Path), help="Run folder to push.")
+@click.option(
+    "--root", type=click.Path(path_type=Path), help="Push the latest run of this archive."
+)
+@click.option("--store", help="PostgreSQL URL (default: [store] url of the config).")
+@click.option("--catalog", type=click.Path(path_type=Path), help="SQLite cache of scan results.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
+def store_push_command(
+    run_dir: Path | None,
+    root: Path | None,
+    store: str | None,
+    catalog: Path | None,
+    config_file: Path | None,
+) -> None:
+    """Copy a run's searchable photos (vectors and metadata) into the store; a later push of
+    the same archive copies only what changed."""
+    config = load_config_file(config_file)
+    url = store or config.store.url
+    if not url:
+        fail("no store: pass --store postgresql://... or set [store] url in the config")
+    try:
+        library = open_library(_run_folder(run_dir, root, config), catalog, config.search)
+        pushed = push(library, url)
+    except SearchError as exc:
+        fail(str(exc))
+        return
+    out_console.print(
+        f"pushed {pushed.photos:,} photos of {library.root} ({library.model_id}) to "
+        f"{redacted(url)}: {pushed.added:,} added, {pushed.removed:,} removed",
+        highlight=False,
+    )
+
+
+def _open(
+    run_dir: Path | None, root: Path | None, store: str | None, catalog: Path | None, config: Config
+) -> Searchable:
+    """The run's embedded index, or the store's copy of an archive when a store is named."""
+    url = store or config.store.url
+    if not url:
+        return open_library(_run_folder(run_dir, root, config), catalog, config.search)
+    if run_dir is not None:  # the run names the archive and the model
+        run = read_run(run_dir, catalog)
+        return open_store(url, run.root, run.model_id)
+    return open_store(url, str(root.resolve()) if root is not None else None, None)
+
+
 def _query_model(
-    library: Library,
+    library: Searchable,
     config: Config,
     model: str | None,
     model_path: Path | None,

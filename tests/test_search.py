@@ -4,6 +4,7 @@ image and "more like this" queries, the similarity floor, output formats and one
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -244,3 +245,68 @@ def test_each_scan_brings_the_search_index_up_to_date(micro_model, tmp_path):
         "search", "--like", "red_1.png", "--run", tmp_path / "run", "--format", "json"
     )
     assert "red_2.png" not in {hit["path"] for hit in results(kept)}
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory):
+    """A real PostgreSQL with pgvector in a temporary folder (pgserver ships both)."""
+    pgserver = pytest.importorskip("pgserver", reason="pgserver (PostgreSQL + pgvector) missing")
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+
+
+def test_the_postgres_store_gives_the_embedded_index_results(
+    searchable, micro_model, postgres, tmp_path
+):
+    base = searchable[0]
+    pushed = run_hygiene("store", "push", "--run", base / "run", "--store", postgres)
+    assert pushed.returncode == 0, pushed.stderr
+    said = " ".join(pushed.stdout.split())
+    photos = int(re.search(r"pushed (\d+) photos", said)[1])
+    assert photos >= 10 and f"{photos} added, 0 removed" in said, said
+    again = run_hygiene("store", "push", "--run", base / "run", "--store", postgres)
+    assert "0 added, 0 removed" in " ".join(again.stdout.split()), again.stdout
+
+    probe = tmp_path / "probe.png"
+    Image.open(base / "archive" / "blue_2.png").convert("RGB").resize((40, 40)).save(probe)
+    queries = (
+        [micro_clip.CLASSES["text"][0]],
+        [micro_clip.CLASSES["red"][1], "--threshold", "0", "--top", "8"],
+        ["--like", "blue_1.png"],
+        ["--image", str(probe)],
+        [micro_clip.CLASSES["blue"][0], "--category", "blue", "--threshold", "0"],
+    )
+    for query in queries:
+        embedded = results(search(base, *query, "--format", "json", model=micro_model))
+        stored = results(
+            search(base, *query, "--format", "json", "--store", postgres, model=micro_model)
+        )
+        assert [hit["path"] for hit in stored] == [hit["path"] for hit in embedded] != [], query
+        for ours, theirs in zip(embedded, stored, strict=True):
+            assert abs(ours["score"] - theirs["score"]) < 2e-4
+            assert {**ours, "score": 0} == {**theirs, "score": 0}
+
+
+def test_store_errors_are_one_line(searchable, postgres, tmp_path):
+    base = searchable[0]
+    cases = {
+        "unreachable": (
+            run_hygiene("search", "red", "--run", base / "run", "--store",
+                        "postgresql://nobody@127.0.0.1:1/none"),
+            "cannot reach the store",
+        ),
+        "nothing pushed": (
+            run_hygiene("search", "red", "--root", tmp_path, "--store", postgres),
+            "holds no photos",
+        ),
+        "no store named": (run_hygiene("store", "push", "--run", base / "run"), "no store"),
+        "not a URL": (
+            run_hygiene("store", "push", "--run", base / "run", "--store", "mysql://x"),
+            "cannot reach the store",
+        ),
+    }  # fmt: skip
+    for name, (result, expected) in cases.items():
+        assert result.returncode != 0, name
+        assert expected in result.stderr, (name, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1, (name, result.stderr)

@@ -7,7 +7,13 @@ rank scores a query vector against it and keeps what stands out; query turns a p
 image file into a vector with the run's own model.
 """
 
-from hygiene.search.library import Library, SearchError, open_library, sync_run_index
+from hygiene.search.library import (
+    Library,
+    Searchable,
+    SearchError,
+    open_library,
+    sync_run_index,
+)
 from hygiene.search.query import image_vector, text_vector
 from hygiene.search.rank import Hit, Ranking, rank
 
@@ -16,6 +22,7 @@ __all__ = [
     "Library",
     "Ranking",
     "SearchError",
+    "Searchable",
     "image_vector",
     "open_library",
     "rank",

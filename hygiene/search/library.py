@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -75,6 +76,20 @@ def in_sample(sha256: str, limit: int) -> bool:
     return int(sha256[:8], 16) < limit
 
 
+class Searchable(Protocol):
+    """What a query needs of a library, embedded or in a store; an entry names one photo."""
+
+    model_id: str
+    run_dir: Any  # where it is, for messages
+
+    def find(self, path: str) -> Any: ...  # the entry of a file of the archive, or None
+    def entry_with(self, sha256: str) -> Any: ...  # the entry of this content, or None
+    def vector(self, entry: Any) -> np.ndarray: ...
+    def candidates(
+        self, query: np.ndarray, want: int, *, category: str | None, exclude: Any
+    ) -> Candidates: ...
+
+
 @dataclass(frozen=True)
 class Library:
     run_dir: Path
@@ -88,7 +103,7 @@ class Library:
     def find(self, path: str) -> int | None:
         """The entry a file of the run belongs to (itself, or its group's keeper, or the first of
         its exact copies), by its path relative to the root or as given."""
-        return self.entry_of.get(_normalised(path, self.root))
+        return self.entry_of.get(normalised(path, self.root))
 
     def entry_with(self, sha256: str) -> int | None:
         row = self.index.row_of.get(sha256)
@@ -163,7 +178,7 @@ def open_library(
     """The searchable photos of the run in `run_dir`, its index synced first when the run is
     not the one it was last synced with (SearchError when there are none)."""
     settings = settings or SearchSettings()
-    run = _read_run(run_dir, catalog_path)
+    run = read_run(run_dir, catalog_path)
     folder = index_folder(run.catalog, run.root, run.model_id)
     try:
         if synced_stamp(folder) != run.stamp:
@@ -188,7 +203,7 @@ def sync_run_index(
 ) -> SyncReport:
     """Bring the search index of the run's archive and model up to date with the run (what a
     scan does once it has written the run folder)."""
-    run = _read_run(run_dir, catalog_path)
+    run = read_run(run_dir, catalog_path)
     folder = index_folder(run.catalog, run.root, run.model_id)
     try:
         return _sync(run, folder, settings or SearchSettings())
@@ -205,7 +220,7 @@ class _Run:
     rows: list[tuple[str, ...]]
 
 
-def _read_run(run_dir: Path, catalog_path: Path | None) -> _Run:
+def read_run(run_dir: Path, catalog_path: Path | None) -> _Run:
     record_path, images_path = run_dir / "run.json", run_dir / "images.csv"
     if not record_path.is_file() or not images_path.is_file():
         raise SearchError(f"{run_dir} is not a hygiene run folder (no run.json or images.csv)")
@@ -316,7 +331,7 @@ def _entries(
     return photos, np.asarray(index_rows, dtype=np.int64), entry_of
 
 
-def _normalised(path: str, root: str) -> str:
+def normalised(path: str, root: str) -> str:
     """A path as images.csv spells it: relative to the root, with forward slashes."""
     candidate = Path(path)
     if root and candidate.is_absolute():

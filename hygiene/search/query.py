@@ -16,7 +16,7 @@ from hygiene.categorize.embed import ClipModel
 from hygiene.records import ScanOutcome
 from hygiene.scan.formats import SNIFF_BYTES, describe_non_image, sniff_image_format
 from hygiene.scan.measure import WorkerSettings, scan_bytes
-from hygiene.search.library import Library, SearchError
+from hygiene.search.library import Searchable, SearchError
 
 
 def text_vector(model: ClipModel, text: str) -> np.ndarray:
@@ -28,7 +28,7 @@ def text_vector(model: ClipModel, text: str) -> np.ndarray:
 
 def image_vector(
     path: Path,
-    library: Library,
+    library: Searchable,
     model: Callable[[], ClipModel],
     *,
     max_pixels: int,

@@ -19,11 +19,10 @@ they score.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
-from hygiene.search.library import Candidates, Photo
+from hygiene.search.library import Photo, Searchable
 
 _OUTLIER_SPREADS = 3.0
 _CERTAIN_MATCH = 0.9
@@ -63,12 +62,6 @@ def default_floor(usual: np.ndarray, best: np.ndarray) -> float | None:
     if drops[widest] >= _BREAK_SHARE * (best[0] - median):
         floor = min(floor, float(best[widest]))
     return floor
-
-
-class Searchable(Protocol):
-    def candidates(
-        self, query: np.ndarray, want: int, *, category: str | None, exclude: int | None
-    ) -> Candidates: ...
 
 
 def rank(
