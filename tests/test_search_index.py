@@ -71,8 +71,12 @@ def test_sync_appends_new_photos_and_marks_the_departed_dead(tmp_path):
     assert set(index.row_of) == {sha(i) for i in range(20, 300)}
     row = index.row_of[sha(250)]
     assert np.allclose(index.vector(row), vectors[250], atol=2e-3)
-    scores = index.scores(vectors[250])
+    scores = index.scores(vectors[250], np.arange(len(index.live)))
     assert int(np.argmax(np.where(index.live, scores, -2))) == row
+    nearest = index.nearest(vectors[10], 50)  # an exact scan; photo 10 has left
+    assert len(nearest) == 50 and index.live[nearest].all()
+    live_scores = np.where(index.live, index.scores(vectors[10], np.arange(len(index.live))), -2)
+    assert set(nearest.tolist()) == set(np.argsort(-live_scores)[:50].tolist())
 
     # a departed photo that returns is revived in place, not appended again
     third = do_sync(folder, store, range(0, 300), "run-3")
@@ -105,14 +109,16 @@ def test_another_model_starts_the_index_again(tmp_path):
     assert VectorIndex(folder, EXACT).model_id == "m2"
 
 
-def test_dead_rows_are_compacted_away_once_they_outnumber_the_live(tmp_path, monkeypatch):
+def test_dead_rows_are_compacted_away_once_they_are_a_quarter_of_the_live(tmp_path, monkeypatch):
     monkeypatch.setattr(search_index, "_COMPACT_MIN_DEAD", 10)
     vectors = clustered(100)
     store = Store(vectors)
     folder = tmp_path / "index"
     do_sync(folder, store, range(100), "run-1")
-    report = do_sync(folder, store, range(60, 100), "run-2")
-    assert (report.dropped, report.live) == (60, 40)
+    report = do_sync(folder, store, range(5, 100), "run-2")  # 5 dead: too few to bother
+    assert len(VectorIndex(folder, EXACT).vectors) == 100
+    report = do_sync(folder, store, range(60, 100), "run-3")
+    assert (report.dropped, report.live) == (55, 40)
     index = VectorIndex(folder, EXACT)
     assert len(index.vectors) == 40 and index.live.all()
     assert sorted(index.row_of.values()) == list(range(40))
@@ -132,7 +138,7 @@ def test_the_graph_finds_what_the_exact_search_finds_and_follows_each_sync(tmp_p
     def recall(index: VectorIndex) -> float:
         found = 0
         for query in queries:
-            exact = np.where(index.live, index.scores(query), -2)
+            exact = np.where(index.live, index.scores(query, np.arange(len(index.live))), -2)
             truth = set(np.argsort(-exact)[:10].tolist())
             found += len(truth & set(index.nearest(query, 10).tolist()))
         return found / (10 * len(queries))

@@ -7,12 +7,13 @@ On disk, in <catalog>-search/<key>/ (key: a hash of the archive root and the mod
 - keys.bin     each row's content hash (32 raw bytes of the sha256), appended alongside
 - live.bin     one byte per row: 1 while the photo belongs to the archive's latest synced run
 - meta.json    the row count, dimensions, model, root and which run was synced last
-- hnsw.usearch an HNSW graph of the live rows (usearch), only once they reach ann_min_photos
+- hnsw.usearch an HNSW graph of the live rows (usearch), only once they reach ann_min_photos;
+               below that a query scans the float16 rows exactly
 
 The append-only files may hold more rows than meta.json says after a crash: those are cut off on
 the next sync. live.bin, meta.json and the graph are replaced by rename, so a reader sees either
 the old or the new state. Rows that leave are marked dead, and the files are rewritten without
-them once the dead outnumber the live.
+them once they reach a quarter of the live ones.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from hygiene.config import SearchSettings
 
 FORMAT = 1
 SHA_BYTES = 32
-_CHUNK_ROWS = 16_384  # float16 rows converted per step of an exact search (a few MiB)
 # the HNSW graph; chosen in bench/search_bench.py (see docs/benchmarks.md, "Search index")
 _ANN_DTYPE = "f16"
 _ANN_CONNECTIVITY = 16
@@ -93,23 +93,25 @@ class VectorIndex:
     def vector(self, row: int) -> np.ndarray:
         return np.asarray(self.vectors[row], dtype=np.float32)
 
-    def scores(self, query: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        """The cosine of `query` (a unit vector) with every row, or with `rows` in that order."""
-        query = query.astype(np.float32)
-        if rows is not None:
-            return np.asarray(self.vectors[rows], dtype=np.float32) @ query
-        out = np.empty(len(self.vectors), np.float32)
-        for start in range(0, len(self.vectors), _CHUNK_ROWS):
-            block = np.asarray(self.vectors[start : start + _CHUNK_ROWS], dtype=np.float32)
-            out[start : start + len(block)] = block @ query
-        return out
+    def scores(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The cosine of `query` (a unit vector) with each of `rows`, in float32."""
+        return np.asarray(self.vectors[rows], dtype=np.float32) @ query.astype(np.float32)
 
     def nearest(self, query: np.ndarray, count: int) -> np.ndarray:
-        """About the `count` live rows closest to `query`, best first (the HNSW graph's answer;
-        its scores are recomputed exactly by the caller)."""
-        assert self._ann is not None
-        found = self._ann.search(query.astype(np.float32), count)
-        return np.asarray(found.keys, dtype=np.int64)
+        """The `count` live rows closest to `query`, best first: the HNSW graph's answer when
+        the index has one, else an exact scan of the float16 matrix (usearch's SIMD kernels
+        read it as it lies on disk, with no float32 copy). The caller rescores them."""
+        if self._ann is not None:
+            return np.asarray(self._ann.search(query.astype(np.float32), count).keys, np.int64)
+        if not len(self.vectors):
+            return np.zeros(0, np.int64)
+        from usearch.index import search
+
+        dead = len(self.live) - len(self.row_of)
+        wanted = min(count + dead, len(self.vectors))
+        found = search(self.vectors, query.astype(np.float16), wanted, metric="ip", exact=True)
+        rows = np.asarray(found.keys, np.int64)
+        return rows[self.live[rows]][:count]
 
 
 @contextmanager
@@ -178,7 +180,8 @@ def sync(
             _append(folder, len(keys), dims, block.astype(np.float16), new_keys)
             keys.extend(new_keys)
             live = np.concatenate([live, np.ones(len(new_keys), bool)])
-        compact = (len(live) - int(live.sum())) >= max(_COMPACT_MIN_DEAD, int(live.sum()))
+        # dead rows cost every exact scan (and the disk): a quarter of the live ones at most
+        compact = (len(live) - int(live.sum())) >= max(_COMPACT_MIN_DEAD, int(live.sum()) // 4)
         if compact:
             keys, live = _compact(folder, keys, live, dims)
         _write_atomic(folder / "live.bin", live.astype(np.uint8).tobytes())

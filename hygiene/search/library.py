@@ -127,49 +127,31 @@ class Library:
         self, query: np.ndarray, want: int, *, category: str | None, exclude: int | None
     ) -> Candidates:
         """The `want` best photos for `query` (a unit vector) that pass the filters."""
-        eligible = np.ones(len(self.photos), bool)
+        unfiltered = np.ones(len(self.photos), bool)
         if exclude is not None:
-            eligible[exclude] = False
-        unfiltered = eligible.copy()
-        if category:
-            wanted = category.casefold()
-            eligible &= np.array([p.category.casefold() == wanted for p in self.photos], bool)
-        if not self.index.approximate:
-            scores = self.index.scores(query)[self.rows]
-            order = np.flatnonzero(eligible)
-            order = order[np.argsort(-scores[order], kind="stable")][:want]
-            return Candidates(
-                [self.photos[i] for i in order],
-                scores[order],
-                scores[self._sample & unfiltered],
-                _best(scores[unfiltered], want),
-                int(eligible.sum()),
-                scores[eligible],
-            )
-        sample = np.flatnonzero(self._sample & unfiltered)
+            unfiltered[exclude] = False
         near = self._entry_of_row[self.index.nearest(query, want + 1)]
         near = near[near >= 0]
-        near = near[unfiltered[near]]
+        near = near[unfiltered[near]][:want]
         near_scores = self.index.scores(query, self.rows[near])
         pool, pool_scores, seen_all = near, near_scores, None
+        eligible = int(unfiltered.sum())
         if category:  # a category is a slice of the library: score it all, exactly
-            pool = np.flatnonzero(eligible)
+            wanted = category.casefold()
+            in_category = np.array([p.category.casefold() == wanted for p in self.photos], bool)
+            pool = np.flatnonzero(in_category & unfiltered)
             pool_scores = seen_all = self.index.scores(query, self.rows[pool])
+            eligible = len(pool)
         order = np.argsort(-pool_scores, kind="stable")[:want]
+        sample = np.flatnonzero(self._sample & unfiltered)
         return Candidates(
             [self.photos[i] for i in pool[order]],
             pool_scores[order],
             self.index.scores(query, self.rows[sample]),
-            _best(near_scores, want),
-            int(eligible.sum()),
+            -np.sort(-near_scores),
+            eligible,
             seen_all,
         )
-
-
-def _best(scores: np.ndarray, count: int) -> np.ndarray:
-    if len(scores) > count:
-        scores = scores[np.argpartition(-scores, count)[:count]]
-    return -np.sort(-scores)
 
 
 def open_library(

@@ -89,7 +89,7 @@ def rank(
         under = 0
     elif found.eligible_scores is not None:
         under = int((found.eligible_scores < floor).sum())
-    else:  # an approximate search: past its candidates, every photo scores under the floor
+    else:  # the candidates are the best: past them every photo scores under the floor
         under = found.eligible - passing
     shown = min(top, passing)  # the scores come best first: the passing ones lead
     hits = [Hit(i + 1, float(found.scores[i]), found.photos[i]) for i in range(shown)]
