@@ -15,6 +15,7 @@ from hygiene import __version__
 from hygiene.catalog import CatalogError, open_catalog
 from hygiene.cli_files import apply_command, repair_command, undo_command
 from hygiene.cli_search import search_command, store_group
+from hygiene.cli_serve import serve_command
 from hygiene.config import Config, ConfigError, check_config, to_toml, user_config_path
 from hygiene.console import (
     RichProgress,
@@ -181,7 +182,14 @@ def demo(ctx: click.Context, folder: Path, seed: int, workers: int | None) -> No
     ctx.invoke(scan, root=folder, workers=workers)
 
 
-for command in (apply_command, repair_command, undo_command, search_command, store_group):
+for command in (
+    apply_command,
+    repair_command,
+    undo_command,
+    search_command,
+    store_group,
+    serve_command,
+):
     cli.add_command(command)
 
 

@@ -11,13 +11,6 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from hygiene.categorize.embed import (
-    ClipModel,
-    ModelSource,
-    ModelUnavailable,
-    load_model,
-    pick_device,
-)
 from hygiene.config import Config
 from hygiene.console import fail, load_config_file, out_console
 from hygiene.search import (
@@ -31,6 +24,7 @@ from hygiene.search import (
 )
 from hygiene.search.library import read_run
 from hygiene.search.pgstore import open_store, push, redacted
+from hygiene.search.query import query_model
 
 
 @click.command("search")
@@ -91,7 +85,13 @@ def search_command(
                 raise SearchError(f"{like} is not a searchable photo of {library.run_dir}")
             vector = library.vector(exclude)
         else:
-            clip = _query_model(library, config, model, model_path, device, allow_download)
+            clip = query_model(
+                library,
+                spec=model or config.classify.model,
+                path=str(model_path) if model_path else config.classify.model_path,
+                device=device or config.classify.device,
+                allow_download=allow_download,
+            )
             if image is not None:
                 vector = image_vector(
                     image,
@@ -139,7 +139,7 @@ def store_push_command(
     if not url:
         fail("no store: pass --store postgresql://... or set [store] url in the config")
     try:
-        library = open_library(_run_folder(run_dir, root, config), catalog, config.search)
+        library = open_library(run_folder(run_dir, root, config), catalog, config.search)
         pushed = push(library, url)
     except SearchError as exc:
         fail(str(exc))
@@ -157,52 +157,14 @@ def _open(
     """The run's embedded index, or the store's copy of an archive when a store is named."""
     url = store or config.store.url
     if not url:
-        return open_library(_run_folder(run_dir, root, config), catalog, config.search)
+        return open_library(run_folder(run_dir, root, config), catalog, config.search)
     if run_dir is not None:  # the run names the archive and the model
         run = read_run(run_dir, catalog)
         return open_store(url, run.root, run.model_id)
     return open_store(url, str(root.resolve()) if root is not None else None, None)
 
 
-def _query_model(
-    library: Searchable,
-    config: Config,
-    model: str | None,
-    model_path: Path | None,
-    device: str | None,
-    allow_download: bool,
-) -> ModelSource:
-    """The run's CLIP model, loaded on first use and checked to be the one that made the run's
-    embeddings (a vector of another model means nothing against them)."""
-    made_by = library.model_id
-    spec = model or config.classify.model
-    path = str(model_path) if model_path else config.classify.model_path
-    preference = device or config.classify.device
-
-    def load() -> ClipModel:
-        named = spec
-        if not spec and not path:
-            if made_by.startswith("local"):
-                raise SearchError(
-                    f"the run's embeddings were made by a local model ({made_by}); "
-                    "pass --model-path with it"
-                )
-            named = made_by
-        try:
-            loaded = load_model(named, path, pick_device(preference), allow_download=allow_download)
-        except ModelUnavailable as exc:
-            raise SearchError(str(exc)) from None
-        if loaded.model_id != made_by:
-            raise SearchError(
-                f"the run's embeddings were made by {made_by}, the query model is "
-                f"{loaded.model_id}: pass the scan's --model or --model-path"
-            )
-        return loaded
-
-    return ModelSource(made_by, load)
-
-
-def _run_folder(run_dir: Path | None, root: Path | None, config: Config) -> Path:
+def run_folder(run_dir: Path | None, root: Path | None, config: Config) -> Path:
     """--run, else the latest run (of --root, when given) in the reports folder, preferring
     the runs that have CLIP embeddings to search."""
     if run_dir is not None:
