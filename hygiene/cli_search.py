@@ -6,11 +6,13 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 from rich.table import Table
 
+from hygiene.categorize.embed import ModelSource
 from hygiene.config import Config
 from hygiene.console import fail, load_config_file, out_console
 from hygiene.search import (
@@ -25,6 +27,43 @@ from hygiene.search import (
 from hygiene.search.library import read_run
 from hygiene.search.pgstore import open_store, push, redacted
 from hygiene.search.query import query_model
+
+
+def model_options(command: Callable) -> Callable:
+    """The CLIP options of every command that embeds a query (search, serve)."""
+    options = [
+        click.option("--model", help="CLIP model as ARCH:PRETRAINED (default: the run's)."),
+        click.option(
+            "--model-path", type=click.Path(path_type=Path), help="Local CLIP folder or file."
+        ),
+        click.option(
+            "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), help="Where CLIP runs."
+        ),
+        click.option(
+            "--allow-download", is_flag=True, help="Let CLIP weights be downloaded if missing."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def model_for(
+    library: Searchable,
+    config: Config,
+    model: str | None,
+    model_path: Path | None,
+    device: str | None,
+    allow_download: bool,
+) -> ModelSource:
+    """The library's model as the options and the config name it, loaded on first use."""
+    return query_model(
+        library,
+        spec=model or config.classify.model,
+        path=str(model_path) if model_path else config.classify.model_path,
+        device=device or config.classify.device,
+        allow_download=allow_download,
+    )
 
 
 @click.command("search")
@@ -45,12 +84,7 @@ from hygiene.search.query import query_model
 @click.option(
     "--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table"
 )
-@click.option("--model", help="CLIP model as ARCH:PRETRAINED (default: the run's).")
-@click.option("--model-path", type=click.Path(path_type=Path), help="Local CLIP folder or file.")
-@click.option(
-    "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), help="Where CLIP runs."
-)
-@click.option("--allow-download", is_flag=True, help="Let CLIP weights be downloaded if missing.")
+@model_options
 @click.option("--catalog", type=click.Path(path_type=Path), help="SQLite cache of scan results.")
 @click.option("--store", help="Search a PostgreSQL store (postgresql://...) instead of the run.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
@@ -85,13 +119,7 @@ def search_command(
                 raise SearchError(f"{like} is not a searchable photo of {library.run_dir}")
             vector = library.vector(exclude)
         else:
-            clip = query_model(
-                library,
-                spec=model or config.classify.model,
-                path=str(model_path) if model_path else config.classify.model_path,
-                device=device or config.classify.device,
-                allow_download=allow_download,
-            )
+            clip = model_for(library, config, model, model_path, device, allow_download)
             if image is not None:
                 vector = image_vector(
                     image,

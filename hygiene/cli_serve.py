@@ -10,9 +10,9 @@ from pathlib import Path
 
 import click
 
+from hygiene.cli_search import model_for, model_options, run_folder
 from hygiene.console import err_console, fail, load_config_file
 from hygiene.search import SearchError, open_library
-from hygiene.search.query import query_model
 
 
 @click.command("serve")
@@ -21,12 +21,7 @@ from hygiene.search.query import query_model
     "--root", type=click.Path(path_type=Path), help="Serve the latest run of this archive."
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port (0: any free one).")
-@click.option("--model", help="CLIP model as ARCH:PRETRAINED (default: the run's).")
-@click.option("--model-path", type=click.Path(path_type=Path), help="Local CLIP folder or file.")
-@click.option(
-    "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), help="Where CLIP runs."
-)
-@click.option("--allow-download", is_flag=True, help="Let CLIP weights be downloaded if missing.")
+@model_options
 @click.option("--catalog", type=click.Path(path_type=Path), help="SQLite cache of scan results.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
 def serve_command(
@@ -43,7 +38,6 @@ def serve_command(
     """Open a run in a local web app: search by phrase or image, more like this, 3D cloud."""
     import uvicorn
 
-    from hygiene.cli_search import run_folder
     from hygiene.serve import Session, make_app
 
     config = load_config_file(config_file)
@@ -52,13 +46,7 @@ def serve_command(
     except SearchError as exc:
         fail(str(exc))
         return
-    clip = query_model(
-        library,
-        spec=model or config.classify.model,
-        path=str(model_path) if model_path else config.classify.model_path,
-        device=device or config.classify.device,
-        allow_download=allow_download,
-    )
+    clip = model_for(library, config, model, model_path, device, allow_download)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:

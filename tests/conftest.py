@@ -3,8 +3,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,3 +104,31 @@ def scanned(tmp_path: Path, scan) -> tuple[Path, Path]:
     build_sample_archive(root, seed=4, photos=4, scale=0.4)
     run = scan(root, catalog=tmp_path / "catalog.sqlite")
     return root, run.out
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@contextmanager
+def chromium_browser(*, webgl: bool = False):
+    """Debian's chromium under Playwright, with nothing fetched behind the page's back;
+    `webgl` renders WebGL in software (SwiftShader), as a machine without a GPU must."""
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed")
+    playwright = pytest.importorskip("playwright.sync_api")
+    graphics = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader"] if webgl else []
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                *(graphics or ["--disable-gpu"]),
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()

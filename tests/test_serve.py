@@ -8,7 +8,6 @@ import base64
 import http.client
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,10 +21,8 @@ from PIL import Image
 from hygiene.demo import samples
 from hygiene.serve.cloud import layout
 from tests import micro_clip
-from tests.conftest import run_hygiene
+from tests.conftest import chromium_browser, run_hygiene
 from tests.test_categorize import CONFIG
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
@@ -120,23 +117,8 @@ def test_the_gate_refuses_what_it_must(served):
 
 @pytest.fixture(scope="module")
 def browser():
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed")
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as driver:
-        chromium = driver.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--use-angle=swiftshader",  # WebGL without a GPU, for the cloud
-                "--enable-unsafe-swiftshader",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
+    with chromium_browser(webgl=True) as chromium:  # the cloud is WebGL
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
