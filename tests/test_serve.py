@@ -228,3 +228,13 @@ def test_the_layout_is_umap_with_a_fixed_seed_and_pca_for_a_handful():
     assert (nearest // 20 == np.arange(60) // 20).all()
     few = layout(vectors[:5])
     assert few.method == "pca" and few.positions.shape == (5, 3)
+
+
+def test_the_report_maps_the_cloud_layout_once_the_app_made_one(served, page):
+    url, base, _ = served
+    page.wait_for_selector("body[data-cloud=ready]", timeout=240_000)
+    assert (base / "run" / "cloud3d.npz").is_file()
+    result = run_hygiene("report", base / "run", "--catalog", base / "c.sqlite")
+    assert result.returncode == 0, result.stderr
+    meta = (base / "run" / "data" / "meta.js").read_text()
+    assert '"mapMethod":"UMAP, first two of three axes"' in meta

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from hygiene import catalog
+from hygiene.outputs.layout import Layout, read_layout
 from hygiene.outputs.report_data import ReportData
 from hygiene.paths import to_text
 from hygiene.records import READABLE
@@ -41,7 +42,7 @@ def write_report(run_dir: Path, conn: sqlite3.Connection, data: ReportData) -> P
         "duplicates": data.duplicates,
         "similar": data.similar,
         "categoryNames": data.category_names,
-        "map": _embedding_map(data.embedding_paths, data.embeddings),
+        **_embedding_map(data, read_layout(run_dir)),
         "chunks": chunks,
     }
     (data_dir / "meta.js").write_text(_script("meta", meta), encoding="utf-8")
@@ -86,17 +87,39 @@ def _exact_integers(plan: dict) -> dict:
     return plan
 
 
-def _embedding_map(paths: list[str], vectors: np.ndarray) -> list[list[object]]:
-    """Two principal components of the CLIP embeddings: [path, x, y] scaled to 0..1."""
+def _embedding_map(data: ReportData, layout: Layout | None) -> dict[str, object]:
+    """The map of the CLIP embeddings: [path, x, y] scaled to 0..1, from the app's UMAP layout
+    (its first two axes) when the run has one covering every mapped photo, else from the two
+    principal components."""
+    paths, vectors = data.embedding_paths, data.embeddings
     if len(paths) < 2:
-        return []
-    centred = vectors - vectors.mean(axis=0)
-    _, _, components = np.linalg.svd(centred, full_matrices=False)
-    points = centred @ components[:2].T
+        return {"map": [], "mapMethod": ""}
+    placed = dict(zip(layout.shas, layout.positions, strict=True)) if layout else {}
+    sha_of = dict(
+        zip(data.images.column("path").to_pylist(), data.images.column("sha256").to_pylist(),
+            strict=True)
+    )  # fmt: skip
+    # the layout places one photo per content, a duplicate group by its keeper
+    group_of = {row["path"]: row["group"] for row in data.duplicates}
+    keeper_of = {row["group"]: row["path"] for row in data.duplicates if row["keeper"] == "true"}
+
+    def placed_sha(path: str) -> str:
+        own = sha_of.get(path, "")
+        return own if own in placed else sha_of.get(keeper_of.get(group_of.get(path, ""), ""), "")
+
+    if layout is not None and all(placed_sha(path) in placed for path in paths):
+        points = np.array([placed[placed_sha(path)][:2] for path in paths], np.float64)
+        method = f"{layout.method.upper()}, first two of three axes"
+    else:
+        centred = vectors - vectors.mean(axis=0)
+        _, _, components = np.linalg.svd(centred, full_matrices=False)
+        points = centred @ components[:2].T
+        method = "2 principal components"
     points = (points - points.min(axis=0)) / np.maximum(np.ptp(points, axis=0), 1e-9)
-    return [
+    rows = [
         [p, round(float(x), 4), round(float(y), 4)] for p, (x, y) in zip(paths, points, strict=True)
     ]
+    return {"map": rows, "mapMethod": method}
 
 
 def _write_thumbnails(conn: sqlite3.Connection, folder: Path, images: pa.Table) -> None:

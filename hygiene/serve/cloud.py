@@ -1,5 +1,6 @@
 """The 3D cluster cloud: each searchable photo of a run placed in three dimensions by UMAP of its
-CLIP embedding (cosine metric, fixed seed), computed once per run and kept in the run folder.
+CLIP embedding (cosine metric, fixed seed), computed once per run and kept in the run folder
+(hygiene.outputs.layout), where the report's map finds it too.
 
 Distances in the cloud are approximate (UMAP keeps neighbourhoods, not distances); search scores
 stay exact. A library too small for UMAP's neighbourhood graph is placed by PCA instead.
@@ -8,18 +9,14 @@ stay exact. A library too small for UMAP's neighbourhood graph is placed by PCA 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from hygiene.outputs.layout import Layout, read_layout, write_layout
 from hygiene.search.library import Library
 
-CACHE_NAME = "cloud3d.npy"
-_META_NAME = "cloud3d.json"
 _SEED = 42
 _NEIGHBOURS = 15
 _MIN_FOR_UMAP = 16  # below this the neighbourhood graph is the whole library: PCA says as much
@@ -42,12 +39,13 @@ def library_key(library: Library) -> str:
 def cloud_for(library: Library) -> Cloud:
     """The run's cached layout, else a new one (written beside the run's other outputs)."""
     key = library_key(library)
-    cached = _read(library.run_dir, key, len(library.photos))
-    if cached is not None:
-        return cached
+    cached = read_layout(library.run_dir)
+    if cached is not None and cached.key == key:
+        return Cloud(cached.positions, cached.method)
     vectors = np.stack([library.vector(entry) for entry in range(len(library.photos))])
     cloud = layout(vectors)
-    _write(library.run_dir, key, cloud)
+    shas = [photo.sha256 for photo in library.photos]
+    write_layout(library.run_dir, Layout(key, cloud.method, shas, cloud.positions))
     return cloud
 
 
@@ -80,28 +78,3 @@ def _pca(vectors: np.ndarray) -> np.ndarray:
     _, _, axes = np.linalg.svd(centred, full_matrices=False)
     points = centred @ axes[:3].T
     return np.pad(points, ((0, 0), (0, 3 - points.shape[1])))
-
-
-def _read(run_dir: Path, key: str, photos: int) -> Cloud | None:
-    try:
-        meta = json.loads((run_dir / _META_NAME).read_text(encoding="utf-8"))
-        if meta.get("key") != key:
-            return None
-        positions = np.load(run_dir / CACHE_NAME, allow_pickle=False)
-    except (OSError, ValueError):
-        return None
-    if positions.shape != (photos, 3):
-        return None
-    return Cloud(positions.astype(np.float32), str(meta.get("method", "")))
-
-
-def _write(run_dir: Path, key: str, cloud: Cloud) -> None:
-    try:
-        partial = run_dir / (CACHE_NAME + ".partial")
-        with partial.open("wb") as handle:
-            np.save(handle, cloud.positions, allow_pickle=False)
-        os.replace(partial, run_dir / CACHE_NAME)
-        meta = {"key": key, "method": cloud.method, "seed": _SEED, "metric": "cosine"}
-        (run_dir / _META_NAME).write_text(json.dumps(meta), encoding="utf-8")
-    except OSError:
-        pass  # a read-only run folder: the layout is computed again next time

@@ -215,7 +215,7 @@ function mapTab(main) {
     dot.addEventListener("mouseleave", () => { tooltip.hidden = true; });
     plot.append(dot);
   }
-  main.append(el("div", { class: "chart" }, el("h3", { text: "CLIP embeddings (2 principal components), coloured by category" }), plot));
+  main.append(el("div", { class: "chart" }, el("h3", { text: `CLIP embeddings (${META.mapMethod || "2 principal components"}), coloured by category` }), plot));
 }
 
 const TABS = { Overview: overview, Duplicates: duplicatesTab, "Similar shots": similarTab, Corrupt: corruptTab, Quality: qualityTab, Categories: categoriesTab, Map: mapTab };
