@@ -5,9 +5,11 @@ chromium: text search, an image dropped on the page, the 3D cloud and its clicks
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,6 +34,10 @@ def served(tmp_path_factory):
     model = micro_clip.train(base / "micro")
     root = base / "archive"
     truth = micro_clip.write_archive(root, per_class=8, seed=3)
+    for name in ("blue_5.png", "red_1.png"):  # exact copies: a plan with removals to review
+        copy = name.replace(".png", " copy.png")
+        shutil.copyfile(root / name, root / copy)
+        truth[copy] = truth[name]
     config = base / "clip.toml"
     config.write_text(CONFIG)
     scanned = run_hygiene(
@@ -231,10 +237,74 @@ def test_the_layout_is_umap_with_a_fixed_seed_and_pca_for_a_handful():
 
 
 def test_the_report_maps_the_cloud_layout_once_the_app_made_one(served, page):
-    url, base, _ = served
+    base = served[1]
     page.wait_for_selector("body[data-cloud=ready]", timeout=240_000)
     assert (base / "run" / "cloud3d.npz").is_file()
     result = run_hygiene("report", base / "run", "--catalog", base / "c.sqlite")
     assert result.returncode == 0, result.stderr
     meta = (base / "run" / "data" / "meta.js").read_text()
     assert '"mapMethod":"UMAP, first two of three axes"' in meta
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    return {
+        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_an_edit_dry_run_apply_undo_round_trip_leaves_the_archive_as_it_was(page, served):
+    base = served[1]
+    root = base / "archive"
+    before = snapshot(root)
+    page.click("#review-link")
+    page.wait_for_selector("#tabs button")
+    page.click("#tabs button:has-text('Duplicates')")
+    # the edit: keep one copy the plan would remove
+    page.click("[data-path='red_1 copy.png'] button.toggle")
+    page.click("#dry-run")
+    page.wait_for_selector("body[data-review=dry-run]")
+    planned = page.eval_on_selector_all(
+        "#consequence-table tr.done td:first-child", "cells => cells.map(c => c.textContent)"
+    )
+    assert "blue_5 copy.png" in planned and "red_1 copy.png" not in planned, planned
+    assert snapshot(root) == before  # a dry run changes nothing
+    page.fill("#confirm", "yes")
+    page.click("#apply")
+    page.wait_for_selector("#consequence-status:has-text('to confirm')")
+    assert snapshot(root) == before
+    page.fill("#confirm", "apply")
+    page.click("#apply")
+    page.wait_for_selector("body[data-review=applied]")
+    after = snapshot(root)
+    assert "blue_5 copy.png" not in after and "red_1 copy.png" in after
+    assert after[".hygiene-quarantine/blue_5 copy.png"] == before["blue_5 copy.png"]
+    page.click("#undo")
+    page.wait_for_selector("body[data-review=undone]")
+    assert snapshot(root) == before
+
+
+def test_the_review_endpoints_refuse_a_hostile_plan(served):
+    url, base, _ = served
+    token, origin = token_of(url), f"http://{urlsplit(url).netloc}"
+    plan = json.loads((base / "run" / "plan.json").read_text())
+    plan["actions"] = [
+        {**plan["actions"][0], "source": "../outside.png"} if plan["actions"] else {}
+    ]
+
+    def post(step: str, body: object) -> tuple[int, dict]:
+        status, answer, _ = request(
+            url, f"/api/plan/{step}?token={token}", method="POST",
+            body=json.dumps(body).encode(), headers={"Origin": origin},
+        )  # fmt: skip
+        return status, json.loads(answer)
+
+    status, answer = post("dry-run", {"plan": plan})
+    assert status == 400 and "refused" in answer["error"]
+    status, answer = post("apply", {"plan": "../plan.json", "confirm": "apply"})
+    assert status == 400 and "no such plan" in answer["error"]
+    status, answer = post("apply", {"plan": "plan.json", "confirm": "apply"})
+    assert status == 400 and "no such plan" in answer["error"]
+    status, answer = post("undo", {"plan": "plan-app-0000000000000000.json"})
+    assert status == 400

@@ -1,11 +1,15 @@
 """The local app's routes: the page and its assets, search by phrase, by a dropped image and by
-another photo, the 3D cloud, and photos and thumbnails by their entry number in the run (a URL
-never carries a path to the file system). Every request passes hygiene.serve.guard first.
+another photo, the 3D cloud, photos and thumbnails by their entry number in the run, and the
+run's report with dry run, apply and undo (hygiene.serve.review). A URL never carries a path to
+the file system: files are found by entry number or by a name pattern inside the run folder.
+Every request passes hygiene.serve.guard first.
 """
 
 from __future__ import annotations
 
+import json
 import mimetypes
+import re
 import threading
 from dataclasses import dataclass, field
 from importlib import resources
@@ -23,6 +27,7 @@ from hygiene.search import Library, Ranking, SearchError, rank, text_vector
 from hygiene.search.query import image_bytes_vector
 from hygiene.serve.cloud import Cloud, cloud_for
 from hygiene.serve.guard import Guard
+from hygiene.serve.review import MAX_PLAN_BYTES, Review, ReviewError
 
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 CLOUD_NOTE = (
@@ -30,6 +35,9 @@ CLOUD_NOTE = (
     "search scores are exact."
 )
 _ASSETS = resources.files("hygiene.serve") / "assets"
+_REPORT = resources.files("hygiene.outputs") / "report_assets"
+_DATA_NAME = re.compile(r"meta\.js|images-[0-9]{1,6}\.js")
+_THUMB_NAME = re.compile(r"[0-9a-f]{64}\.webp")
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
 
 
@@ -193,6 +201,42 @@ def make_app(session: Session, token: str, port: int) -> Guard:
             return FileResponse(target, media_type="application/octet-stream", filename=target.name)
         return FileResponse(target, media_type=media_type)
 
+    review = Review(library.run_dir, root, session.config)
+    run_dir = library.run_dir
+
+    def report_file(request: Request) -> Response:
+        """The run's report (data chunks, thumbnails) and its page code, by name patterns."""
+        folder, name = request.path_params["folder"], request.path_params["name"]
+        wanted = {"data": _DATA_NAME, "thumbs": _THUMB_NAME}.get(folder)
+        if wanted is None or not wanted.fullmatch(name) or not (run_dir / folder / name).is_file():
+            return _error("not found", 404)
+        kind = "text/javascript" if name.endswith(".js") else "image/webp"
+        return FileResponse(run_dir / folder / name, media_type=kind)
+
+    def report_code(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in ("report.js", "report.css"):
+            return _error("not found", 404)
+        return Response((_REPORT / name).read_bytes(), media_type=_TYPES[Path(name).suffix])
+
+    async def plan_step(request: Request) -> Response:
+        step = request.path_params["step"]
+        try:
+            body = await _json_body(request, MAX_PLAN_BYTES)
+            if step == "dry-run":
+                done = await run_in_threadpool(review.dry_run, body.get("plan"))
+            elif step == "apply":
+                done = await run_in_threadpool(
+                    review.apply, str(body.get("plan", "")), str(body.get("confirm", ""))
+                )
+            elif step == "undo":
+                done = await run_in_threadpool(review.undo, str(body.get("plan", "")))
+            else:
+                return _error("not found", 404)
+        except ReviewError as exc:
+            return _error(str(exc))
+        return JSONResponse(done)
+
     def page(request: Request) -> Response:
         return asset_response("index.html")
 
@@ -210,6 +254,10 @@ def make_app(session: Session, token: str, port: int) -> Guard:
         Route("/api/photo/{entry:int}", photo_info),
         Route("/thumb/{entry:int}", thumb),
         Route("/photo/{entry:int}", photo_file),
+        Route("/report/", lambda request: asset_response("review.html")),
+        Route("/report/{name}", report_code),
+        Route("/report/{folder}/{name}", report_file),
+        Route("/api/plan/{step}", plan_step, methods=["POST"]),
     ]
     return Guard(Starlette(routes=routes), token, port)
 
@@ -222,6 +270,21 @@ def asset_response(name: str) -> Response:
     if not resource.is_file():
         return _error("not found", 404)
     return Response(resource.read_bytes(), media_type=_TYPES[Path(name).suffix])
+
+
+async def _json_body(request: Request, limit: int) -> dict:
+    data = b""
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise ReviewError("the request is too large")
+    try:
+        body = json.loads(data or b"{}")
+    except ValueError:
+        raise ReviewError("the request is not JSON") from None
+    if not isinstance(body, dict):
+        raise ReviewError("the request is not a JSON object")
+    return body
 
 
 def _error(message: str, status: int = 400) -> JSONResponse:
