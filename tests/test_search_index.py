@@ -173,3 +173,17 @@ def test_an_index_written_by_another_format_is_refused_with_a_reason(tmp_path):
         VectorIndex(folder, EXACT)
     assert synced_stamp(folder) is None  # so the next search syncs it afresh
     assert do_sync(folder, store, range(10), "run-2").added == 10
+
+
+def test_a_damaged_graph_falls_back_to_exact_and_the_next_sync_rebuilds_it(tmp_path):
+    vectors = clustered(500)
+    store = Store(vectors)
+    folder = tmp_path / "index"
+    do_sync(folder, store, range(500), "run-1", settings=GRAPH)
+    (folder / "hnsw.usearch").write_bytes(b"not a graph" * 10)
+    index = VectorIndex(folder, GRAPH)
+    assert not index.approximate  # exact, and still right
+    assert index.nearest(vectors[42], 1).tolist() == [42]
+    report = do_sync(folder, store, range(500), "run-2", settings=GRAPH)
+    assert report.approximate and VectorIndex(folder, GRAPH).approximate
+    assert VectorIndex(folder, GRAPH).nearest(vectors[42], 1).tolist() == [42]

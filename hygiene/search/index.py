@@ -79,8 +79,12 @@ class VectorIndex:
         if (folder / "hnsw.usearch").is_file():
             from usearch.index import Index
 
-            self._ann = Index.restore(str(folder / "hnsw.usearch"), view=True)
-            self._ann.expansion_search = settings.ann_expansion
+            try:
+                self._ann = Index.restore(str(folder / "hnsw.usearch"), view=True)
+            except Exception:  # a damaged graph: exact until the next sync rebuilds it
+                self._ann = None
+            if self._ann is not None:
+                self._ann.expansion_search = settings.ann_expansion
 
     @property
     def dims(self) -> int:
@@ -281,7 +285,13 @@ def _update_graph(
     from usearch.index import Index
 
     vectors = np.memmap(folder / "vectors.f16", np.float16, "r", shape=(len(keys), dims))
-    if rebuilt or not path.is_file():
+    graph = None
+    if not rebuilt and path.is_file():
+        try:
+            graph = Index.restore(str(path))
+        except Exception:  # a damaged graph is built again
+            graph = None
+    if graph is None:
         graph = Index(
             ndim=dims,
             metric="cos",
@@ -291,7 +301,6 @@ def _update_graph(
         )
         adding = np.flatnonzero(live)
     else:
-        graph = Index.restore(str(path))
         if dropped:
             graph.remove(np.asarray(dropped, dtype=np.uint64))
         start = len(keys) - new_rows
