@@ -14,6 +14,7 @@ import click
 from hygiene import __version__
 from hygiene.catalog import CatalogError, open_catalog
 from hygiene.cli_files import apply_command, repair_command, undo_command
+from hygiene.cli_models import models_group
 from hygiene.cli_search import search_command, store_group
 from hygiene.cli_serve import serve_command
 from hygiene.config import Config, ConfigError, check_config, to_toml, user_config_path
@@ -189,6 +190,7 @@ for command in (
     search_command,
     store_group,
     serve_command,
+    models_group,
 ):
     cli.add_command(command)
 

@@ -1,0 +1,98 @@
+"""The CLIP models hygiene knows by name: what each costs to download, what it sees and returns,
+its licence, and whether its weights are already in the Hugging Face cache. Reading this needs
+neither torch nor the network.
+
+Download sizes are the float32 checkpoints open_clip fetches: parameters x 4 bytes, the
+parameters counted from open_clip's architecture configs (tests/test_models.py counts them
+again on torch's meta device, so the table cannot drift from open_clip).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from hygiene.categorize.embed import CPU_MODEL, GPU_MODEL
+
+# the files open_clip looks for in a model's Hugging Face repository
+WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+
+
+@dataclass(frozen=True)
+class KnownModel:
+    spec: str  # ARCH:PRETRAINED, as --model takes it
+    hf_repo: str  # where open_clip downloads it from
+    parameters: int
+    input_px: int  # the image side the model sees
+    embedding_dims: int
+    licence: str
+    default_on: str = ""  # the device this model is the default for
+
+    @property
+    def download_bytes(self) -> int:
+        return 4 * self.parameters
+
+
+KNOWN_MODELS: tuple[KnownModel, ...] = (
+    KnownModel(
+        CPU_MODEL, "laion/CLIP-ViT-B-32-laion2B-s34B-b79K", 151_277_313, 224, 512, "MIT",
+        "CPU",
+    ),
+    KnownModel(
+        "ViT-B-32:openai", "timm/vit_base_patch32_clip_224.openai", 151_277_313, 224, 512, "MIT"
+    ),
+    KnownModel(
+        "ViT-B-16:laion2b_s34b_b88k", "laion/CLIP-ViT-B-16-laion2B-s34B-b88K", 149_620_737, 224,
+        512, "MIT",
+    ),
+    KnownModel(
+        GPU_MODEL, "timm/vit_large_patch14_clip_224.openai", 427_616_513, 224, 768, "MIT",
+        "GPU",
+    ),
+    KnownModel(
+        "ViT-L-14:laion2b_s32b_b82k", "laion/CLIP-ViT-L-14-laion2B-s32B-b82K", 427_616_513, 224,
+        768, "MIT",
+    ),
+    KnownModel(
+        "ViT-L-14-336:openai", "timm/vit_large_patch14_clip_336.openai", 427_944_193, 336, 768,
+        "MIT",
+    ),
+    KnownModel(
+        "ViT-H-14:laion2b_s32b_b79k", "laion/CLIP-ViT-H-14-laion2B-s32B-b79K", 986_109_441, 224,
+        1024, "MIT",
+    ),
+)  # fmt: skip
+
+
+def known(spec: str) -> KnownModel | None:
+    return next((model for model in KNOWN_MODELS if model.spec == spec), None)
+
+
+def hub_cache() -> Path:
+    """The Hugging Face hub cache, as huggingface_hub resolves it from the environment."""
+    if cache := os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE"):
+        return Path(cache).expanduser()
+    home = os.environ.get("HF_HOME")
+    if home:
+        return Path(home).expanduser() / "hub"
+    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache_home) / "huggingface" / "hub"
+
+
+def cached_weights(model: KnownModel) -> Path | None:
+    """The model's weights file in the hub cache, or None when they would have to be fetched."""
+    folder = hub_cache() / ("models--" + model.hf_repo.replace("/", "--"))
+    try:
+        revision = (folder / "refs" / "main").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    for name in WEIGHT_FILES:
+        candidate = folder / "snapshots" / revision / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def human_size(size: int) -> str:
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"

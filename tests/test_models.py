@@ -1,0 +1,79 @@
+"""`hygiene models list` and `hygiene models info`, offline: the table of known models agrees with
+open_clip's own architecture configs, and the cache column and the scan's choice read a Hugging
+Face cache the test lays out."""
+
+from __future__ import annotations
+
+import pytest
+
+from hygiene.categorize.models import KNOWN_MODELS, cached_weights
+from tests.conftest import run_hygiene
+
+
+def fake_cache(home, repo: str, file_name: str = "open_clip_model.safetensors"):
+    folder = home / "hub" / ("models--" + repo.replace("/", "--"))
+    (folder / "refs").mkdir(parents=True)
+    (folder / "refs" / "main").write_text("0123abc")
+    snapshot = folder / "snapshots" / "0123abc"
+    snapshot.mkdir(parents=True)
+    (snapshot / file_name).write_bytes(b"weights")
+    return snapshot / file_name
+
+
+def test_the_table_agrees_with_open_clip():
+    torch = pytest.importorskip("torch")
+    open_clip = pytest.importorskip("open_clip")
+    from open_clip.model import CLIP
+
+    for model in KNOWN_MODELS:
+        arch, _, tag = model.spec.partition(":")
+        config = open_clip.get_model_config(arch)
+        assert open_clip.get_pretrained_cfg(arch, tag)["hf_hub"].rstrip("/") == model.hf_repo
+        assert config["embed_dim"] == model.embedding_dims, model.spec
+        assert config["vision_cfg"]["image_size"] == model.input_px, model.spec
+        with torch.device("meta"):  # counted without allocating the weights
+            counted = sum(p.numel() for p in CLIP(**config).parameters())
+        assert counted == model.parameters, model.spec
+
+
+def test_list_says_which_models_are_cached(tmp_path, monkeypatch):
+    home = tmp_path / "hf"
+    default = KNOWN_MODELS[0]
+    weights = fake_cache(home, default.hf_repo)
+    monkeypatch.setenv("HF_HOME", str(home))
+    assert cached_weights(default) == weights
+    assert all(cached_weights(model) is None for model in KNOWN_MODELS[1:])
+    listed = run_hygiene("models", "list", env_extra={"HF_HOME": str(home), "COLUMNS": "160"})
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split()[0]: line.split() for line in listed.stdout.splitlines() if ":" in line}
+    assert rows[default.spec][6:8] == ["yes", "CPU"], rows[default.spec]
+    assert rows["ViT-L-14-336:openai"][1:4] == ["1.7", "GB", "336"]
+    assert all(rows[model.spec][6] == "no" for model in KNOWN_MODELS[1:])
+    assert str(home / "hub") in " ".join(listed.stdout.split())
+    assert listed.stderr == ""
+
+
+def test_info_names_the_model_a_scan_would_use_and_how_to_get_it(tmp_path):
+    home = tmp_path / "hf"
+    home.mkdir()
+    env = {"HF_HOME": str(home), "COLUMNS": "200", "HYGIENE_CONFIG": str(tmp_path / "none")}
+    info = run_hygiene("models", "info", "--config", _config(tmp_path, 'device = "cpu"'),
+                       env_extra=env)  # fmt: skip
+    said = " ".join(info.stdout.split())
+    assert info.returncode == 0, info.stderr
+    assert "model: ViT-B-32:laion2b_s34b_b79k (the default on CPU)" in said
+    assert "not cached" in said and "about 605 MB" in said and "--allow-download" in said
+    assert info.stderr == ""
+
+    weights = fake_cache(home, "timm/vit_large_patch14_clip_336.openai")
+    chosen = _config(tmp_path, 'device = "cpu"\nmodel = "ViT-L-14-336:openai"')
+    info = run_hygiene("models", "info", "--config", chosen, env_extra=env)
+    said = " ".join(info.stdout.split())
+    assert "model: ViT-L-14-336:openai ([classify] model of the config)" in said
+    assert f"weights: cached at {weights}" in said and "input: 336 px" in said
+
+
+def _config(tmp_path, body: str):
+    path = tmp_path / f"c{abs(hash(body))}.toml"
+    path.write_text(f"[classify]\n{body}\n")
+    return path
