@@ -11,7 +11,7 @@ from rich.table import Table
 
 from hygiene.categorize.embed import CPU_MODEL, GPU_MODEL
 from hygiene.categorize.models import KNOWN_MODELS, cached_weights, hub_cache, human_size, known
-from hygiene.console import load_config_file, out_console
+from hygiene.console import err_console, fail, load_config_file, out_console
 
 
 @click.group("models")
@@ -80,3 +80,30 @@ def models_info_command(config_file: Path | None) -> None:
         lines.append("weights: an open_clip name hygiene has no figures for")
     for line in lines:
         out_console.print(line, highlight=False, soft_wrap=True, markup=False)
+
+
+@models_group.command("pull")
+@click.argument("spec")
+def models_pull_command(spec: str) -> None:
+    """Download ARCH:PRETRAINED into the Hugging Face cache, then check that it loads."""
+    from hygiene.categorize.embed import ModelUnavailable, load_model
+    from hygiene.categorize.models import PullError, pull
+
+    if ":" not in spec:
+        fail(f"{spec}: give the model as ARCH:PRETRAINED (hygiene models list shows them)")
+    entry = known(spec)
+    size = f" (about {human_size(entry.download_bytes)})" if entry else ""
+    err_console.print(f"downloading {spec}{size} into {hub_cache()}", highlight=False)
+    try:
+        weights = pull(spec)
+        loaded = load_model(spec, "", "cpu", allow_download=False)
+    except (PullError, ModelUnavailable) as exc:
+        fail(str(exc))
+        return
+    dims = int(loaded.model.text_projection.shape[1])
+    out_console.print(
+        f"{spec}: {weights} loads, embeddings of {dims} numbers; scans use it with "
+        f"--model {spec} (or [classify] model)",
+        highlight=False,
+        soft_wrap=True,
+    )

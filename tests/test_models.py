@@ -77,3 +77,49 @@ def _config(tmp_path, body: str):
     path = tmp_path / f"c{abs(hash(body))}.toml"
     path.write_text(f"[classify]\n{body}\n")
     return path
+
+
+@pytest.fixture(scope="module")
+def hub():
+    from tests.fake_hub import FakeHub
+
+    served = FakeHub()
+    yield served
+    served.close()
+
+
+def test_pull_downloads_the_weights_and_checks_they_load(hub, tmp_path):
+    pytest.importorskip("torch")
+    open_clip = pytest.importorskip("open_clip")
+    from safetensors.torch import save
+
+    default = KNOWN_MODELS[0]
+    model = open_clip.create_model(default.spec.split(":")[0])  # random weights, real shapes
+    weights = save({name: tensor.half() for name, tensor in model.state_dict().items()})
+    hub.files[(default.hf_repo, "open_clip_model.safetensors")] = weights
+    del model
+    env = {"HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "hf"), "COLUMNS": "200"}
+    pulled = run_hygiene("models", "pull", default.spec, env_extra=env, timeout=600)
+    assert pulled.returncode == 0, pulled.stderr
+    assert "loads, embeddings of 512 numbers" in " ".join(pulled.stdout.split())
+    assert f"downloading {default.spec} (about 605 MB)" in " ".join(pulled.stderr.split())
+    listed = run_hygiene("models", "list", env_extra=env)
+    row = next(line.split() for line in listed.stdout.splitlines() if default.spec in line)
+    assert row[6] == "yes"
+    assert all(request.split()[1].startswith(f"/{default.hf_repo}/") for request in hub.requests
+               if "/resolve/" in request)  # fmt: skip
+
+
+def test_pull_errors_are_one_line(hub, tmp_path):
+    env = {"HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "hf")}
+    cases = {
+        "ViT-B-16:laion2b_s34b_b88k": "cannot download",  # the hub has no such files
+        "ViT-B-32:no_such_tag": "not an open_clip model on the Hugging Face hub",
+        "ViT-B-32": "ARCH:PRETRAINED",
+    }
+    for spec, expected in cases.items():
+        result = run_hygiene("models", "pull", spec, env_extra=env, timeout=300)
+        assert result.returncode != 0, spec
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert expected in " ".join(result.stderr.split()), (spec, result.stderr)
+        assert "Traceback" not in result.stderr and lines[-1].startswith("error:"), lines

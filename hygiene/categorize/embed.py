@@ -231,7 +231,7 @@ def _explain(
         fix = "check the network, or download the weights elsewhere and pass --model-path"
     else:
         fix = (
-            "run once with --allow-download to fetch them into the Hugging Face cache, "
+            f"fetch them with `hygiene models pull {spec}` (or run once with --allow-download), "
             "or pass --model-path with a local checkpoint"
         )
     return f"cannot load {what} ({detail}); {fix}"

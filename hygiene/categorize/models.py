@@ -96,3 +96,42 @@ def cached_weights(model: KnownModel) -> Path | None:
 
 def human_size(size: int) -> str:
     return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
+
+
+class PullError(RuntimeError):
+    """Weights that could not be fetched or do not load; str() is one line."""
+
+
+def hub_repo(spec: str) -> str:
+    """The Hugging Face repository open_clip fetches ARCH:PRETRAINED from."""
+    if (entry := known(spec)) is not None:
+        return entry.hf_repo
+    arch, _, tag = spec.partition(":")
+    import open_clip
+
+    repo = (open_clip.get_pretrained_cfg(arch, tag) or {}).get("hf_hub", "")
+    if not repo:
+        raise PullError(
+            f"{spec} is not an open_clip model on the Hugging Face hub "
+            "(hygiene models list shows the known ones)"
+        )
+    return repo.rstrip("/")
+
+
+def pull(spec: str) -> Path:
+    """Download the model's weights into the Hugging Face cache (huggingface_hub draws the
+    progress bar) and return the file. The weights open_clip prefers come first."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
+
+    repo = hub_repo(spec)
+    reason = ""
+    for name in WEIGHT_FILES:
+        try:
+            return Path(hf_hub_download(repo, name))
+        except EntryNotFoundError:
+            continue  # the repository has the other format
+        except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as exc:
+            reason = " ".join(str(exc).split())[:200]
+            break
+    raise PullError(f"cannot download {spec} from {repo}: {reason or 'no weights file there'}")
