@@ -125,6 +125,7 @@ def test_missing_weights_skip_categorization_with_the_reason_and_the_fix(tmp_pat
     assert record["categorization"]["skipped"]
     assert "--allow-download" in record["categorization"]["status"]
     assert "--allow-download" in result.stdout
+    assert "hygiene models pull ViT-B-32:laion2b_s34b_b79k" in " ".join(result.stdout.split())
     images = pd.read_csv(tmp_path / "run" / "images.csv", keep_default_na=False)
     assert (images["category"] == "").all() and (images["status"] == "ok").sum() > 0
 
