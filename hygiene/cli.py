@@ -171,16 +171,59 @@ def config_show(config_file: Path | None) -> None:
 @click.option(
     "--workers", type=click.IntRange(1, 256), help="Worker processes, 1-256 (default: all cores)."
 )
+@click.option("--offline", is_flag=True, help="Never download the CLIP model for the demo.")
 @click.pass_context
-def demo(ctx: click.Context, folder: Path, seed: int, workers: int | None) -> None:
-    """Generate a sample archive in FOLDER and scan it."""
+def demo(ctx: click.Context, folder: Path, seed: int, workers: int | None, offline: bool) -> None:
+    """Generate a sample archive in FOLDER and scan it, every stage included: the default CLIP
+    model is downloaded first when it is not cached (unless --offline)."""
     from hygiene.demo import build_sample_archive
 
     if folder.exists() and any(folder.iterdir()):
         fail(f"{folder} exists and is not empty; pass an empty or new folder")
     files = build_sample_archive(folder, seed=seed)
     err_console.print(f"generated {len(files)} sample files in {folder}")
+    if not offline:
+        _fetch_demo_model(load_config_file(None))
     ctx.invoke(scan, root=folder, workers=workers)
+
+
+def _fetch_demo_model(config: Config) -> None:
+    """The model the scan will use, downloaded once if missing; no network: one line, and the
+    scan runs every other stage."""
+    from hygiene.categorize.embed import CPU_MODEL, GPU_MODEL, pick_device
+    from hygiene.categorize.models import (
+        PullError,
+        cached_weights,
+        check_reachable,
+        human_size,
+        known,
+        pull,
+    )
+
+    if config.classify.model_path:
+        return  # local weights: nothing to fetch
+    spec = config.classify.model
+    if not spec:
+        spec = GPU_MODEL if pick_device(config.classify.device) == "cuda" else CPU_MODEL
+    entry = known(spec)
+    if entry is None or cached_weights(entry) is not None:
+        return
+    try:
+        from huggingface_hub import constants
+
+        check_reachable(constants.ENDPOINT)
+        err_console.print(
+            f"downloading the CLIP model {spec} (about {human_size(entry.download_bytes)}) "
+            "once, for the categories (--offline skips it)",
+            highlight=False,
+        )
+        pull(spec)
+    except PullError as exc:
+        err_console.print(
+            f"no model: {exc}; the demo runs every other stage",
+            highlight=False,
+            markup=False,
+        )
 
 
 for command in (

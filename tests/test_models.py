@@ -88,16 +88,22 @@ def hub():
     served.close()
 
 
-def test_pull_downloads_the_weights_and_checks_they_load(hub, tmp_path):
+@pytest.fixture(scope="module")
+def hub_with_default(hub):
+    """The hub holding the CPU default's weights: random values, real shapes (float16)."""
     pytest.importorskip("torch")
     open_clip = pytest.importorskip("open_clip")
     from safetensors.torch import save
 
     default = KNOWN_MODELS[0]
-    model = open_clip.create_model(default.spec.split(":")[0])  # random weights, real shapes
+    model = open_clip.create_model(default.spec.split(":")[0])
     weights = save({name: tensor.half() for name, tensor in model.state_dict().items()})
     hub.files[(default.hf_repo, "open_clip_model.safetensors")] = weights
-    del model
+    return hub
+
+
+def test_pull_downloads_the_weights_and_checks_they_load(hub_with_default, tmp_path):
+    hub, default = hub_with_default, KNOWN_MODELS[0]
     env = {"HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "hf"), "COLUMNS": "200"}
     pulled = run_hygiene("models", "pull", default.spec, env_extra=env, timeout=600)
     assert pulled.returncode == 0, pulled.stderr
@@ -123,3 +129,37 @@ def test_pull_errors_are_one_line(hub, tmp_path):
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert expected in " ".join(result.stderr.split()), (spec, result.stderr)
         assert "Traceback" not in result.stderr and lines[-1].startswith("error:"), lines
+
+
+THIRD_PARTY = ("WARNING", "ERROR:", "Traceback", "Warning:", "warn(", "Retrying", "thrown while")
+
+
+def demo(tmp_path, *extra, env=None):
+    result = run_hygiene(
+        "demo", tmp_path / "archive", "--workers", "2", *extra, timeout=900,
+        env_extra={"HF_HOME": str(tmp_path / "hf"), "HYGIENE_CONFIG": str(tmp_path / "none"),
+                   "COLUMNS": "200", **(env or {})},
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    for line in (result.stdout + result.stderr).splitlines():
+        assert not any(word in line for word in THIRD_PARTY), line
+    return " ".join(result.stdout.split()), " ".join(result.stderr.split())
+
+
+def test_the_demo_offline_runs_every_other_stage_and_names_the_pull(tmp_path):
+    said, _ = demo(tmp_path, "--offline")
+    assert "categorization: skipped" in said
+    assert "hygiene models pull ViT-B-32:laion2b_s34b_b79k" in said
+
+
+def test_the_demo_without_network_says_so_in_one_line(tmp_path):
+    said, told = demo(tmp_path, env={"HF_ENDPOINT": "http://127.0.0.1:1"})
+    assert "no model: no network: cannot reach 127.0.0.1:1" in told
+    assert "downloading" not in told and "categorization: skipped" in said
+
+
+def test_the_demo_fetches_the_default_model_and_categorizes(hub_with_default, tmp_path):
+    said, told = demo(tmp_path, env={"HF_ENDPOINT": hub_with_default.url})
+    assert "downloading the CLIP model ViT-B-32:laion2b_s34b_b79k (about 605 MB)" in told
+    assert "categorization: ViT-B-32:laion2b_s34b_b79k:" in said and "embedded" in said

@@ -88,7 +88,7 @@ def load_model(spec: str, model_path: str, device: str, *, allow_download: bool)
         name, pretrained = arch, model_path or tag
     logged: list[str] = []
     try:
-        with _library_logs_captured(logged):
+        with library_logs_captured(logged):
             import open_clip
 
             if not allow_download:
@@ -183,7 +183,7 @@ def _hub_offline() -> None:
 
 
 @contextlib.contextmanager
-def _library_logs_captured(logged: list[str]) -> Iterator[None]:
+def library_logs_captured(logged: list[str]) -> Iterator[None]:
     """Route the libraries' log records (WARNING and up) and Python warnings into `logged`
     instead of stderr. open_clip logs through the root logger, which would print
     "ERROR:root:..." (logging configures a stderr handler on first use); huggingface_hub

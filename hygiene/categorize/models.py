@@ -10,8 +10,10 @@ again on torch's meta device, so the table cannot drift from open_clip).
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from hygiene.categorize.embed import CPU_MODEL, GPU_MODEL
 
@@ -120,18 +122,41 @@ def hub_repo(spec: str) -> str:
 
 def pull(spec: str) -> Path:
     """Download the model's weights into the Hugging Face cache (huggingface_hub draws the
-    progress bar) and return the file. The weights open_clip prefers come first."""
-    from huggingface_hub import hf_hub_download
+    progress bar; its log lines are kept off the terminal) and return the file. The weights
+    open_clip prefers come first."""
+    from huggingface_hub import constants, hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
 
+    from hygiene.categorize.embed import library_logs_captured
+
     repo = hub_repo(spec)
-    reason = ""
-    for name in WEIGHT_FILES:
-        try:
-            return Path(hf_hub_download(repo, name))
-        except EntryNotFoundError:
-            continue  # the repository has the other format
-        except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as exc:
-            reason = " ".join(str(exc).split())[:200]
-            break
+    check_reachable(constants.ENDPOINT)
+    reason, logged = "", []
+    with library_logs_captured(logged):
+        for name in WEIGHT_FILES:
+            try:
+                return Path(hf_hub_download(repo, name))
+            except LocalEntryNotFoundError as exc:  # the hub could not be asked (a subclass)
+                reason = " ".join(str(exc).split())[:200]
+                break
+            except EntryNotFoundError:
+                continue  # the repository has the other format
+            except (HfHubHTTPError, OSError) as exc:
+                reason = " ".join(str(exc).split())[:200]
+                break
     raise PullError(f"cannot download {spec} from {repo}: {reason or 'no weights file there'}")
+
+
+def check_reachable(endpoint: str) -> None:
+    """Fail in seconds, in one line, where there is no network (huggingface_hub would retry
+    for half a minute per file). Behind a proxy the proxy decides: no probe."""
+    if any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY")):
+        return
+    parts = urlsplit(endpoint)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "", port), timeout=5).close()
+    except OSError as exc:
+        raise PullError(
+            f"no network: cannot reach {parts.hostname}:{port} ({exc.strerror or exc})"
+        ) from None
