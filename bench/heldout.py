@@ -61,7 +61,7 @@ def main() -> None:
         code = _export(revision, Path(exported)) if revision else None
         for split in args.splits:
             truth, build_s = _corpus(split, rebuild=args.fetch or args.rebuild)
-            run_dir, scan_s = _scan(split, code, args.workers)
+            run_dir, scan_s = _scan(split, code, args.workers, args.config)
             rows, actions = score.read_run(run_dir)
             results[split] = score.score(truth, rows, actions)
             results[split]["corpus"] = _corpus_counts(truth)
@@ -82,6 +82,9 @@ def _arguments() -> argparse.Namespace:
     )
     parser.add_argument("--splits", type=lambda s: tuple(s.split(",")), default=SPLITS)
     parser.add_argument("--workers", type=int, default=None, help="hygiene scan --workers")
+    parser.add_argument(
+        "--config", type=Path, help="hygiene scan --config (score another setting; default: none)"
+    )
     parser.add_argument(
         "--commit",
         default=None,
@@ -133,7 +136,9 @@ def _export(revision: str, folder: Path) -> Path:
     return folder
 
 
-def _scan(split: str, code: Path | None, workers: int | None) -> tuple[Path, float]:
+def _scan(
+    split: str, code: Path | None, workers: int | None, config: Path | None = None
+) -> tuple[Path, float]:
     run_dir = OUT / f"heldout-run-{split}"
     command = [
         sys.executable,
@@ -150,6 +155,8 @@ def _scan(split: str, code: Path | None, workers: int | None) -> tuple[Path, flo
     ]
     if workers:
         command += ["--workers", str(workers)]
+    if config is not None:
+        command += ["--config", str(config.resolve())]
     with tempfile.TemporaryDirectory(prefix="heldout-xdg-") as xdg:
         env = {k: v for k, v in os.environ.items() if k not in ("HYGIENE_CONFIG", "PYTHONPATH")}
         env.update(XDG_CONFIG_HOME=f"{xdg}/config", XDG_CACHE_HOME=f"{xdg}/cache")
