@@ -13,7 +13,6 @@ import click
 from rich.table import Table
 
 from hygiene.categorize.embed import ModelSource
-from hygiene.categorize.models import thumbnail_px_for
 from hygiene.config import Config
 from hygiene.console import fail, load_config_file, out_console
 from hygiene.search import (
@@ -127,7 +126,7 @@ def search_command(
                     library,
                     clip.get,
                     max_pixels=config.scan.max_pixels,
-                    thumbnail_px=thumbnail_px_for(config),
+                    thumbnail_px=config.scan.thumbnail_px,
                 )
             else:
                 assert query is not None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -30,7 +30,6 @@ from hygiene.categorize import (
     model_identity,
     pick_device,
 )
-from hygiene.categorize.models import thumbnail_px_for
 from hygiene.config import Config
 from hygiene.duplicates import (
     DuplicateReport,
@@ -162,8 +161,6 @@ def run(
     categorization that cannot get its model is skipped and says why in `clip_status`.
     """
     progress = progress or _Silent()
-    if categorize:  # thumbnails the model can see at its own resolution
-        config = replace(config, scan=replace(config.scan, thumbnail_px=thumbnail_px_for(config)))
     root = root.resolve()
     started_at = datetime.now(UTC)
     run_id = new_run_id(started_at)

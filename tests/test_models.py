@@ -163,35 +163,3 @@ def test_the_demo_fetches_the_default_model_and_categorizes(hub_with_default, tm
     said, told = demo(tmp_path, env={"HF_ENDPOINT": hub_with_default.url})
     assert "downloading the CLIP model ViT-B-32:laion2b_s34b_b79k (about 605 MB)" in told
     assert "categorization: ViT-B-32:laion2b_s34b_b79k:" in said and "embedded" in said
-
-
-def test_a_336_px_model_gets_thumbnails_whose_short_side_is_336(tmp_path):
-    from PIL import Image
-
-    from hygiene.categorize.models import thumbnail_px_for
-    from hygiene.config import load_config
-    from hygiene.demo.samples import jpeg_bytes, photo
-
-    model = tmp_path / "model-336"
-    model.mkdir()
-    (model / "open_clip_config.json").write_text(
-        '{"model_cfg": {"embed_dim": 768, "vision_cfg": {"image_size": 336}}}'
-    )
-    config_file = tmp_path / "c.toml"
-    config_file.write_text(f'[classify]\nmodel_path = "{model}"\n')
-    assert thumbnail_px_for(load_config(config_file)) == 448
-    default = tmp_path / "default.toml"
-    default.write_text("[classify]\n")
-    assert thumbnail_px_for(load_config(default)) == 256  # 224-px defaults: as configured
-
-    root = tmp_path / "archive"
-    root.mkdir()
-    (root / "wide.jpg").write_bytes(jpeg_bytes(photo(5, 1600, 1200)))
-    scanned = run_hygiene(
-        "scan", root, "--out", tmp_path / "run", "--catalog", tmp_path / "c.sqlite",
-        "--config", config_file, "--quiet",
-        env_extra={"HYGIENE_CONFIG": str(tmp_path / "none")},
-    )  # fmt: skip
-    assert scanned.returncode == 0, scanned.stderr  # the weights are missing: only CLIP skips
-    (thumb,) = (tmp_path / "run" / "thumbs").glob("*.webp")
-    assert Image.open(thumb).size == (448, 336)

@@ -9,9 +9,6 @@ again on torch's meta device, so the table cannot drift from open_clip).
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import math
 import os
 import socket
 from dataclasses import dataclass
@@ -19,7 +16,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from hygiene.categorize.embed import CPU_MODEL, GPU_MODEL
-from hygiene.config import Config
 
 # the files open_clip looks for in a model's Hugging Face repository
 WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
@@ -164,50 +160,3 @@ def check_reachable(endpoint: str) -> None:
         raise PullError(
             f"no network: cannot reach {parts.hostname}:{port} ({exc.strerror or exc})"
         ) from None
-
-
-def model_input_px(spec: str, model_path: str) -> int | None:
-    """The side of the images the model takes, read from configs without loading it (None when
-    unknown): the known table, a local model folder's open_clip_config.json, or open_clip's
-    config file for the architecture."""
-    if model_path and Path(model_path).expanduser().is_dir():
-        config_file = Path(model_path).expanduser() / "open_clip_config.json"
-        try:
-            config = json.loads(config_file.read_text(encoding="utf-8")).get("model_cfg", {})
-        except (OSError, ValueError, AttributeError):
-            return None
-        return _side(config)
-    if not spec:
-        return known(CPU_MODEL).input_px if known(CPU_MODEL) else None  # both defaults: 224
-    if (entry := known(spec)) is not None:
-        return entry.input_px
-    found = importlib.util.find_spec("open_clip")  # its config files, without importing torch
-    folders = found.submodule_search_locations if found else None
-    for folder in folders or []:
-        try:
-            config = json.loads(
-                (Path(folder) / "model_configs" / f"{spec.partition(':')[0]}.json").read_text()
-            )
-        except (OSError, ValueError):
-            continue
-        return _side(config)
-    return None
-
-
-def _side(config: dict) -> int | None:
-    size = (config.get("vision_cfg") or {}).get("image_size")
-    if isinstance(size, list | tuple):
-        size = max(size) if size else None
-    return int(size) if isinstance(size, int | float) else None
-
-
-def thumbnail_px_for(config: Config) -> int:
-    """The thumbnails' longest side for a scan that feeds this config's model: a model that
-    takes more than 224 px gets thumbnails whose short side reaches its input on a 4:3 photo
-    (336-px models: 448 px), so it sees its own resolution; at 224 px the configured size
-    stands (256 by default: a 4:3 photo's 192-px short side is enlarged a little, and larger
-    thumbnails would cost every scan more encoding for little gain)."""
-    side = model_input_px(config.classify.model, config.classify.model_path)
-    if side is None or side <= 224:
-        return config.scan.thumbnail_px
-    return max(config.scan.thumbnail_px, math.ceil(side * 4 / 3))

@@ -22,7 +22,6 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from hygiene.categorize.embed import ModelSource
-from hygiene.categorize.models import thumbnail_px_for
 from hygiene.config import Config
 from hygiene.search import Library, Ranking, SearchError, rank, text_vector
 from hygiene.search.query import image_bytes_vector
@@ -129,7 +128,7 @@ def make_app(session: Session, token: str, port: int) -> Guard:
                 library,
                 session.model.get,
                 max_pixels=session.config.scan.max_pixels,
-                thumbnail_px=thumbnail_px_for(session.config),
+                thumbnail_px=session.config.scan.thumbnail_px,
             )
             return results(await run_in_threadpool(rank, library, vector, **wanted))
         except SearchError as exc:
