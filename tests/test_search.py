@@ -150,6 +150,11 @@ def test_bad_input_gets_one_line_errors(searchable, micro_model, tmp_path):
             "no CLIP embeddings",
         ),
         "not a run": (run_hygiene("search", "--like", "x", "--run", tmp_path), "not a hygiene run"),
+        "serve, no embeddings": (
+            run_hygiene("serve", base / "plain", timeout=60),
+            "no CLIP embeddings",
+        ),
+        "serve, not a run": (run_hygiene("serve", tmp_path, timeout=60), "not a hygiene run"),
     }
     for name, (result, expected) in cases.items():
         assert result.returncode != 0, name
