@@ -187,3 +187,18 @@ def test_a_damaged_graph_falls_back_to_exact_and_the_next_sync_rebuilds_it(tmp_p
     report = do_sync(folder, store, range(500), "run-2", settings=GRAPH)
     assert report.approximate and VectorIndex(folder, GRAPH).approximate
     assert VectorIndex(folder, GRAPH).nearest(vectors[42], 1).tolist() == [42]
+
+
+def test_a_compaction_cut_short_makes_the_next_sync_start_over(tmp_path):
+    vectors = clustered(60)
+    store = Store(vectors)
+    folder = tmp_path / "index"
+    do_sync(folder, store, range(60), "run-1")
+    # as if a compaction had replaced keys.bin and died before meta.json said so
+    (folder / "keys.bin").write_bytes((folder / "keys.bin").read_bytes()[: 32 * 20])
+    with pytest.raises(search_index.IndexUnusable, match="incomplete"):
+        VectorIndex(folder, EXACT)
+    report = do_sync(folder, store, range(50), "run-2")
+    assert (report.added, report.live) == (50, 50)
+    index = VectorIndex(folder, EXACT)
+    assert index.nearest(vectors[7], 1).tolist() == [index.row_of[sha(7)]]

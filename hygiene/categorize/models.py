@@ -72,7 +72,8 @@ def known(spec: str) -> KnownModel | None:
 
 
 def hub_cache() -> Path:
-    """The Hugging Face hub cache, as huggingface_hub resolves it from the environment."""
+    """The Hugging Face hub cache, resolved from the environment as huggingface_hub does, but
+    read when asked (huggingface_hub reads it once, at import)."""
     if cache := os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE"):
         return Path(cache).expanduser()
     home = os.environ.get("HF_HOME")
@@ -84,15 +85,12 @@ def hub_cache() -> Path:
 
 def cached_weights(model: KnownModel) -> Path | None:
     """The model's weights file in the hub cache, or None when they would have to be fetched."""
-    folder = hub_cache() / ("models--" + model.hf_repo.replace("/", "--"))
-    try:
-        revision = (folder / "refs" / "main").read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
+    from huggingface_hub import try_to_load_from_cache
+
     for name in WEIGHT_FILES:
-        candidate = folder / "snapshots" / revision / name
-        if candidate.is_file():
-            return candidate
+        found = try_to_load_from_cache(model.hf_repo, name, cache_dir=hub_cache())
+        if isinstance(found, str):  # else None, or a marker that the hub has no such file
+            return Path(found)
     return None
 
 

@@ -160,7 +160,7 @@ def sync(
     ones missing (their vectors come from `fetch`, which returns those it has), mark the rest
     dead, rebuild or update the graph, and record `stamp` (the run synced)."""
     with _locked(folder):
-        meta, keys, live, dims = _read_state(folder, model_id, root)
+        meta, keys, live, dims = _read_state(folder, model_id)
         row_of = {key: row for row, key in enumerate(keys)}
         wanted_set = set(wanted)
         missing = [
@@ -181,7 +181,7 @@ def sync(
                 )
             dims = block.shape[1]
             block /= np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-9)
-            _append(folder, len(keys), dims, block.astype(np.float16), new_keys)
+            _append(folder, block.astype(np.float16), new_keys)
             keys.extend(new_keys)
             live = np.concatenate([live, np.ones(len(new_keys), bool)])
         # dead rows cost every exact scan (and the disk): a quarter of the live ones at most
@@ -215,20 +215,26 @@ def synced_stamp(folder: Path) -> str | None:
     return str(meta.get("synced")) if meta.get("format") == FORMAT else None
 
 
-def _read_state(folder: Path, model_id: str, root: str) -> tuple[dict, list[str], np.ndarray, int]:
+def _read_state(folder: Path, model_id: str) -> tuple[dict, list[str], np.ndarray, int]:
     try:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         meta = {}
-    if meta.get("format") != FORMAT or meta.get("model_id") != model_id:
+    keys: list[str] = []
+    live = np.zeros(0, bool)
+    if meta.get("format") == FORMAT and meta.get("model_id") == model_id:
+        rows = int(meta["rows"])
+        try:
+            keys = _read_keys(folder, rows)
+            live = np.fromfile(folder / "live.bin", dtype=np.uint8, count=rows).astype(bool)
+        except OSError:
+            pass
+    if not keys or len(keys) != meta.get("rows") or len(live) != len(keys):
+        # empty, another format or model, or a compaction cut short: a cache, so start over
         for name in ("meta.json", "keys.bin", "vectors.f16", "live.bin", "hnsw.usearch"):
             (folder / name).unlink(missing_ok=True)
         return {}, [], np.zeros(0, bool), 0
-    rows, dims = int(meta["rows"]), int(meta["dims"])
-    keys = _read_keys(folder, rows)
-    live = np.fromfile(folder / "live.bin", dtype=np.uint8, count=rows).astype(bool)
-    if len(keys) != rows or len(live) != rows:
-        raise IndexUnusable(f"the search index {folder} is incomplete; delete it to rebuild")
+    rows, dims = len(keys), int(meta["dims"])
     for name, width in (("keys.bin", SHA_BYTES), ("vectors.f16", 2 * dims)):
         with (folder / name).open("r+b") as handle:  # rows a crashed sync appended
             handle.truncate(rows * width)
@@ -243,7 +249,7 @@ def _read_keys(folder: Path, rows: int) -> list[str]:
     return [text[at : at + width] for at in range(0, len(text) - width + 1, width)]
 
 
-def _append(folder: Path, rows: int, dims: int, block: np.ndarray, new_keys: list[str]) -> None:
+def _append(folder: Path, block: np.ndarray, new_keys: list[str]) -> None:
     with (folder / "vectors.f16").open("ab") as handle:
         handle.write(np.ascontiguousarray(block).tobytes())
         handle.flush()

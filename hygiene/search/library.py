@@ -1,7 +1,9 @@
-"""What a run can search: its embedded photos, their unit vectors and what a result shows.
+"""What a run can search: its embedded photos, their rows in the search index and what a result
+shows.
 
-A run's embeddings live in the catalog (per content and model), filled by the categorize stage
-for the photos that survive deduplication: each duplicate group is represented by its keeper,
+A run's embeddings live in the catalog (per content and model), filled by the categorize stage,
+and are copied into the archive's search index (hygiene.search.index) when a run is synced. They
+cover the photos that survive deduplication: each duplicate group is represented by its keeper,
 whose result row counts the group's copies. Exact copies (the same bytes) are one entry.
 """
 

@@ -123,11 +123,11 @@ def push(library: Library, url: str) -> PushReport:
     """Make the store's copy of the library's archive (under its model) match the library:
     vectors of new photos copied in, departed photos removed, metadata and paths refreshed."""
     conn = connect(url)
+    import psycopg  # connect() has imported it: present
+
     try:
         return _push(conn, library)
-    except SearchError:
-        raise
-    except Exception as exc:  # psycopg.Error, without importing psycopg at module level
+    except psycopg.Error as exc:
         reason = " ".join(str(exc).split())
         raise SearchError(f"cannot push to the store {redacted(url)}: {reason}") from None
     finally:
@@ -204,6 +204,8 @@ class StoreLibrary:
     """A pushed archive, searched in PostgreSQL. Entries are content hashes."""
 
     def __init__(self, conn: Any, url: str, root: str | None, model_id: str | None) -> None:
+        import psycopg  # connect() has imported it: present
+
         self.conn, self.url = conn, url
         wanted = "WHERE (%(root)s::text IS NULL OR root = %(root)s) AND "
         wanted += "(%(model)s::text IS NULL OR model_id = %(model)s)"
@@ -213,10 +215,10 @@ class StoreLibrary:
                 f"{wanted} ORDER BY pushed_at DESC LIMIT 1",
                 {"root": root, "model": model_id},
             ).fetchone()
-        except Exception as exc:  # psycopg.errors.UndefinedTable: nothing pushed yet
-            found = None if "does not exist" in str(exc) else exc
-            if found is not None:
-                raise SearchError(f"cannot read the store {redacted(url)}: {exc}") from None
+        except psycopg.errors.UndefinedTable:  # nothing was ever pushed there
+            found = None
+        except psycopg.Error as exc:
+            raise SearchError(f"cannot read the store {redacted(url)}: {exc}") from None
         if found is None:
             which = f" of {root}" if root else ""
             raise SearchError(
@@ -282,7 +284,7 @@ class StoreLibrary:
             ).fetchall()
             seen_all = np.array([row[-1] for row in pool], np.float32)
             eligible = len(pool)
-        pool = sorted(pool, key=lambda row: -row[-1])[:want]
+        pool = pool[:want]  # both queries order best first
         return Candidates(
             [Photo(*row[:6]) for row in pool],
             np.array([row[-1] for row in pool], np.float32),

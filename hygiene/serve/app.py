@@ -54,13 +54,14 @@ class Session:
     _cloud_thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def cloud(self) -> Cloud | None:
-        """The layout when ready; starts computing it otherwise (None until done)."""
+    def cloud(self) -> tuple[Cloud | None, str]:
+        """The layout when ready (else None, and it is being computed), and why it failed ("" when
+        it did not)."""
         with self._lock:
             if self._cloud is None and self._cloud_thread is None:
                 self._cloud_thread = threading.Thread(target=self._compute_cloud, daemon=True)
                 self._cloud_thread.start()
-            return self._cloud
+            return self._cloud, self._cloud_error
 
     def _compute_cloud(self) -> None:
         try:
@@ -114,11 +115,9 @@ def make_app(session: Session, token: str, port: int) -> Guard:
             return _error(str(exc))
 
     async def search_image(request: Request) -> Response:
-        data = b""
-        async for chunk in request.stream():
-            data += chunk
-            if len(data) > MAX_UPLOAD_BYTES:
-                return _error(f"an image of more than {MAX_UPLOAD_BYTES >> 20} MiB", 413)
+        data = await _body(request, MAX_UPLOAD_BYTES)
+        if data is None:
+            return _error(f"an image of more than {MAX_UPLOAD_BYTES >> 20} MiB", 413)
         try:
             wanted = filters(request)
             vector = await run_in_threadpool(
@@ -158,10 +157,10 @@ def make_app(session: Session, token: str, port: int) -> Guard:
         )
 
     def cloud(request: Request) -> Response:
-        layout = session.cloud()
+        layout, failure = session.cloud()
         if layout is None:
-            if session._cloud_error:
-                return _error(f"the cloud could not be computed: {session._cloud_error}", 500)
+            if failure:
+                return _error(f"the cloud could not be computed: {failure}", 500)
             return JSONResponse({"status": "computing"}, status_code=202)
         return JSONResponse(
             {
@@ -272,12 +271,20 @@ def asset_response(name: str) -> Response:
     return Response(resource.read_bytes(), media_type=_TYPES[Path(name).suffix])
 
 
-async def _json_body(request: Request, limit: int) -> dict:
-    data = b""
+async def _body(request: Request, limit: int) -> bytes | None:
+    """The request's body, read no further than `limit` bytes (None past it)."""
+    data = bytearray()
     async for chunk in request.stream():
         data += chunk
         if len(data) > limit:
-            raise ReviewError("the request is too large")
+            return None
+    return bytes(data)
+
+
+async def _json_body(request: Request, limit: int) -> dict:
+    data = await _body(request, limit)
+    if data is None:
+        raise ReviewError("the request is too large")
     try:
         body = json.loads(data or b"{}")
     except ValueError:
