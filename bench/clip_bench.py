@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hygiene import catalog
 from hygiene.categorize.classify import Category, CategorySet
-from hygiene.categorize.embed import ClipModel
+from hygiene.categorize.embed import ClipModel, input_side_px
 from hygiene.categorize.stage import categorize
 from hygiene.duplicates.stage import DuplicateReport
 from hygiene.pipeline import image_rows
@@ -46,6 +46,7 @@ def random_model(arch: str) -> ClipModel:
         "cpu",
         f"{arch}:random",
         float(model.logit_scale.detach().exp()),
+        input_side_px(model),
     )
 
 
@@ -130,6 +131,7 @@ def main() -> None:
             categories,
             batch_size=args.batch_size,
             workers=os.cpu_count() or 1,
+            thumbnail_px=256,
         )
         ours = report.embedded / (time.perf_counter() - started)
     slow = naive(model, files, args.batch_size)

@@ -25,6 +25,7 @@ from hygiene.categorize import (
     CategorySet,
     ModelSource,
     ModelUnavailable,
+    Originals,
     categorize,
     load_model,
     model_identity,
@@ -188,7 +189,7 @@ def run(
     categories, clip_status = None, "--no-clip was given"
     if categorize:
         categories, clip_status = _categorize_or_skip(
-            conn, rows, duplicates, config, allow_download, progress
+            conn, rows, duplicates, config, root, allow_download, progress
         )
     flags = flag_columns(table.quality, config.quality)
     plan = make_plan(
@@ -243,6 +244,7 @@ def _categorize_or_skip(
     rows: list[ImageRow],
     duplicates: DuplicateReport,
     config: Config,
+    root: Path,
     allow_download: bool,
     progress: RunProgress,
 ) -> tuple[CategorizeReport | None, str]:
@@ -250,7 +252,13 @@ def _categorize_or_skip(
     on_batch = progress.categorizing()
     try:
         report = run_categorize(
-            conn, rows, duplicates, config, allow_download=allow_download, on_batch=on_batch
+            conn,
+            rows,
+            duplicates,
+            config,
+            root=root,
+            allow_download=allow_download,
+            on_batch=on_batch,
         )
     except ModelUnavailable as exc:
         progress.categorized(None)
@@ -309,6 +317,7 @@ def run_categorize(
     duplicates: DuplicateReport,
     config: Config,
     *,
+    root: Path,
     allow_download: bool,
     on_batch: Callable[[int], None],
 ) -> CategorizeReport:
@@ -343,6 +352,8 @@ def run_categorize(
         ),
         batch_size=settings.batch_size,  # 0: the loaded model's device default
         workers=config.scan.worker_count(),
+        thumbnail_px=config.scan.thumbnail_px,
+        originals=Originals.of(root, rows, config.scan.max_pixels),
         on_batch=on_batch,
     )
 

@@ -115,3 +115,19 @@ def write_archive(root: Path, per_class: int, seed: int) -> dict[str, str]:
             (root / name).write_bytes(samples.encoded(draw(kind, rng), "PNG"))
             truth[name] = kind
     return truth
+
+
+def untrained(folder: Path, *, image_size: int, seed: int = 0) -> Path:
+    """An open_clip model folder with random weights whose image tower takes `image_size` px
+    (as a 336-px model would): for what a model's input size changes, not for its labels."""
+    import open_clip
+    import torch
+
+    torch.manual_seed(seed)
+    config = json.loads(json.dumps(_CONFIG))
+    config["model_cfg"]["vision_cfg"].update(image_size=image_size, patch_size=image_size // 4)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "open_clip_config.json").write_text(json.dumps(config))
+    model = open_clip.create_model(f"local-dir:{folder}", pretrained=None)
+    torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
+    return folder

@@ -136,6 +136,7 @@ class ColourModel:
     model_id = "colour-test"
     logit_scale = 50.0
     device = "cpu"
+    input_px = 8
 
     @staticmethod
     def preprocess(image):
@@ -183,7 +184,14 @@ def test_a_thumbnail_lost_late_never_shifts_labels_onto_other_files(tmp_path, sc
         tuple(Category(n, (n,)) for n in ("red", "green", "blue")), uncertain_margin=0
     )
     report = categorize(
-        conn, rows, DuplicateReport([], []), ColourModel(), names, batch_size=2, workers=2
+        conn,
+        rows,
+        DuplicateReport([], []),
+        ColourModel(),
+        names,
+        batch_size=2,
+        workers=2,
+        thumbnail_px=256,
     )
     labels = {
         row.rel_path: report.by_seq[row.seq].verdict.category
@@ -191,3 +199,123 @@ def test_a_thumbnail_lost_late_never_shifts_labels_onto_other_files(tmp_path, sc
         if row.seq in report.by_seq
     }
     assert labels == {"a.png": "red", "c.png": "blue", "d.png": "red"}
+
+
+def _detailed_jpeg(path, size, seed):
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (size[1] // 8, size[0] // 8, 3), dtype=np.uint8)
+    Image.fromarray(small).resize(size).save(path, quality=90)
+
+
+def _embedded_input_sizes(conn, root, rows, clip):
+    """The size of every image the categorize stage handed to the model's transform, and the
+    shapes of the tensors that came out."""
+    from hygiene.categorize.classify import Category, CategorySet
+    from hygiene.categorize.inputs import Originals
+    from hygiene.categorize.stage import categorize
+    from hygiene.duplicates import DuplicateReport
+
+    seen, tensors = [], []
+    transform = clip.preprocess
+
+    def spy(image):
+        seen.append(image.size)
+        tensor = transform(image)
+        tensors.append(tuple(tensor.shape))
+        return tensor
+
+    clip.preprocess = spy
+    categorize(
+        conn,
+        rows,
+        DuplicateReport([], []),
+        clip,
+        CategorySet((Category("a", ("a photo",)), Category("b", ("a page",)))),
+        batch_size=4,
+        workers=2,
+        thumbnail_px=256,
+        originals=Originals.of(root, rows, 200_000_000),
+    )
+    clip.preprocess = transform
+    return seen, tensors
+
+
+def test_a_336_px_model_sees_the_file_at_336_px_and_a_224_px_model_the_thumbnail(
+    tmp_path, scan, monkeypatch
+):
+    import huggingface_hub
+
+    from hygiene import catalog
+    from hygiene.categorize import load_model
+    from hygiene.pipeline import image_rows
+
+    root = tmp_path / "archive"
+    root.mkdir()
+    sizes = {"wide.jpg": (1600, 1200), "tall.jpg": (1200, 1600), "pano.jpg": (2400, 600)}
+    for i, (name, size) in enumerate(sizes.items()):
+        _detailed_jpeg(root / name, size, seed=i)
+    scan(root, catalog=tmp_path / "catalog.sqlite")
+    conn = catalog.open_catalog(tmp_path / "catalog.sqlite")
+    catalog.record_run_files(conn, "t", 1, list(enumerate(sorted(sizes))))
+    rows = image_rows(conn, "t")
+    # load_model goes offline for the whole process; put it back for the tests after this one
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+
+    wide = load_model(
+        "",
+        str(micro_clip.untrained(tmp_path / "m336", image_size=336)),
+        "cpu",
+        allow_download=False,
+    )
+    assert wide.input_px == 336
+    seen, tensors = _embedded_input_sizes(conn, root, rows, wide)
+    assert len(seen) == 3 and all(min(size) >= 336 for size in seen), seen
+    assert all(min(size) < 2 * 336 for size in seen), seen  # reduced in the decoder, not full
+    assert set(tensors) == {(3, 336, 336)}
+
+    narrow = load_model(
+        "",
+        str(micro_clip.untrained(tmp_path / "m224", image_size=224)),
+        "cpu",
+        allow_download=False,
+    )
+    assert narrow.input_px == 224
+    seen, tensors = _embedded_input_sizes(conn, root, rows, narrow)
+    assert len(seen) == 3 and all(max(size) <= 256 for size in seen), seen  # the thumbnails
+    assert set(tensors) == {(3, 224, 224)}
+
+    # A file that changed since the scan is not the content the catalog hashed: its thumbnail
+    # stands in for it.
+    _detailed_jpeg(root / "wide.jpg", (1600, 1200), seed=99)
+    conn.execute("DELETE FROM embeddings")
+    conn.commit()
+    seen, _ = _embedded_input_sizes(conn, root, rows, wide)
+    assert sorted(max(size) <= 256 for size in seen) == [False, False, True], seen
+
+
+def test_a_scan_with_a_336_px_model_embeds_every_survivor(tmp_path):
+    root = tmp_path / "archive"
+    root.mkdir()
+    for i in range(3):
+        _detailed_jpeg(root / f"photo_{i}.jpg", (1200, 900), seed=i)
+    model = micro_clip.untrained(tmp_path / "m336", image_size=336)
+    result = run_hygiene(
+        "scan",
+        root,
+        "--out",
+        tmp_path / "run",
+        "--catalog",
+        tmp_path / "c.sqlite",
+        "--quiet",
+        "--model-path",
+        model,
+        "--workers",
+        "2",
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["categorization"]["embedded"] == 3

@@ -1,7 +1,9 @@
 """The categorization stage: open_clip embeddings of the survivors, scored against prompt sets.
 
 embed wraps the model (torch and open_clip are imported only when a model is loaded); classify
-scores embeddings against prompt ensembles (pure); stage feeds the survivors through both.
+scores embeddings against prompt ensembles (pure); inputs picks the pixels a model sees (the
+scan's thumbnail, or the file itself for a model wider than it); stage feeds the survivors
+through them.
 """
 
 from hygiene.categorize.classify import CategorySet
@@ -13,6 +15,7 @@ from hygiene.categorize.embed import (
     model_identity,
     pick_device,
 )
+from hygiene.categorize.inputs import Originals
 from hygiene.categorize.stage import CategorizeReport, Labelled, categorize
 
 __all__ = [
@@ -21,6 +24,7 @@ __all__ = [
     "Labelled",
     "ModelSource",
     "ModelUnavailable",
+    "Originals",
     "categorize",
     "default_batch_size",
     "load_model",

@@ -37,6 +37,7 @@ class ClipModel:
     device: str
     model_id: str  # names the weights: cached embeddings are keyed by it
     logit_scale: float
+    input_px: int  # the side of the square the image encoder takes
 
     def encode_images(self, batch: Any) -> np.ndarray:
         import torch
@@ -101,8 +102,20 @@ def load_model(spec: str, model_path: str, device: str, *, allow_download: bool)
         raise ModelUnavailable(_explain(spec, model_path, exc, allow_download, logged)) from None
     model.eval()
     return ClipModel(
-        model, preprocess, tokenizer, device, model_id, float(model.logit_scale.detach().exp())
+        model,
+        preprocess,
+        tokenizer,
+        device,
+        model_id,
+        float(model.logit_scale.detach().exp()),
+        input_side_px(model),
     )
+
+
+def input_side_px(model: Any) -> int:
+    """The image side an open_clip model's visual tower takes (its config's image_size)."""
+    size = getattr(model.visual, "image_size", 224)
+    return int(max(size) if isinstance(size, (tuple, list)) else size)
 
 
 def model_identity(spec: str, model_path: str, device: str) -> str:

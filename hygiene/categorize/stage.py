@@ -2,7 +2,8 @@
 
 Only survivors are embedded: readable images, one per duplicate group (the keeper; the group's
 other files share its category) and one per distinct content. The input is the WebP thumbnail
-the scan already decoded, so no file is decoded twice. Thumbnails are prepared by a thread pool
+the scan already decoded, so no file is decoded twice, unless the model's input is larger than
+a thumbnail (see inputs.py). Model inputs are prepared by a thread pool
 while the model runs on the previous batch. Embeddings are cached in the catalog per content and
 model, and prompt embeddings per model, so a re-run embeds only new files and changing prompts
 or thresholds re-scores without re-embedding.
@@ -10,7 +11,6 @@ or thresholds re-scores without re-embedding.
 
 from __future__ import annotations
 
-import io
 import sqlite3
 import threading
 from collections import deque
@@ -25,6 +25,7 @@ from PIL import Image
 from hygiene import catalog
 from hygiene.categorize.classify import CategorySet, Verdict, decide, probabilities, text_matrix
 from hygiene.categorize.embed import ClipModel, ModelSource, default_batch_size
+from hygiene.categorize.inputs import ModelInputs, Originals
 from hygiene.duplicates import DuplicateReport
 from hygiene.records import ImageRow
 
@@ -66,11 +67,14 @@ def categorize(
     *,
     batch_size: int,
     workers: int,
+    thumbnail_px: int,
+    originals: Originals | None = None,
     on_batch: Callable[[int], None] = lambda n: None,
 ) -> CategorizeReport:
     """Label the survivors; a ModelSource is loaded only if an embedding, a prompt embedding or
     the model's logit scale is missing from the catalog. `batch_size` 0 takes the loaded
-    model's device default."""
+    model's device default. `originals` lets a model whose input exceeds `thumbnail_px` read
+    the files themselves; without it every model sees thumbnails."""
     source = model if isinstance(model, ModelSource) else ModelSource.of(model)
     report = CategorizeReport(source.model_id, [c.name for c in categories.categories])
     chosen = representatives(rows, duplicates)
@@ -82,7 +86,8 @@ def categorize(
     if missing:
         clip = source.get()
         size = batch_size or default_batch_size(clip.device)
-        for shas, batch in _prepared_batches(conn, missing, clip.preprocess, size, workers):
+        inputs = ModelInputs(clip.input_px, thumbnail_px, originals)
+        for shas, batch in _prepared_batches(conn, missing, inputs, clip.preprocess, size, workers):
             blobs = {sha: _blob(v) for sha, v in zip(shas, clip.encode_images(batch), strict=True)}
             catalog.record_embeddings(conn, source.model_id, blobs)
             # Score what the cache will hold, so a re-run from the cache gives the same numbers.
@@ -118,13 +123,14 @@ def _logit_scale(conn: sqlite3.Connection, source: ModelSource) -> float:
 def _prepared_batches(
     conn: sqlite3.Connection,
     shas: list[str],
+    inputs: ModelInputs,
     preprocess: Callable[[Image.Image], Any],
     batch_size: int,
     workers: int,
 ) -> Iterator[tuple[list[str], Any]]:
     """Batches of model-ready tensors, prepared ahead by threads while the model works.
 
-    A thumbnail that cannot be read is left out of its batch together with its own hash, so a
+    An image that cannot be read is left out of its batch together with its own hash, so a
     late failure never shifts labels onto other files.
     """
     import torch
@@ -138,14 +144,8 @@ def _prepared_batches(
         return local.conn
 
     def prepare(sha: str) -> Any:
-        webp = catalog.thumbnail(conn_for_thread(), sha)
-        if webp is None:
-            return None
-        try:
-            with Image.open(io.BytesIO(webp), formats=["WEBP"]) as image:
-                return preprocess(image.convert("RGB"))
-        except (OSError, ValueError):
-            return None
+        image = inputs.image(sha, lambda key: catalog.thumbnail(conn_for_thread(), key))
+        return None if image is None else preprocess(image)
 
     chunks = [shas[i : i + batch_size] for i in range(0, len(shas), batch_size)]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:

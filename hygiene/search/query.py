@@ -1,6 +1,7 @@
-"""Turn a query into a unit vector of the run's model: a phrase through the text encoder, an image
-file through the scan's own decode and thumbnail (so an exact copy of a library photo embeds
-exactly as that photo did), or the stored vector when the image is one of the run's photos."""
+"""Turn a query into a unit vector of the run's model: a phrase through the text encoder; an image
+file through the scan's own decode and thumbnail, or at the model's size as categorize would
+read it (so an exact copy of a library photo embeds exactly as that photo did); the stored
+vector when the image is one of the run's photos."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from hygiene.categorize.embed import (
     load_model,
     pick_device,
 )
+from hygiene.categorize.inputs import at_model_size, wider_than_thumbnails
 from hygiene.records import ScanOutcome
 from hygiene.scan.formats import SNIFF_BYTES, describe_non_image, sniff_image_format
 from hygiene.scan.measure import WorkerSettings, scan_bytes
@@ -79,9 +81,15 @@ def image_bytes_vector(
     if not isinstance(outcome, ScanOutcome) or outcome.facts is None:  # corrupt, or over a cap
         raise SearchError(f"cannot search by {name}: {outcome.error}")
     clip = model()
-    with Image.open(io.BytesIO(outcome.facts.thumbnail_webp), formats=["WEBP"]) as thumbnail:
-        batch = clip.preprocess(thumbnail.convert("RGB")).unsqueeze(0)
-    return _unit(clip.encode_images(batch)[0])
+    # The same pixels the categorize stage would give this model (see categorize/inputs.py).
+    facts = outcome.facts
+    image = None
+    if wider_than_thumbnails(clip.input_px, thumbnail_px):
+        image = at_model_size(data, facts.width, facts.height, clip.input_px, max_pixels)
+    if image is None:
+        with Image.open(io.BytesIO(facts.thumbnail_webp), formats=["WEBP"]) as thumbnail:
+            image = thumbnail.convert("RGB")
+    return _unit(clip.encode_images(clip.preprocess(image).unsqueeze(0))[0])
 
 
 def query_model(
