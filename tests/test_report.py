@@ -68,6 +68,8 @@ def test_page_loads_offline_without_errors_and_counts_match(page, run_dir):
         "corrupt": str((images["status"] == "corrupt").sum()),
         "skipped": str((images["status"] == "skipped").sum()),
     }
+    # a --no-clip run says why there are no categories instead of drawing empty charts
+    assert "--no-clip was given" in page.inner_text("[data-notice=categories]")
     for tab in ("Duplicates", "Similar shots", "Corrupt", "Quality", "Categories", "Map"):
         page.click(f"nav >> text={tab}")
     assert page.problems == []
@@ -151,6 +153,7 @@ def test_categories_and_embedding_map_render_with_a_real_clip_run(browser, tmp_p
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.goto((tmp_path / "run" / "index.html").as_uri())
     page.wait_for_selector("[data-stat=files]")
+    assert page.locator("[data-notice=categories]").count() == 0
     page.click("nav >> text=Map")
     assert page.eval_on_selector_all("svg.map circle", "c => c.length") == embedded
     page.dispatch_event("svg.map circle >> nth=0", "mouseenter")

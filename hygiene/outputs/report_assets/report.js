@@ -86,10 +86,15 @@ function overview(main) {
   for (const row of ok) if (row.confidence !== "") confidence[Math.min(9, Math.floor(Number(row.confidence) * 10))]++;
   const byAction = new Map();
   for (const row of images) byAction.set(row.action || "keep", (byAction.get(row.action || "keep") || 0) + Number(row.size_bytes || 0));
+  // Without categories, two empty charts would say nothing: say why instead, and the fix.
+  const categorized = META.categoryNames.length
+    ? [barChart("categories", counter(ok, "category")),
+      barChart("confidence", confidence.map((n, i) => [`${(i / 10).toFixed(1)}–${((i + 1) / 10).toFixed(1)}`, n]))]
+    : [el("div", { class: "chart notice", "data-notice": "categories" }, el("h3", { text: "categories" }),
+      el("p", { text: `Categorization did not run: ${META.run.categorization.status}` }))];
   main.append(el("div", { class: "charts" },
     barChart("files by status", counter(images, "status")),
-    barChart("categories", counter(ok, "category")),
-    barChart("confidence", confidence.map((n, i) => [`${(i / 10).toFixed(1)}–${((i + 1) / 10).toFixed(1)}`, n])),
+    ...categorized,
     barChart("bytes by action", [...byAction.entries()].map(([k, v]) => [k, v, bytes(v)]))));
 }
 
