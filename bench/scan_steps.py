@@ -16,13 +16,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from hygiene.config import ScanSettings
 from hygiene.scan import measure as scan_measure
 from hygiene.scan.formats import sniff_image_format
 from hygiene.scan.hashing import content_box, near_hashes, sha256_hex
-from hygiene.scan.imageio import DecodeError, decode, downscale, encode_webp
+from hygiene.scan.imageio import DecodeError, decode, downscale, encode_webp, reduced, thumbnail
 from hygiene.scan.quality import (
     QUALITY_SIDE_MIN_PX,
     QUALITY_SIDE_PX,
@@ -30,6 +31,7 @@ from hygiene.scan.quality import (
     grey_thumbnail,
     measure,
 )
+from hygiene.workers import keep_freed_memory
 
 _THUMBNAIL_PX = ScanSettings().thumbnail_px
 _THUMBNAIL_QUALITY = scan_measure._THUMBNAIL_QUALITY
@@ -41,6 +43,8 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    keep_freed_memory()  # as every scan worker does
+    cv2.setNumThreads(1)
     paths = sorted(p for p in args.folder.rglob("*") if p.is_file())
     random.Random(args.seed).shuffle(paths)
     spent: dict[str, float] = defaultdict(float)
@@ -74,15 +78,13 @@ def main() -> None:
         grey = timed("grey", lambda s=small: grey_thumbnail(s))
         timed("near_hashes", lambda g=grey: near_hashes(g))
         timed("content_box", lambda g=grey: content_box(g))
+        thumb = timed("thumbnail", lambda s=small: thumbnail(s, _THUMBNAIL_PX))
         timed(
             "colour",
-            lambda s=small: colourfulness(np.asarray(downscale(s, 64), np.float32) / 255.0),
+            lambda t=thumb: colourfulness(np.asarray(reduced(t, 64), np.float32) / 255.0),
         )
         timed("measure", lambda g=grey: measure(g))
-        timed(
-            "thumbnail",
-            lambda s=small: encode_webp(s, max_side_px=_THUMBNAIL_PX, quality=_THUMBNAIL_QUALITY),
-        )
+        timed("webp", lambda t=thumb: encode_webp(t, quality=_THUMBNAIL_QUALITY))
     total = sum(spent.values())
     print(f"{measured} files from {args.folder}: {1000 * total / max(1, measured):.1f} ms per file")
     print("| step | ms per file | share |\n|---|--:|--:|")

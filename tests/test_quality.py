@@ -249,3 +249,27 @@ def test_flag_columns_give_each_image_its_own_verdicts():
             assert bool(flags[name][index]) == bool(check(one, LIMITS)), (name, one)
     assert not any(column[-1] for column in flags.values())
     assert all(column[:-1].any() and not column[:-1].all() for column in flags.values())
+
+
+@pytest.mark.parametrize("count", [1, 2, 5, 58, 301])
+@pytest.mark.parametrize("percent", [0, 50, 90, 98, 100])
+def test_linear_percentile_is_numpys_default_percentile(count, percent):
+    from hygiene.scan.quality import linear_percentile
+
+    values = np.random.default_rng(count).random((16, count))
+    np.testing.assert_allclose(
+        linear_percentile(values, percent), np.percentile(values, percent, axis=1), atol=1e-12
+    )
+    np.testing.assert_allclose(
+        linear_percentile(values[0], percent), np.percentile(values[0], percent), atol=1e-12
+    )
+
+
+def test_thumbnail_and_reduced_sizes():
+    from hygiene.scan.imageio import reduced, thumbnail
+
+    image = Image.new("RGB", (400, 300))
+    assert thumbnail(image, 256).size == (256, 192)
+    assert thumbnail(image, 512) is image  # never enlarged
+    assert reduced(image, 64).size == (67, 50)  # blocks of 6: 400 / 6 rounded up
+    assert reduced(image, 1000).size == (400, 300)

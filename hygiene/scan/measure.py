@@ -32,7 +32,9 @@ from hygiene.scan.imageio import (
     decode,
     downscale,
     encode_webp,
+    reduced,
     scaled_in_decoder,
+    thumbnail,
 )
 from hygiene.scan.native_stderr import native_stderr_captured, with_library_note
 from hygiene.scan.quality import (
@@ -49,8 +51,9 @@ from hygiene.scan.quality import (
 # content box inside a padded border; 9: capture times with SubSecTimeOriginal's fraction;
 # 10: hash windows area-averaged from one integral image, percentiles from a histogram, and
 # no separate pHash and dHash (nothing read them; their catalog columns stay empty); 11: JPEGs
-# measured at their DCT-scaled size when it is 480-512 px, WebP thumbnails at method 1.
-FEATURE_VERSION = 11
+# measured at their DCT-scaled size when it is 480-512 px, WebP thumbnails at method 1; 12:
+# thumbnails encoded at WebP method 0, colourfulness read from the thumbnail.
+FEATURE_VERSION = 12
 _THUMBNAIL_QUALITY = 70
 
 
@@ -185,6 +188,7 @@ def scan_bytes(
         return ScanOutcome("corrupt", str(exc), digest)
     small = downscale(decoded.rgb, QUALITY_SIDE_PX)  # every measurement below starts here
     grey = grey_thumbnail(small)
+    thumb = thumbnail(small, settings.thumbnail_px)
     facts = ImageFacts(
         format=decoded.format,
         width=decoded.width,
@@ -195,12 +199,10 @@ def scan_bytes(
         pixel_sha256=None,  # full-resolution pixel hashes are computed by the duplicate stage,
         # and only for the few files whose grouping needs one
         near_hashes=near_hashes(grey).tobytes(),
-        colourfulness=colourfulness(np.asarray(downscale(small, 64), np.float32) / 255.0),
+        colourfulness=colourfulness(np.asarray(reduced(thumb, 64), np.float32) / 255.0),
         **_content(grey),
         quality=measure(grey),
-        thumbnail_webp=encode_webp(
-            small, max_side_px=settings.thumbnail_px, quality=_THUMBNAIL_QUALITY
-        ),
+        thumbnail_webp=encode_webp(thumb, quality=_THUMBNAIL_QUALITY),
     )
     if decoded.damage:
         reason = f"damaged but complete: {decoded.damage}; hygiene repair can write a clean copy"

@@ -92,6 +92,17 @@ def percentiles(grey: np.ndarray, percents: tuple[float, ...]) -> np.ndarray:
     return (found + np.clip(within, 0.0, 1.0)) / _HISTOGRAM_BINS
 
 
+def linear_percentile(values: np.ndarray, percent: float) -> np.ndarray:
+    """np.percentile(values, percent, axis=-1) (its default, linear method) by a plain sort:
+    np.percentile's generality costs ten times the sort on the few hundred tiles here."""
+    ordered = np.sort(values, axis=-1)
+    position = (ordered.shape[-1] - 1) * percent / 100.0
+    below = int(np.floor(position))
+    above = min(below + 1, ordered.shape[-1] - 1)
+    low, high = ordered[..., below], ordered[..., above]
+    return low + (high - low) * (position - below)
+
+
 @dataclass(frozen=True, slots=True)
 class _Tiles:
     """The grid of _TILE_PX squares over an image (any remainder at the right and bottom is left
@@ -141,7 +152,7 @@ def tile_sharpness(grey: np.ndarray, luma_range: float, tiles: _Tiles | None = N
     if tiles is None or not tiles.textured.any():
         return 0.0
     lap_std = tiles.std(cv2.Laplacian(grey, cv2.CV_32F))
-    return float(np.percentile(lap_std[tiles.textured] / tiles.spread[tiles.textured], 90))
+    return float(linear_percentile(lap_std[tiles.textured] / tiles.spread[tiles.textured], 90))
 
 
 def _gaussian_derivative_kernels(sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -208,7 +219,7 @@ def directional_sharpness(
     tile_means = np.stack([tiles.means(p)[tiles.textured] for p in products]).astype(np.float64)
     energy = _STEERING @ tile_means  # (orientations, textured tiles)
     ratio = np.sqrt(np.maximum(energy, 0.0)) / tiles.spread[tiles.textured]
-    per_orientation = np.percentile(ratio, _DIRECTIONAL_PERCENTILE, axis=1)
+    per_orientation = linear_percentile(ratio, _DIRECTIONAL_PERCENTILE)
     return float(per_orientation.min()), float(per_orientation.max())
 
 
