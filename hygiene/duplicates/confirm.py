@@ -26,7 +26,7 @@ from hygiene.config import DuplicateSettings
 from hygiene.duplicates.candidates import Proposal
 from hygiene.duplicates.exposures import closest_capture_times
 from hygiene.duplicates.grouping import Edge, Node
-from hygiene.duplicates.verify import Comparison, MatchLimits, compare, rgb_array
+from hygiene.duplicates.verify import Comparison, Frame, MatchLimits, compare, rgb_array
 from hygiene.records import ImageRow, seconds_apart
 from hygiene.scan import (
     DecodeError,
@@ -400,7 +400,7 @@ class _PairJudge:
     def verdict(self, a: Node, b: Node, check: PairCheck) -> Verdict:
         """(relation, mean residual of the aligned thumbnails); "none" when unrelated."""
         settings = self._settings
-        rgb_a, rgb_b = self._thumbnails.get(a), self._thumbnails.get(b)
+        frame_a, frame_b = self._thumbnails.get(a), self._thumbnails.get(b)
         same_size = (a.facts.width, a.facts.height) == (b.facts.width, b.facts.height)
         whole = check.transform == 0 and not check.crop
         if whole and same_size and check.distance <= settings.pixel_max_distance:
@@ -408,16 +408,16 @@ class _PairJudge:
             # 376 pixel pairs on the benchmark corpora), so only those pairs pay for a
             # full-resolution decode; a JPEG reduced in its decoder and a PNG of the same
             # pixels resized after decoding have slightly different thumbnails.
-            unknown = rgb_a is None or rgb_b is None
+            unknown = frame_a is None or frame_b is None
             hashed = a.facts.pixel_sha256 and b.facts.pixel_sha256  # by the scan: free
             other_path = reduced_in_decoder(a.facts) != reduced_in_decoder(b.facts)
-            if unknown or hashed or other_path or np.array_equal(rgb_a, rgb_b):
+            if unknown or hashed or other_path or np.array_equal(frame_a.rgb, frame_b.rgb):
                 first, second = self._pixel_hashes.get(a), self._pixel_hashes.get(b)
                 if first is not None and first == second:
                     return "pixel", 0.0
-        if rgb_a is None or rgb_b is None:
+        if frame_a is None or frame_b is None:
             return "none", _UNCOMPARED
-        comparison = compare(rgb_a, rgb_b, check.transform, b_is_crop_of_a=check.crop)
+        comparison = compare(frame_a, frame_b, check.transform, b_is_crop_of_a=check.crop)
         distinct_captures = _different_capture_times(a.facts.taken_at, b.facts.taken_at)
         close = check.distance <= check.limit and not distinct_captures
         if close and comparison.is_duplicate(match_limits(settings)):
@@ -432,17 +432,17 @@ class Thumbnails:
 
     def __init__(self, load: Callable[[str], bytes | None], capacity: int = 128) -> None:
         self._load = load
-        self._cache: OrderedDict[str, np.ndarray | None] = OrderedDict()
+        self._cache: OrderedDict[str, Frame | None] = OrderedDict()
         self._capacity = capacity
 
-    def get(self, node: Node) -> np.ndarray | None:
+    def get(self, node: Node) -> Frame | None:
         sha256, facts = node.rows[0].sha256, node.facts
         if sha256 in self._cache:
             self._cache.move_to_end(sha256)
             return self._cache[sha256]
         encoded = self._load(sha256)
         box = (facts.content_left, facts.content_top, facts.content_right, facts.content_bottom)
-        value = rgb_array(decode_thumbnail(encoded), box) if encoded else None
+        value = Frame(rgb_array(decode_thumbnail(encoded), box)) if encoded else None
         self._cache[sha256] = value
         if len(self._cache) > self._capacity:
             self._cache.popitem(last=False)

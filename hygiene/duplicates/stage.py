@@ -79,11 +79,11 @@ def find_duplicates(
 
     def confirm(a: int, b: int) -> bool:
         """Whether b matches a on thumbnails under some rotation or mirror, or as a crop."""
-        rgb_a, rgb_b = thumbnails.get(nodes[a]), thumbnails.get(nodes[b])
-        if rgb_a is None or rgb_b is None:
+        frame_a, frame_b = thumbnails.get(nodes[a]), thumbnails.get(nodes[b])
+        if frame_a is None or frame_b is None:
             return False
-        checks = [(rgb_a, rgb_b, t, False) for t in range(len(DIHEDRAL))]
-        checks += [(rgb_a, rgb_b, 0, True), (rgb_b, rgb_a, 0, True)]
+        checks = [(frame_a, frame_b, t, False) for t in range(len(DIHEDRAL))]
+        checks += [(frame_a, frame_b, 0, True), (frame_b, frame_a, 0, True)]
         return any(
             compare(x, y, t, b_is_crop_of_a=c).is_duplicate(match_limits(settings))
             for x, y, t, c in checks

@@ -9,6 +9,7 @@ greyscale.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -67,15 +68,55 @@ def rgb_array(thumbnail_rgb: np.ndarray, box: tuple[float, float, float, float])
     return rgb[top:bottom, left:right]
 
 
-def compare(a: np.ndarray, b: np.ndarray, transform: int, *, b_is_crop_of_a: bool) -> Comparison:
-    """Compare float RGB frames `a` and `b` (from rgb_array), where b ~ DIHEDRAL[transform](a).
+class Frame:
+    """A thumbnail as the checks read it (float RGB from rgb_array), with what they derive from
+    it computed once: a node takes part in many pairs (in a group of 20 copies, 19 each), and
+    its grey copy, scaled copies and turned views are the same every time."""
+
+    def __init__(self, rgb: np.ndarray) -> None:
+        self.rgb = rgb
+        self._derived: dict[object, np.ndarray] = {}
+        self._turned: dict[int, Frame] = {0: self}
+
+    def _once(self, key: object, make: Callable[[], np.ndarray]) -> np.ndarray:
+        if key not in self._derived:
+            self._derived[key] = make()
+        return self._derived[key]
+
+    @property
+    def grey(self) -> np.ndarray:
+        return self._once("grey", lambda: _grey(self.rgb))
+
+    @property
+    def grey_small(self) -> np.ndarray:
+        return self._once("grey_small", lambda: _small(self.grey, _SIDE))
+
+    @property
+    def colour_small(self) -> np.ndarray:
+        return self._once("colour_small", lambda: _small(self.rgb, _COLOUR_SIDE))
+
+    def scaled_grey(self, factor: float) -> np.ndarray:
+        return self._once(("scaled", factor), lambda: _scaled(self.grey, factor))
+
+    def halved_scaled_grey(self, factor: float) -> np.ndarray:
+        return self._once(("halved", factor), lambda: _scaled(self.scaled_grey(factor), 0.5))
+
+    def turned_back(self, transform: int) -> Frame:
+        """This frame with DIHEDRAL[transform] undone."""
+        if transform not in self._turned:
+            self._turned[transform] = Frame(_undo_dihedral(self.rgb, transform))
+        return self._turned[transform]
+
+
+def compare(a: Frame, b: Frame, transform: int, *, b_is_crop_of_a: bool) -> Comparison:
+    """Compare frames `a` and `b`, where b ~ DIHEDRAL[transform](a).
 
     With `b_is_crop_of_a`, b is located inside a by template matching first.
     """
-    b = _undo_dihedral(b, transform)
+    b = b.turned_back(transform)
     if b_is_crop_of_a:
-        a = _locate(a, b)
-    grey_a, grey_b = _small(_grey(a), _SIDE), _small(_grey(b), _SIDE)
+        a = Frame(_locate(a, b))
+    grey_a, grey_b = a.grey_small, b.grey_small
     correlation = _correlation(grey_a, grey_b)
     residual = _residual(grey_a, grey_b)
     changed = _changed_fraction(grey_a, grey_b, residual)
@@ -106,17 +147,17 @@ def _undo_dihedral(image: np.ndarray, transform: int) -> np.ndarray:
     return np.ascontiguousarray(undo[transform](image))
 
 
-def _locate(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The region of a that b shows, found by multi-scale template matching on grey.
+def _locate(a: Frame, b: Frame) -> np.ndarray:
+    """The region of a's pixels that b shows, found by multi-scale template matching on grey.
 
     Every scale is tried on small copies of both frames; only the best one is then placed
     precisely, on copies twice as large and then at full size, each time in a small window
     around where the previous step put it.
     """
-    grey_a, grey_b = _grey(a), _grey(b)
-    fine = min(1.0, 2 * _COARSE_SIDE / max(a.shape[:2]))
-    fine_a, fine_b = _scaled(grey_a, fine), _scaled(grey_b, fine)
-    coarse_a, coarse_b = _scaled(fine_a, 0.5), _scaled(fine_b, 0.5)
+    grey_a, grey_b = a.grey, b.grey
+    fine = min(1.0, 2 * _COARSE_SIDE / max(a.rgb.shape[:2]))
+    fine_a, fine_b = a.scaled_grey(fine), b.scaled_grey(fine)
+    coarse_a, coarse_b = a.halved_scaled_grey(fine), b.halved_scaled_grey(fine)
     best_score, best_box = -2.0, (0, 0, fine_a.shape[1], fine_a.shape[0])
     for width, height in _template_sizes(fine_a.shape, fine_b.shape):
         size = (round(width / 2), round(height / 2))
@@ -136,7 +177,7 @@ def _locate(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if fine < 1.0:  # and once more at full size, from a box already within a pixel or two
         box = _refine(grey_a, grey_b, tuple(round(v / fine) for v in box), margin=2)
     x0, y0, x1, y1 = box
-    return a[y0:y1, x0:x1]
+    return a.rgb[y0:y1, x0:x1]
 
 
 def _scaled(image: np.ndarray, factor: float) -> np.ndarray:
@@ -208,8 +249,8 @@ def _changed_fraction(a: np.ndarray, b: np.ndarray, residual: np.ndarray) -> flo
     return float(((residual > _RESIDUAL_LEVEL) & foreground).sum() / area)
 
 
-def _colour_difference(a: np.ndarray, b: np.ndarray) -> float:
-    small_a, small_b = _small(a, _COLOUR_SIDE), _small(b, _COLOUR_SIDE)
+def _colour_difference(a: Frame, b: Frame) -> float:
+    small_a, small_b = a.colour_small, b.colour_small
     if colourfulness(small_a) < _GREYSCALE_CHROMA or colourfulness(small_b) < _GREYSCALE_CHROMA:
         return 0.0
     chroma_a = small_a - small_a.mean(axis=2, keepdims=True)
