@@ -49,6 +49,7 @@ def models_list_command() -> None:
 def models_info_command(config_file: Path | None) -> None:
     """The model a scan would use on this machine, why, and whether it is here."""
     from hygiene.categorize.embed import pick_device
+    from hygiene.categorize.inputs import wider_than_thumbnails
 
     config = load_config_file(config_file)
     settings = config.classify
@@ -72,10 +73,20 @@ def models_info_command(config_file: Path | None) -> None:
             lines.append(f"weights: cached at {weights}")
         else:
             lines.append(
-                f"weights: not cached; `hygiene scan ROOT --allow-download` fetches them "
-                f"(about {human_size(entry.download_bytes)}) into {hub_cache()}"
+                f"weights: not cached; `hygiene models pull {entry.spec}` (or `hygiene scan "
+                f"ROOT --allow-download`) fetches them (about "
+                f"{human_size(entry.download_bytes)}) into {hub_cache()}"
             )
-        lines.append(f"input: {entry.input_px} px, embeddings of {entry.embedding_dims} numbers")
+        thumbnail_px = config.scan.thumbnail_px
+        source = (
+            f"each photo read again from the archive, as the {thumbnail_px}-px thumbnails are "
+            "smaller"
+            if wider_than_thumbnails(entry.input_px, thumbnail_px)
+            else f"from the scan's {thumbnail_px}-px thumbnails"
+        )
+        lines.append(
+            f"input: {entry.input_px} px ({source}), embeddings of {entry.embedding_dims} numbers"
+        )
     else:
         lines.append("weights: an open_clip name hygiene has no figures for")
     for line in lines:

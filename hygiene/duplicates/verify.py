@@ -76,7 +76,7 @@ class Frame:
     def __init__(self, rgb: np.ndarray) -> None:
         self.rgb = rgb
         self._derived: dict[object, np.ndarray] = {}
-        self._turned: dict[int, Frame] = {0: self}
+        self._turned: dict[int, Frame] = {}  # never itself: a cycle would outlive the cache
 
     def _once(self, key: object, make: Callable[[], np.ndarray]) -> np.ndarray:
         if key not in self._derived:
@@ -103,6 +103,8 @@ class Frame:
 
     def turned_back(self, transform: int) -> Frame:
         """This frame with DIHEDRAL[transform] undone."""
+        if transform == 0:
+            return self
         if transform not in self._turned:
             self._turned[transform] = Frame(_undo_dihedral(self.rgb, transform))
         return self._turned[transform]
