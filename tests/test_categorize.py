@@ -264,24 +264,18 @@ def test_a_336_px_model_sees_the_file_at_336_px_and_a_224_px_model_the_thumbnail
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
 
-    wide = load_model(
-        "",
-        str(micro_clip.untrained(tmp_path / "m336", image_size=336)),
-        "cpu",
-        allow_download=False,
-    )
+    def untrained(side: int):
+        folder = micro_clip.untrained(tmp_path / f"m{side}", image_size=side)
+        return load_model("", str(folder), "cpu", allow_download=False)
+
+    wide = untrained(336)
     assert wide.input_px == 336
     seen, tensors = _embedded_input_sizes(conn, root, rows, wide)
     assert len(seen) == 3 and all(min(size) >= 336 for size in seen), seen
     assert all(min(size) < 2 * 336 for size in seen), seen  # reduced in the decoder, not full
     assert set(tensors) == {(3, 336, 336)}
 
-    narrow = load_model(
-        "",
-        str(micro_clip.untrained(tmp_path / "m224", image_size=224)),
-        "cpu",
-        allow_download=False,
-    )
+    narrow = untrained(224)
     assert narrow.input_px == 224
     seen, tensors = _embedded_input_sizes(conn, root, rows, narrow)
     assert len(seen) == 3 and all(max(size) <= 256 for size in seen), seen  # the thumbnails
@@ -302,20 +296,5 @@ def test_a_scan_with_a_336_px_model_embeds_every_survivor(tmp_path):
     for i in range(3):
         _detailed_jpeg(root / f"photo_{i}.jpg", (1200, 900), seed=i)
     model = micro_clip.untrained(tmp_path / "m336", image_size=336)
-    result = run_hygiene(
-        "scan",
-        root,
-        "--out",
-        tmp_path / "run",
-        "--catalog",
-        tmp_path / "c.sqlite",
-        "--quiet",
-        "--model-path",
-        model,
-        "--workers",
-        "2",
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
-    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    _, record = scan_with(tmp_path, root, model)
     assert record["categorization"]["embedded"] == 3
