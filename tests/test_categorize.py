@@ -245,7 +245,7 @@ def _embedded_input_sizes(conn, root, rows, clip):
 def test_a_336_px_model_sees_the_file_at_336_px_and_a_224_px_model_the_thumbnail(
     tmp_path, scan, monkeypatch
 ):
-    import huggingface_hub
+    import huggingface_hub.constants
 
     from hygiene import catalog
     from hygiene.categorize import load_model
