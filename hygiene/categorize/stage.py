@@ -3,10 +3,10 @@
 Only survivors are embedded: readable images, one per duplicate group (the keeper; the group's
 other files share its category) and one per distinct content. The input is the WebP thumbnail
 the scan already decoded, so no file is decoded twice, unless the model's input is larger than
-a thumbnail (see inputs.py). Model inputs are prepared by a thread pool
-while the model runs on the previous batch. Embeddings are cached in the catalog per content and
-model, and prompt embeddings per model, so a re-run embeds only new files and changing prompts
-or thresholds re-scores without re-embedding.
+a thumbnail (see inputs.py). Model inputs are prepared by a thread pool while the model runs on
+the previous batch. Embeddings are cached in the catalog per content and model, and prompt
+embeddings per model, so a re-run embeds only new files and changing prompts or thresholds
+re-scores without re-embedding.
 """
 
 from __future__ import annotations
