@@ -23,7 +23,7 @@ from hygiene.config import ScanSettings
 from hygiene.scan import measure as scan_measure
 from hygiene.scan.formats import sniff_image_format
 from hygiene.scan.hashing import content_box, near_hashes, sha256_hex
-from hygiene.scan.imageio import DecodeError, decode, downscale, encode_webp, reduced, thumbnail
+from hygiene.scan.imageio import DecodeError, decode, downscale, encode_webp, reduced
 from hygiene.scan.quality import (
     QUALITY_SIDE_MIN_PX,
     QUALITY_SIDE_PX,
@@ -78,7 +78,7 @@ def main() -> None:
         grey = timed("grey", lambda s=small: grey_thumbnail(s))
         timed("near_hashes", lambda g=grey: near_hashes(g))
         timed("content_box", lambda g=grey: content_box(g))
-        thumb = timed("thumbnail", lambda s=small: thumbnail(s, _THUMBNAIL_PX))
+        thumb = timed("thumbnail", lambda s=small: downscale(s, _THUMBNAIL_PX))
         timed(
             "colour",
             lambda t=thumb: colourfulness(np.asarray(reduced(t, 64), np.float32) / 255.0),

@@ -265,11 +265,9 @@ def test_linear_percentile_is_numpys_default_percentile(count, percent):
     )
 
 
-def test_thumbnail_and_reduced_sizes():
-    from hygiene.scan.imageio import reduced, thumbnail
+def test_reduced_shrinks_by_whole_blocks():
+    from hygiene.scan.imageio import reduced
 
     image = Image.new("RGB", (400, 300))
-    assert thumbnail(image, 256).size == (256, 192)
-    assert thumbnail(image, 512) is image  # never enlarged
     assert reduced(image, 64).size == (67, 50)  # blocks of 6: 400 / 6 rounded up
     assert reduced(image, 1000).size == (400, 300)

@@ -94,15 +94,10 @@ class ModelInputs:
     thumbnail_px: int
     originals: Originals | None
 
-    @property
-    def from_originals(self) -> bool:
-        return self.originals is not None and wider_than_thumbnails(
-            self.model_input_px, self.thumbnail_px
-        )
-
     def image(self, sha256: str, thumbnail: Callable[[str], bytes | None]) -> Image.Image | None:
         """The pixels to embed for this content; `thumbnail` reads its WebP from the catalog."""
-        if self.originals is not None and self.from_originals:
+        wider = wider_than_thumbnails(self.model_input_px, self.thumbnail_px)
+        if self.originals is not None and wider:
             original = self.originals.image(sha256, self.model_input_px)
             if original is not None:
                 return original

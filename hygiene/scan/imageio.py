@@ -148,15 +148,6 @@ def downscale(image: Image.Image, max_side_px: int) -> Image.Image:
     return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
-def thumbnail(image: Image.Image, max_side_px: int) -> Image.Image:
-    """The report's and the duplicate stage's thumbnail: longest side at most `max_side_px`.
-
-    Bilinear, not the box filter that costs a third less: box-filtered thumbnails merged two
-    different frames on the held-out set (bench/heldout.py; docs/benchmarks.md).
-    """
-    return downscale(image, max_side_px)
-
-
 def reduced(image: Image.Image, side_px: int) -> Image.Image:
     """The image shrunk by the whole factor that brings its longest side nearest `side_px` from
     above (each pixel the mean of a block): cheap, for measures that need no exact size."""

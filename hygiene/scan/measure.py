@@ -34,7 +34,6 @@ from hygiene.scan.imageio import (
     encode_webp,
     reduced,
     scaled_in_decoder,
-    thumbnail,
 )
 from hygiene.scan.native_stderr import native_stderr_captured, with_library_note
 from hygiene.scan.quality import (
@@ -188,7 +187,9 @@ def scan_bytes(
         return ScanOutcome("corrupt", str(exc), digest)
     small = downscale(decoded.rgb, QUALITY_SIDE_PX)  # every measurement below starts here
     grey = grey_thumbnail(small)
-    thumb = thumbnail(small, settings.thumbnail_px)
+    # bilinear: box-filtered thumbnails, a third cheaper, merged two different frames on
+    # HELD-OUT (docs/benchmarks.md); the duplicate stage confirms pairs on these
+    thumb = downscale(small, settings.thumbnail_px)
     facts = ImageFacts(
         format=decoded.format,
         width=decoded.width,
