@@ -304,3 +304,38 @@ def test_a_frame_dropped_from_the_cache_is_freed_at_once():
     # no reference cycle: freed without waiting for the garbage collector (which a worker's
     # numpy-heavy loop hardly triggers, so cycles piled up to 170 MB per worker)
     assert gone() is None
+
+
+def _photo_frame(name: str, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """A real photo as a 256-px thumbnail would show it (float RGB), optionally cropped first."""
+    photo = real_photos()[name]
+    if box is not None:
+        photo = photo.crop(box)
+    photo.thumbnail((256, 256), Image.Resampling.BILINEAR)
+    return np.asarray(photo.convert("RGB"), np.float32) / 255.0
+
+
+def test_a_crop_far_from_a_match_is_not_placed_at_full_size(monkeypatch):
+    from hygiene.duplicates import verify
+
+    limits = verify.MatchLimits(0.70, 0.10, 0.06, 0.65)
+    whole, other = (
+        verify.Frame(_photo_frame("astronaut.png")),
+        verify.Frame(_photo_frame("coffee.png")),
+    )
+    crop = verify.Frame(_photo_frame("astronaut.png", (40, 30, 470, 420)))
+    placements = []
+    real_refine = verify._refine
+    monkeypatch.setattr(
+        verify, "_refine", lambda *a, **k: placements.append(a[0].shape) or real_refine(*a, **k)
+    )
+
+    unrelated = verify.compare(whole, other, 0, b_is_crop_of_a=True, unless_far_from=limits)
+    assert unrelated.misses_by_far(limits) and not unrelated.is_duplicate(limits)
+    assert len(placements) == 1  # the half-size step only
+    placements.clear()
+
+    # a real crop is placed at full size, and comes out as it does without the early stop
+    found = verify.compare(whole, crop, 0, b_is_crop_of_a=True, unless_far_from=limits)
+    assert len(placements) == 2 and found.is_duplicate(limits)
+    assert found == verify.compare(whole, crop, 0, b_is_crop_of_a=True)

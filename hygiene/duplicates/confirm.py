@@ -39,7 +39,7 @@ from hygiene.workers import SupervisedPool, WorkerFailure, set_preload
 
 # Bump when the way a pair is judged changes: cached verdicts from other versions are ignored.
 VERIFY_VERSION = 3
-_UNCOMPARED = 1.0  # residual recorded when a thumbnail is missing
+_UNCOMPARED = 1.0  # residual recorded when no thumbnails were compared
 _BATCH_PAIRS = 32  # pairs per pool task: consecutive pairs share a photo, whose thumbnail a
 # worker then decodes once
 _POOL_MIN_PAIRS = 2 * _BATCH_PAIRS  # fewer comparisons than this are not worth starting workers
@@ -417,10 +417,19 @@ class _PairJudge:
                     return "pixel", 0.0
         if frame_a is None or frame_b is None:
             return "none", _UNCOMPARED
-        comparison = compare(frame_a, frame_b, check.transform, b_is_crop_of_a=check.crop)
         distinct_captures = _different_capture_times(a.facts.taken_at, b.facts.taken_at)
         close = check.distance <= check.limit and not distinct_captures
-        if close and comparison.is_duplicate(match_limits(settings)):
+        if check.crop and not close:  # a crop is a duplicate or nothing
+            return "none", _UNCOMPARED
+        limits = match_limits(settings)
+        comparison = compare(
+            frame_a,
+            frame_b,
+            check.transform,
+            b_is_crop_of_a=check.crop,
+            unless_far_from=limits,  # only a duplicate's residual is read
+        )
+        if close and comparison.is_duplicate(limits):
             return "near", comparison.mean_residual
         if whole and _similar(comparison, a, b, settings):
             return "similar", comparison.mean_residual

@@ -84,8 +84,9 @@ def find_duplicates(
             return False
         checks = [(frame_a, frame_b, t, False) for t in range(len(DIHEDRAL))]
         checks += [(frame_a, frame_b, 0, True), (frame_b, frame_a, 0, True)]
+        limits = match_limits(settings)
         return any(
-            compare(x, y, t, b_is_crop_of_a=c).is_duplicate(match_limits(settings))
+            compare(x, y, t, b_is_crop_of_a=c, unless_far_from=limits).is_duplicate(limits)
             for x, y, t, c in checks
         )
 
