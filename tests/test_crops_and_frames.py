@@ -331,7 +331,8 @@ def test_a_crop_far_from_a_match_is_not_placed_at_full_size(monkeypatch):
     )
 
     unrelated = verify.compare(whole, other, 0, b_is_crop_of_a=True, unless_far_from=limits)
-    assert unrelated.misses_by_far(limits) and not unrelated.is_duplicate(limits)
+    assert verify._misses_by_far(unrelated.correlation, unrelated.changed_fraction, limits)
+    assert not unrelated.is_duplicate(limits)
     assert len(placements) == 1  # the half-size step only
     placements.clear()
 

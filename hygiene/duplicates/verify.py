@@ -27,10 +27,9 @@ _COARSE_SIDE = 64  # px: the side of the frames every crop scale is tried on
 _MIN_TEMPLATE_PX = 6
 # Placing a crop at full size after the half-size step moves its box by a pixel or two. Over
 # the 2,543 crop alignments of the compare and phone-sized benchmark corpora that moved the
-# correlation by at most 0.11, the changed fraction by 0.13 and the colour difference by 0.004;
-# a half-size result further than twice that from a limit is final.
+# correlation by at most 0.11 and the changed fraction by 0.13; a half-size result further
+# than twice that from a limit is final.
 _PLACEMENT_MARGIN = 0.25
-_COLOUR_PLACEMENT_MARGIN = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +48,6 @@ class Comparison:
 
     def is_similar(self, limits: MatchLimits) -> bool:
         return self.correlation >= limits.similar_min_correlation
-
-    def misses_by_far(self, limits: MatchLimits) -> bool:
-        """Whether no placement a pixel or two away could make this a duplicate."""
-        return (
-            self.correlation < limits.min_correlation - _PLACEMENT_MARGIN
-            or self.changed_fraction > limits.max_changed_fraction + _PLACEMENT_MARGIN
-            or self.colour_difference > limits.max_colour_difference + _COLOUR_PLACEMENT_MARGIN
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +78,9 @@ class Frame:
     it computed once: a node takes part in many pairs (in a group of 20 copies, 19 each), and
     its grey copy, scaled copies and turned views are the same every time."""
 
-    def __init__(self, rgb: np.ndarray) -> None:
+    def __init__(self, rgb: np.ndarray, grey: np.ndarray | None = None) -> None:
         self.rgb = rgb
-        self._derived: dict[object, np.ndarray] = {}
+        self._derived: dict[object, np.ndarray] = {} if grey is None else {"grey": grey}
         self._turned: dict[int, Frame] = {}  # never itself: a cycle would outlive the cache
 
     def _once(self, key: object, make: Callable[[], np.ndarray]) -> np.ndarray:
@@ -146,21 +137,33 @@ def compare(
     if fine < 1.0:
         full_box = tuple(round(v / fine) for v in rough_box)
         if unless_far_from is not None:
-            rough = _compared(Frame(_region(a, full_box)), b)
-            if rough.misses_by_far(unless_far_from):
-                return rough
+            rough = _region(a, full_box)
+            correlation, changed, _ = _grey_measures(rough.grey_small, b.grey_small)
+            if _misses_by_far(correlation, changed, unless_far_from):
+                return _compared(rough, b)
         # once more at full size, from a box already within a pixel or two
         rough_box = _refine(a.grey, b.grey, full_box, margin=2)
-    return _compared(Frame(_region(a, rough_box)), b)
+    return _compared(_region(a, rough_box), b)
+
+
+def _misses_by_far(correlation: float, changed_fraction: float, limits: MatchLimits) -> bool:
+    """Whether no placement a pixel or two away could make this a duplicate."""
+    return (
+        correlation < limits.min_correlation - _PLACEMENT_MARGIN
+        or changed_fraction > limits.max_changed_fraction + _PLACEMENT_MARGIN
+    )
 
 
 def _compared(a: Frame, b: Frame) -> Comparison:
-    grey_a, grey_b = a.grey_small, b.grey_small
-    correlation = _correlation(grey_a, grey_b)
+    correlation, changed, residual = _grey_measures(a.grey_small, b.grey_small)
+    return Comparison(correlation, changed, _colour_difference(a, b), residual)
+
+
+def _grey_measures(grey_a: np.ndarray, grey_b: np.ndarray) -> tuple[float, float, float]:
+    """(correlation, changed fraction, mean residual) of two aligned grey frames."""
     residual = _residual(grey_a, grey_b)
     changed = _changed_fraction(grey_a, grey_b, residual)
-    colour = _colour_difference(a, b)
-    return Comparison(correlation, changed, colour, float(residual.mean()))
+    return _correlation(grey_a, grey_b), changed, float(residual.mean())
 
 
 def _grey(rgb: np.ndarray) -> np.ndarray:
@@ -215,9 +218,9 @@ def _rough_place(a: Frame, b: Frame) -> tuple[float, tuple[int, int, int, int]]:
     return fine, _refine(fine_a, fine_b, best_box, margin=2)
 
 
-def _region(frame: Frame, box: tuple[int, ...]) -> np.ndarray:
+def _region(frame: Frame, box: tuple[int, ...]) -> Frame:
     x0, y0, x1, y1 = box
-    return frame.rgb[y0:y1, x0:x1]
+    return Frame(frame.rgb[y0:y1, x0:x1], frame.grey[y0:y1, x0:x1])
 
 
 def _scaled(image: np.ndarray, factor: float) -> np.ndarray:
@@ -277,10 +280,14 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _residual(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """|b - (gain * a + offset)| with gain and offset fitted by least squares."""
-    design = np.stack([a.ravel(), np.ones(a.size, np.float32)], axis=1)
-    (gain, offset), *_ = np.linalg.lstsq(design, b.ravel(), rcond=None)
-    return np.abs(b - (gain * a + offset))
+    """|b - (gain * a + offset)| with gain and offset fitted by least squares (the closed form
+    of a straight-line fit; a flat `a` is fitted by its offset alone)."""
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    mean_a, mean_b = a64.mean(), b64.mean()
+    spread = ((a64 - mean_a) ** 2).sum()
+    gain = ((a64 - mean_a) * (b64 - mean_b)).sum() / spread if spread > 0 else 0.0
+    offset = mean_b - gain * mean_a
+    return np.abs(b - (np.float32(gain) * a + np.float32(offset)))
 
 
 def _changed_fraction(a: np.ndarray, b: np.ndarray, residual: np.ndarray) -> float:
