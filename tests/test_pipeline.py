@@ -162,3 +162,28 @@ def test_each_stage_reports_its_own_progress(tmp_path):
     total = recorder.pairs[-1][1]
     assert total > 0 and recorder.pairs[0] == (0, total) and recorder.pairs[-1] == (total, total)
     assert [done for done, _ in recorder.pairs] == sorted(done for done, _ in recorder.pairs)
+
+
+def test_a_later_run_links_the_thumbnails_an_earlier_run_beside_it_wrote(tmp_path, scan):
+    root = tmp_path / "archive"
+    build_sample_archive(root, seed=5, photos=3, scale=0.3)
+    first = scan(root).out / "thumbs"
+    names = sorted(p.name for p in first.iterdir())
+    changed, linked_elsewhere = first / names[0], first / names[1]
+    changed.write_bytes(b"not the thumbnail any more")
+    outside = tmp_path / "outside.webp"
+    outside.write_bytes(linked_elsewhere.read_bytes())
+    linked_elsewhere.unlink()
+    linked_elsewhere.symlink_to(outside)
+
+    second = scan(root).out / "thumbs"
+
+    assert sorted(p.name for p in second.iterdir()) == names
+    for name in names[2:]:  # the same file, not a copy
+        assert (second / name).stat().st_ino == (first / name).stat().st_ino
+    # an earlier file that changed, or is a link, is not taken: the catalog's bytes are written
+    for name in names[:2]:
+        written = second / name
+        assert not written.is_symlink() and written.stat().st_nlink == 1
+        assert written.read_bytes() != b"not the thumbnail any more"
+        assert written.read_bytes()[:4] == b"RIFF"

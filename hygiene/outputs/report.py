@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import sqlite3
+import stat
 from importlib import resources
 from pathlib import Path
 
@@ -21,6 +23,7 @@ import pyarrow as pa
 from hygiene import catalog
 from hygiene.outputs.layout import Layout, read_layout
 from hygiene.outputs.report_data import ReportData
+from hygiene.outputs.runs import RUN_MARKER
 from hygiene.paths import to_text
 from hygiene.records import READABLE
 
@@ -28,6 +31,7 @@ _CHUNK_ROWS = 5_000
 _ASSETS = ("index.html", "report.js", "report.css")
 # the files this writer puts in data/: the only ones it ever removes there
 _DATA_FILE = re.compile(r"meta\.js|images-[0-9]+\.js")
+_SIBLINGS_LOOKED_AT = 200  # folders next to a run folder searched for an earlier run
 
 
 def write_report(run_dir: Path, conn: sqlite3.Connection, data: ReportData) -> Path:
@@ -123,14 +127,51 @@ def _embedding_map(data: ReportData, layout: Layout | None) -> dict[str, object]
 
 
 def _write_thumbnails(conn: sqlite3.Connection, folder: Path, images: pa.Table) -> None:
+    """One file per readable image, named by its content. Where the latest earlier run folder
+    beside this one holds the same file, it is hard-linked instead of written: a link costs a
+    tenth of writing a small file (0.02 against 0.24 ms here), which is most of a cached
+    re-run's report, and runs of one archive then share their thumbnails' disk space."""
+    earlier = _earlier_thumbnails(folder.parent)
     folder.mkdir(exist_ok=True)
     statuses = images.column("status").to_pylist()
     shas = images.column("sha256").to_pylist()
     readable = {sha for sha, status in zip(shas, statuses, strict=True) if status in READABLE}
     for sha in readable - {""}:
         target = folder / f"{sha}.webp"
-        if not target.exists() and (webp := catalog.thumbnail(conn, sha)) is not None:
+        if target.exists() or (webp := catalog.thumbnail(conn, sha)) is None:
+            continue
+        if earlier is None or not _linked(earlier / target.name, target, webp):
             target.write_bytes(webp)
+
+
+def _earlier_thumbnails(run_dir: Path) -> Path | None:
+    """The thumbs/ folder of the most recently written hygiene run folder next to `run_dir`."""
+    found: list[tuple[float, Path]] = []
+    try:
+        with os.scandir(run_dir.parent) as entries:
+            for _, entry in zip(range(_SIBLINGS_LOOKED_AT), entries, strict=False):
+                thumbs = Path(entry.path) / "thumbs"
+                if entry.path == str(run_dir) or not entry.is_dir(follow_symlinks=False):
+                    continue
+                try:
+                    if (Path(entry.path) / RUN_MARKER).is_file() and not thumbs.is_symlink():
+                        found.append((thumbs.stat().st_mtime, thumbs))
+                except OSError:
+                    continue
+    except OSError:
+        return None
+    return max(found)[1] if found else None
+
+
+def _linked(source: Path, target: Path, webp: bytes) -> bool:
+    """Hard-link `source` as `target` when it is a plain file holding exactly `webp`."""
+    try:
+        if not stat.S_ISREG(source.lstat().st_mode) or source.read_bytes() != webp:
+            return False
+        os.link(source, target)
+    except OSError:  # missing, another file system, or no hard links there: write it instead
+        return False
+    return True
 
 
 def _script(name: str, value: object) -> str:
