@@ -31,7 +31,9 @@ _CHUNK_ROWS = 5_000
 _ASSETS = ("index.html", "report.js", "report.css")
 # the files this writer puts in data/: the only ones it ever removes there
 _DATA_FILE = re.compile(r"meta\.js|images-[0-9]+\.js")
-_SIBLINGS_LOOKED_AT = 200  # folders next to a run folder searched for an earlier run
+# Entries next to a run folder looked at for an earlier run: --out may sit in a crowded folder.
+# Past this many, an earlier run can be missed and its thumbnails are written again instead.
+_SIBLINGS_LOOKED_AT = 1_000
 
 
 def write_report(run_dir: Path, conn: sqlite3.Connection, data: ReportData) -> Path:
