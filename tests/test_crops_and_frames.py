@@ -340,3 +340,17 @@ def test_a_crop_far_from_a_match_is_not_placed_at_full_size(monkeypatch):
     found = verify.compare(whole, crop, 0, b_is_crop_of_a=True, unless_far_from=limits)
     assert len(placements) == 2 and found.is_duplicate(limits)
     assert found == verify.compare(whole, crop, 0, b_is_crop_of_a=True)
+
+
+def test_the_gain_and_offset_fit_is_the_least_squares_one():
+    from hygiene.duplicates.verify import _residual
+
+    rng = np.random.default_rng(3)
+    for a in (
+        rng.random((64, 64), dtype=np.float32),
+        np.full((64, 64), 0.3, np.float32),  # flat: fitted by its offset alone
+    ):
+        b = (0.6 * a + 0.2 + 0.1 * rng.random((64, 64), dtype=np.float32)).astype(np.float32)
+        design = np.stack([a.ravel(), np.ones(a.size, np.float32)], axis=1)
+        (gain, offset), *_ = np.linalg.lstsq(design, b.ravel(), rcond=None)
+        np.testing.assert_allclose(_residual(a, b), np.abs(b - (gain * a + offset)), atol=1e-6)
