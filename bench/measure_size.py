@@ -29,6 +29,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from heldout import score  # noqa: E402  (bench/ is on sys.path when this script runs)
+
 from hygiene.config import load_config  # noqa: E402
 from hygiene.scan import quality  # noqa: E402
 from hygiene.scan.formats import sniff_image_format  # noqa: E402
@@ -173,11 +175,9 @@ def _score(flag: str, limits: dict[str, float], columns: dict, expected: dict) -
     every = dict.fromkeys(_LIMIT_NAMES, 0.0) | DEFAULT_LIMITS | limits
     got = np.asarray(CHECKS[flag](SimpleNamespace(**columns), SimpleNamespace(**every)), bool)
     want = expected[flag]
-    tp, fp, fn = int((got & want).sum()), int((got & ~want).sum()), int((~got & want).sum())
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"f1": f1, "precision": precision, "recall": recall, "tp": tp, "fp": fp, "fn": fn}
+    scored = score.prf(int((got & want).sum()), int((got & ~want).sum()), int((~got & want).sum()))
+    # the same figures as bench/heldout.py's; a flag never raised counts as F1 0 here
+    return scored | {k: scored[k] or 0.0 for k in ("precision", "recall", "f1")}
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ def _ratio(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
-def _prf(true_positives: int, false_positives: int, false_negatives: int) -> dict[str, Any]:
+def prf(true_positives: int, false_positives: int, false_negatives: int) -> dict[str, Any]:
     precision = _ratio(true_positives, true_positives + false_positives)
     recall = _ratio(true_positives, true_positives + false_negatives)
     f1 = None
@@ -89,7 +89,7 @@ def score_flags(truth: list[Truth], rows: dict[str, dict[str, str]]) -> dict[str
         for item in _flag_items(truth):
             expected, got = flag in item["expected_flags"], _flagged(rows.get(item["path"]), flag)
             counts["tp" if expected and got else "fp" if got else "fn" if expected else "tn"] += 1
-        scores[flag] = _prf(counts["tp"], counts["fp"], counts["fn"])
+        scores[flag] = prf(counts["tp"], counts["fp"], counts["fn"])
     return scores
 
 
@@ -137,7 +137,7 @@ def score_corrupt(truth: list[Truth], rows: dict[str, dict[str, str]]) -> dict[s
         for t in truth
         if not t["expected_corrupt"] and t["class"] != "damaged_complete" and called(t)
     )
-    result = _prf(tp, complete_called + intact_called, fn)
+    result = prf(tp, complete_called + intact_called, fn)
     result.update(
         damaged_complete=len(complete),
         damaged_complete_called_corrupt=complete_called,
@@ -182,7 +182,7 @@ def score_duplicates(truth: list[Truth], rows: dict[str, dict[str, str]]) -> dic
     required = set().union(*(_pairs(m) for m in families.values()))
     wrong = {p for p in found if by_path[p[0]]["original_id"] != by_path[p[1]]["original_id"]}
     hits = found & required
-    scores = _prf(len(hits), len(wrong), len(required - hits))
+    scores = prf(len(hits), len(wrong), len(required - hits))
     scores.update(
         predicted_pairs=len(found),
         optional_pairs=len(found) - len(hits) - len(wrong),

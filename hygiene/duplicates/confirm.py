@@ -427,7 +427,7 @@ class _PairJudge:
             frame_b,
             check.transform,
             b_is_crop_of_a=check.crop,
-            unless_far_from=limits,  # only a duplicate's residual is read
+            unless_far_from=limits,  # a crop is a duplicate or nothing: stop when it cannot be
         )
         if close and comparison.is_duplicate(limits):
             return "near", comparison.mean_residual

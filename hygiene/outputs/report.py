@@ -9,6 +9,7 @@ HTML, so a hostile file name stays text.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import os
 import re
@@ -151,7 +152,7 @@ def _earlier_thumbnails(run_dir: Path) -> Path | None:
     found: list[tuple[float, Path]] = []
     try:
         with os.scandir(run_dir.parent) as entries:
-            for _, entry in zip(range(_SIBLINGS_LOOKED_AT), entries, strict=False):
+            for entry in itertools.islice(entries, _SIBLINGS_LOOKED_AT):
                 thumbs = Path(entry.path) / "thumbs"
                 if entry.path == str(run_dir) or not entry.is_dir(follow_symlinks=False):
                     continue
