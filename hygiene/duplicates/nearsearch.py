@@ -61,7 +61,8 @@ def hamming_pairs(
 
 class _BandTable:
     def __init__(self, keys: np.ndarray, max_bucket: int) -> None:
-        self.order = np.argsort(keys, kind="stable")
+        # 16-bit keys: numpy's stable sort of them is a radix sort, several times quicker
+        self.order = np.argsort(keys.astype(np.uint16), kind="stable")
         self.counts = np.bincount(keys, minlength=_KEYS)
         self.starts = np.cumsum(self.counts) - self.counts
         self.counts[self.counts > max_bucket] = 0
