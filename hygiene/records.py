@@ -108,6 +108,7 @@ class ImageFacts:
     camera_model: str | None
     pixel_sha256: str | None  # only when the image was decoded at full resolution
     near_hashes: bytes  # uint64 pHashes for near-duplicate search, see hashing.near_hashes
+    window_colours: bytes  # int8 colour layouts of the same views, see hashing.window_colours
     colourfulness: float  # mean chroma 0..1; about 0 for a greyscale picture
     content_fraction: float  # share of the frame inside any uniform padded border
     # that content's box as fractions of the frame's width and height (0, 0, 1, 1 unpadded),

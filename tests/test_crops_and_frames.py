@@ -354,3 +354,81 @@ def test_the_gain_and_offset_fit_is_the_least_squares_one():
         design = np.stack([a.ravel(), np.ones(a.size, np.float32)], axis=1)
         (gain, offset), *_ = np.linalg.lstsq(design, b.ravel(), rcond=None)
         np.testing.assert_allclose(_residual(a, b), np.abs(b - (gain * a + offset)), atol=1e-6)
+
+
+def _facts_of(image: Image.Image):
+    from hygiene.scan.measure import WorkerSettings, scan_bytes
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    settings = WorkerSettings("", 10**9, 10**10, 256, "")
+    facts = scan_bytes(buffer.getvalue(), "PNG", "", settings).facts
+    assert facts is not None
+    return facts
+
+
+def test_a_crop_shows_the_colours_of_the_window_its_hash_matched():
+    """The scan's colour layouts: a crop's whole frame against the original's matching window
+    is well within the colour limit; the same crop with its colours turned is far outside it;
+    a greyscale crop cannot be told by colour."""
+    from hygiene.duplicates.candidates import CropMatches, layout_differences
+    from hygiene.scan.hashing import CROP_WINDOWS
+
+    photo = real_photos()["coffee.png"].convert("RGB")
+    corner = next(i for i, box in enumerate(CROP_WINDOWS) if np.allclose(box, (0, 0, 0.8, 0.8)))
+    crop = _crop(photo, 0.8, (0.0, 0.0))
+    red, green, blue = crop.split()
+    turned = Image.merge("RGB", (blue, red, green))
+    facts = [_facts_of(image) for image in (photo, crop, turned, crop.convert("L").convert("RGB"))]
+    matches = CropMatches(
+        originals=np.zeros(3, np.int64),
+        window=np.full(3, corner),
+        crops=np.array([1, 2, 3]),
+        distance=np.zeros(3, np.int64),
+    )
+    same, recoloured, grey = layout_differences(facts, matches)
+    limit = 0.06  # duplicates.max_colour_difference
+    assert same < limit / 5
+    assert recoloured > 2 * limit
+    assert np.isnan(grey)
+
+
+def _hashed_node(seq: int, hashes: np.ndarray, layout: np.ndarray, colourfulness: float):
+    from hygiene.scan.hashing import CROP_WINDOWS
+
+    node = _node(seq, metrics())
+    layouts = np.zeros((1 + len(CROP_WINDOWS), 2, 2, 3), np.int8)
+    layouts[:] = layout
+    facts = replace(
+        node.facts,
+        near_hashes=hashes.tobytes(),
+        window_colours=layouts.tobytes(),
+        colourfulness=colourfulness,
+    )
+    row = replace(node.rows[0], facts=facts)
+    return replace(node, rows=[row], hashes=hashes)
+
+
+def test_crop_candidates_whose_colours_disagree_with_the_matched_window_are_not_proposed():
+    from hygiene.config import DuplicateSettings
+    from hygiene.duplicates.candidates import candidate_pairs
+    from hygiene.scan import DIHEDRAL
+    from hygiene.scan.hashing import NEAR_HASH_COUNT
+
+    rng = np.random.default_rng(7)
+    matched = np.uint64(rng.integers(0, 2**63))
+    warm = np.array([[40, -20, -20]] * 2, np.int8)  # a red-brown layout
+    cool = np.array([[-20, -20, 40]] * 2, np.int8)  # a blue one
+
+    def hashes(slot: int) -> np.ndarray:
+        values = rng.integers(0, 2**63, NEAR_HASH_COUNT).astype(np.uint64)
+        values[slot] = matched
+        return values
+
+    original = _hashed_node(0, hashes(len(DIHEDRAL) + 5), warm, 0.2)  # window 5 matches
+    alike = _hashed_node(1, hashes(0), warm, 0.2)
+    other_colours = _hashed_node(2, hashes(0), cool, 0.2)
+    greyscale = _hashed_node(3, hashes(0), cool, 0.01)
+    proposals = candidate_pairs([original, alike, other_colours, greyscale], DuplicateSettings())
+    crops_of_original = {b for a, b, _, crop, _, _ in proposals if crop and a == 0}
+    assert crops_of_original == {1, 3}

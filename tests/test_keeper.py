@@ -197,6 +197,7 @@ def _node(seq: int, quality: QualityMetrics, width: int = 1024) -> Node:
         camera_model=None,
         pixel_sha256=None,
         near_hashes=np.zeros(14, np.uint64).tobytes(),
+        window_colours=b"",
         colourfulness=0.1,
         content_fraction=1.0,
         content_left=0.0,

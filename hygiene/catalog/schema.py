@@ -3,7 +3,7 @@ version N gets migrations N+1.. applied in one transaction (see hygiene.catalog.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # The quality columns migration 1 creates, frozen: later fields come with their own migration.
 _QUALITY_FIELDS_V1 = (
@@ -126,5 +126,8 @@ MIGRATIONS: dict[int, str] = {
         model_id TEXT PRIMARY KEY,
         logit_scale REAL NOT NULL
     ) WITHOUT ROWID;
+    """,
+    9: """
+    ALTER TABLE contents ADD COLUMN window_colours BLOB;
     """,
 }

@@ -1,17 +1,21 @@
 """Candidate pairs for the duplicate stage: the hash search (whole frames under every rotation
-and mirror, crop windows, centre bands), photos taken moments apart, and crops that kept their
-capture time. Each candidate carries the alignment to confirm it with; stage.py confirms.
+and mirror, crop windows whose colours agree, centre bands), photos taken moments apart, and
+crops that kept their capture time. Each candidate carries the alignment to confirm it with;
+stage.py confirms.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from hygiene.config import DuplicateSettings
 from hygiene.duplicates.grouping import Node
 from hygiene.duplicates.nearsearch import hamming_pairs
-from hygiene.records import timestamp
+from hygiene.records import ImageFacts, timestamp
 from hygiene.scan import CENTRE_BAND_SLOT, DIHEDRAL
+from hygiene.scan.hashing import CROP_WINDOWS, LAYOUT_STEP
 
 # a, b, transform, b is a crop of a, pHash distance, whether the distance limit applies
 Proposal = tuple[int, int, int, bool, int, bool]
@@ -57,13 +61,12 @@ def candidate_pairs(nodes: list[Node], settings: DuplicateSettings) -> list[Prop
     if len(burst):
         distance = np.bitwise_count(hashes[burst[:, 0], 0] ^ hashes[burst[:, 1], 0])
         found.append(_columns(burst[:, 0], burst[:, 1], 0, False, distance))
-    windows = hashes[:, rotations:CENTRE_BAND_SLOT]
-    # A crop's hash sits further from its window than a re-encode's from its original: more bit
-    # rotations of the band boundaries find more of those pairs, at twice the lookups.
-    crops = hamming_pairs(
-        windows.ravel(), hashes[:, 0], settings.crop_max_distance, rotations=_CROP_ROTATIONS
+    crops = crop_window_matches(hashes, settings.crop_max_distance)
+    differences = layout_differences([node.facts for node in nodes], crops)
+    agree = ~(differences > settings.max_colour_difference)  # NaN: colours cannot tell
+    found.append(
+        _columns(crops.originals[agree], crops.crops[agree], 0, True, crops.distance[agree])
     )
-    found.append(_columns(crops.index // windows.shape[1], crops.query, 0, True, crops.distance))
     table = np.concatenate(found)
     table = table[table[:, 0] != table[:, 1]]
     pair = np.minimum(table[:, 0], table[:, 1]) * len(nodes) + np.maximum(table[:, 0], table[:, 1])
@@ -76,6 +79,51 @@ def candidate_pairs(nodes: list[Node], settings: DuplicateSettings) -> list[Prop
         (a, b, t, bool(c), d, True) for a, b, t, c, d in table[closest_first[first]].tolist()
     ]
     return hash_proposals + _same_capture_crops(nodes, burst, hashes)
+
+
+@dataclass(frozen=True, slots=True)
+class CropMatches:
+    """Photos whose whole-frame pHash is near the pHash of a crop window of another."""
+
+    originals: np.ndarray  # node of the larger frame
+    window: np.ndarray  # which of its CROP_WINDOWS matched
+    crops: np.ndarray  # node whose whole frame matched it
+    distance: np.ndarray  # pHash bits apart
+
+
+def crop_window_matches(hashes: np.ndarray, max_distance: int) -> CropMatches:
+    """Every (original, window, crop) within `max_distance` bits; `hashes` is (nodes, views)."""
+    windows = hashes[:, len(DIHEDRAL) : CENTRE_BAND_SLOT]
+    # A crop's hash sits further from its window than a re-encode's from its original: more bit
+    # rotations of the band boundaries find more of those pairs, at twice the lookups.
+    found = hamming_pairs(windows.ravel(), hashes[:, 0], max_distance, rotations=_CROP_ROTATIONS)
+    originals, window = np.divmod(found.index, windows.shape[1])
+    return CropMatches(originals, window, found.query, found.distance)
+
+
+# Below this colourfulness one side may count as greyscale where a pair is confirmed (on a
+# smaller, blurrier copy than the one the layouts come from), and colours then prove nothing.
+_COLOURFUL = 0.04
+
+
+def layout_differences(facts: list[ImageFacts], matches: CropMatches) -> np.ndarray:
+    """Mean chroma difference between each crop's colour layout and that of the window of its
+    original that matched (hashing.window_colours); NaN where either side is greyscale.
+
+    pHash bits see only luminance, and a 14-bit radius over 23 windows pairs photos of the same
+    layout (sky over ground) at a rate that grows with the square of the archive: 35,167 such
+    pairs among 10,000 generated scenes with no duplicates in them. Their colours seldom agree.
+    """
+    views = 1 + len(CROP_WINDOWS)  # the whole frame, then each window
+    layouts = np.zeros((len(facts), views, 12), np.int16)
+    colourful = np.zeros(len(facts), bool)
+    for index, one in enumerate(facts):
+        if len(one.window_colours) == views * 12:
+            layouts[index] = np.frombuffer(one.window_colours, np.int8).reshape(views, 12)
+            colourful[index] = one.colourfulness >= _COLOURFUL
+    original, crop = matches.originals, matches.crops
+    steps = np.abs(layouts[original, 1 + matches.window] - layouts[crop, 0]).mean(axis=1)
+    return np.where(colourful[original] & colourful[crop], steps * LAYOUT_STEP, np.nan)
 
 
 def _same_capture_crops(

@@ -44,6 +44,9 @@ _BATCH_PAIRS = 32  # pairs per pool task: consecutive pairs share a photo, whose
 # worker then decodes once
 _POOL_MIN_PAIRS = 2 * _BATCH_PAIRS  # fewer comparisons than this are not worth starting workers
 _BATCH_TIMEOUT_S = 300.0  # a batch decodes at most a few full-resolution files
+# decoded thumbnails a cache keeps: about 0.9 MB each with the grey and scaled copies derived
+# from them, and consecutive pairs share a photo, so a few dozen serve a batch
+_FRAMES_KEPT = 48
 _RELATION_RANK = {"none": 0, "similar": 1, "near": 2, "pixel": 3}
 
 Verdict = tuple[str, float]  # (relation, mean residual of the aligned thumbnails)
@@ -367,7 +370,6 @@ def init_worker(settings: ConfirmSettings) -> None:
         thumbnail=lambda sha: catalog.thumbnail(conn, sha),
         known_pixel_hash=lambda sha: catalog.pixel_hash(conn, sha),
         record_pixel_hash=_found_pixel_hashes.__setitem__,
-        thumbnails_kept=48,
     )
 
 
@@ -389,10 +391,9 @@ class _PairJudge:
         thumbnail: Callable[[str], bytes | None],
         known_pixel_hash: Callable[[str], str | None],
         record_pixel_hash: Callable[[str, str], None],
-        thumbnails_kept: int = 128,
     ) -> None:
         self._settings = settings.duplicates
-        self._thumbnails = Thumbnails(thumbnail, thumbnails_kept)
+        self._thumbnails = Thumbnails(thumbnail)
         self._pixel_hashes = _PixelHashes(
             Path(settings.root), settings.max_pixels, known_pixel_hash, record_pixel_hash
         )
@@ -439,7 +440,7 @@ class _PairJudge:
 class Thumbnails:
     """Decoded thumbnails for verification, in a bounded cache (memory must not grow with N)."""
 
-    def __init__(self, load: Callable[[str], bytes | None], capacity: int = 128) -> None:
+    def __init__(self, load: Callable[[str], bytes | None], capacity: int = _FRAMES_KEPT) -> None:
         self._load = load
         self._cache: OrderedDict[str, Frame | None] = OrderedDict()
         self._capacity = capacity

@@ -25,7 +25,7 @@ from hygiene.scan.formats import (
     describe_non_image,
     sniff_image_format,
 )
-from hygiene.scan.hashing import content_box, near_hashes, sha256_hex
+from hygiene.scan.hashing import content_box, near_hashes, sha256_hex, window_colours
 from hygiene.scan.imageio import (
     DecodeError,
     TooLargeToCheck,
@@ -51,8 +51,9 @@ from hygiene.scan.quality import (
 # 10: hash windows area-averaged from one integral image, percentiles from a histogram, and
 # no separate pHash and dHash (nothing read them; their catalog columns stay empty); 11: JPEGs
 # measured at their DCT-scaled size when it is 480-512 px, WebP thumbnails at method 1; 12:
-# thumbnails encoded at WebP method 0, colourfulness read from the thumbnail.
-FEATURE_VERSION = 12
+# thumbnails encoded at WebP method 0, colourfulness read from the thumbnail; 13: colour
+# layouts of the hashed views (window_colours).
+FEATURE_VERSION = 13
 _THUMBNAIL_QUALITY = 70
 
 
@@ -190,6 +191,8 @@ def scan_bytes(
     # bilinear: box-filtered thumbnails, a third cheaper, merged two different frames on
     # HELD-OUT (docs/benchmarks.md); the duplicate stage confirms pairs on these
     thumb = downscale(small, settings.thumbnail_px)
+    colour_frame = np.asarray(reduced(thumb, 64))
+    content = _content(grey)
     facts = ImageFacts(
         format=decoded.format,
         width=decoded.width,
@@ -200,8 +203,9 @@ def scan_bytes(
         pixel_sha256=None,  # full-resolution pixel hashes are computed by the duplicate stage,
         # and only for the few files whose grouping needs one
         near_hashes=near_hashes(grey).tobytes(),
-        colourfulness=colourfulness(np.asarray(reduced(thumb, 64), np.float32) / 255.0),
-        **_content(grey),
+        window_colours=window_colours(_inside(colour_frame, content)).tobytes(),
+        colourfulness=colourfulness(colour_frame.astype(np.float32) / 255.0),
+        **content,
         quality=measure(grey),
         thumbnail_webp=encode_webp(thumb, quality=_THUMBNAIL_QUALITY),
     )
@@ -228,6 +232,16 @@ def _content(grey: np.ndarray) -> dict[str, float]:
         "content_right": right / width,
         "content_bottom": bottom / height,
     }
+
+
+def _inside(rgb: np.ndarray, content: dict[str, float]) -> np.ndarray:
+    """The part of `rgb` inside the content box (what the hashes' windows are fractions of)."""
+    height, width = rgb.shape[:2]
+    left, right = round(content["content_left"] * width), round(content["content_right"] * width)
+    top, bottom = round(content["content_top"] * height), round(content["content_bottom"] * height)
+    if right - left < 2 or bottom - top < 2:
+        return rgb
+    return rgb[top:bottom, left:right]
 
 
 def _empty_file(extension: str) -> FileVerdict:
