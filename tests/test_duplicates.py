@@ -344,3 +344,23 @@ def test_near_hashes_are_imagehash_phashes_of_area_averaged_views():
         views += [Image.fromarray(view) for view in shrunk[1:]]
         expected = [int(str(imagehash.phash(view)), 16) for view in views]
         assert hashing.near_hashes(grey).tolist() == expected, name
+
+
+def test_hamming_search_in_small_runs_finds_the_same_pairs(monkeypatch):
+    from hygiene.duplicates import nearsearch
+
+    rng = np.random.default_rng(2)
+    index = rng.integers(0, 2**63, 2000, dtype=np.int64).astype(np.uint64)
+    index[:500] &= np.uint64(0xFFFF0000FFFF0000)  # crowded buckets, as photos of one layout give
+    queries = index[rng.permutation(2000)] ^ np.uint64(0b101)
+    whole = hamming_pairs(index, queries, 8)
+    runs = []
+    real_runs = nearsearch._runs
+    monkeypatch.setattr(
+        nearsearch, "_runs", lambda counts, cap: runs.append(real_runs(counts, cap)) or runs[-1]
+    )
+    pieces = hamming_pairs(index, queries, 8, max_lookups=300)
+    assert max(len(r) for r in runs) > 10  # it did split the lookups
+    for field in ("query", "index", "distance"):
+        assert np.array_equal(getattr(whole, field), getattr(pieces, field))
+    assert nearsearch._runs(np.array([5, 1, 9, 2, 2]), 6) == [(0, 2), (2, 3), (3, 5)]

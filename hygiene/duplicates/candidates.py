@@ -114,15 +114,15 @@ def layout_differences(facts: list[ImageFacts], matches: CropMatches) -> np.ndar
     layout (sky over ground) at a rate that grows with the square of the archive: 35,167 such
     pairs among 10,000 generated scenes with no duplicates in them. Their colours seldom agree.
     """
-    views = 1 + len(CROP_WINDOWS)  # the whole frame, then each window
-    layouts = np.zeros((len(facts), views, 12), np.int16)
-    colourful = np.zeros(len(facts), bool)
-    for index, one in enumerate(facts):
-        if len(one.window_colours) == views * 12:
-            layouts[index] = np.frombuffer(one.window_colours, np.int8).reshape(views, 12)
-            colourful[index] = one.colourfulness >= _COLOURFUL
+    size = (1 + len(CROP_WINDOWS)) * 12  # the whole frame, then each window
+    known = [len(one.window_colours) == size for one in facts]
+    blank = bytes(size)
+    stored = [one.window_colours if ok else blank for one, ok in zip(facts, known, strict=True)]
+    layouts = np.frombuffer(b"".join(stored), np.int8).reshape(len(facts), -1, 12)
+    colourful = np.array([one.colourfulness >= _COLOURFUL for one in facts], bool) & known
     original, crop = matches.originals, matches.crops
-    steps = np.abs(layouts[original, 1 + matches.window] - layouts[crop, 0]).mean(axis=1)
+    window_layout = layouts[original, 1 + matches.window].astype(np.int16)
+    steps = np.abs(window_layout - layouts[crop, 0]).mean(axis=1)
     return np.where(colourful[original] & colourful[crop], steps * LAYOUT_STEP, np.nan)
 
 

@@ -32,12 +32,14 @@ def hamming_pairs(
     *,
     rotations: tuple[int, ...] = (0, 8),
     max_bucket: int = 4096,
-    chunk_queries: int = 250_000,
+    max_lookups: int = 1_000_000,
 ) -> HashPairs:
     """Unique (query, index) pairs whose hashes differ in at most `max_distance` bits.
 
     Buckets holding more than `max_bucket` hashes (blank frames all hash alike) are not expanded:
-    they would make the search quadratic and carry no evidence.
+    they would make the search quadratic and carry no evidence. Queries are looked up in runs of
+    at most `max_lookups` (query, bucket entry) pairs, so the search's working memory stays
+    bounded (about 40 bytes a lookup) however many photos share a bucket.
     """
     index = np.ascontiguousarray(index, dtype=np.uint64)
     queries = np.ascontiguousarray(queries, dtype=np.uint64)
@@ -48,8 +50,8 @@ def hamming_pairs(
         for band in range(_BANDS):
             table = _BandTable(_band(rotated_index, band), max_bucket)
             keys = _band(rotated_queries, band)
-            for start in range(0, len(queries), chunk_queries):
-                q, i = table.lookup(keys[start : start + chunk_queries], offset=start)
+            for start, stop in _runs(table.counts[keys], max_lookups):
+                q, i = table.lookup(keys[start:stop], offset=start)
                 close = np.bitwise_count(queries[q] ^ index[i]) <= max_distance
                 found.append(q[close] * len(index) + i[close])
         # The same pair turns up under many rotations; deduplicating as we go bounds memory.
@@ -57,6 +59,19 @@ def hamming_pairs(
     query, position = np.divmod(pair_keys, max(len(index), 1))
     distance = np.bitwise_count(queries[query] ^ index[position]).astype(np.uint8)
     return HashPairs(query, position, distance)
+
+
+def _runs(counts: np.ndarray, max_total: int) -> list[tuple[int, int]]:
+    """(start, stop) runs of consecutive positions whose counts add up to at most `max_total`
+    (a single larger count gets a run of its own)."""
+    ends = np.cumsum(counts)
+    runs, start = [], 0
+    while start < len(counts):
+        before = int(ends[start - 1]) if start else 0
+        stop = max(int(np.searchsorted(ends, before + max_total, side="right")), start + 1)
+        runs.append((start, stop))
+        start = stop
+    return runs
 
 
 class _BandTable:
