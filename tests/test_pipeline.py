@@ -187,3 +187,29 @@ def test_a_later_run_links_the_thumbnails_an_earlier_run_beside_it_wrote(tmp_pat
         assert not written.is_symlink() and written.stat().st_nlink == 1
         assert written.read_bytes() != b"not the thumbnail any more"
         assert written.read_bytes()[:4] == b"RIFF"
+
+
+def test_tables_written_a_few_rows_at_a_time_are_the_tables_written_at_once(tmp_path, monkeypatch):
+    """images.csv / .parquet and the report's rows are built in chunks to bound memory; the
+    chunk size must change nothing in them."""
+    from hygiene.outputs import tables
+
+    root = tmp_path / "archive"
+    build_sample_archive(root, seed=6, photos=3, scale=0.3)
+    catalog = tmp_path / "catalog.sqlite"
+    folders = {}
+    for rows in (1_000_000, 3):
+        monkeypatch.setattr(tables, "_CHUNK_ROWS", rows)
+        folders[rows] = run(
+            root, Config(), out=tmp_path / f"run{rows}", catalog_path=catalog, categorize=False
+        ).folder
+    whole, pieces = folders[1_000_000], folders[3]
+    assert len(_csv(pieces / "images.csv")) > 3 * 3
+    assert (pieces / "images.csv").read_bytes() == (whole / "images.csv").read_bytes()
+    assert pd.read_parquet(pieces / "images.parquet").equals(
+        pd.read_parquet(whole / "images.parquet")
+    )
+    rows = sorted((pieces / "data").glob("images-*.js"))  # meta.js names the run and its times
+    assert rows and [p.read_bytes() for p in rows] == [
+        (whole / "data" / p.name).read_bytes() for p in rows
+    ]

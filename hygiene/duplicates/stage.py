@@ -31,6 +31,7 @@ from hygiene.duplicates.grouping import (
 )
 from hygiene.duplicates.keeper import Candidate, rank_key
 from hygiene.duplicates.verify import compare
+from hygiene.heap import release_freed_memory
 from hygiene.protect import is_protected, protected_prefixes
 from hygiene.records import ImageRow
 from hygiene.scan import DIHEDRAL, quality_flags
@@ -71,6 +72,7 @@ def find_duplicates(
         proposals = candidate_pairs(nodes, settings)
     else:
         proposals = engine_candidate_pairs(nodes, engine_pairs, settings)
+    release_freed_memory()  # the hash search's temporaries
     confirm_settings = ConfirmSettings(_catalog_file(conn), str(root), max_pixels, settings)
     edges, similar_pairs = confirmed_edges(
         conn, nodes, proposals, confirm_settings, workers=workers, on_pairs=on_pairs or _unheard
