@@ -103,8 +103,7 @@ def near_hashes(grey: np.ndarray) -> np.ndarray:
     return _phash_bits(np.concatenate([_dihedral_low(low[0]), low[1:]]))
 
 
-_LAYOUT_CELLS = 2  # a view's colour layout: its mean chroma in each cell of a 2x2 grid
-# int8 units of the layout: chroma (a channel less the mean of the three) reaches 2/3 of 255
+# int8 units of a colour layout: chroma (a channel less the mean of the three) reaches 2/3 of 255
 LAYOUT_STEP = 2 / 255
 
 
