@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from hygiene.config import ScanSettings
+from hygiene.heap import keep_freed_memory
 from hygiene.scan import measure as scan_measure
 from hygiene.scan.formats import sniff_image_format
 from hygiene.scan.hashing import content_box, near_hashes, sha256_hex
@@ -31,7 +32,6 @@ from hygiene.scan.quality import (
     grey_thumbnail,
     measure,
 )
-from hygiene.workers import keep_freed_memory
 
 _THUMBNAIL_PX = ScanSettings().thumbnail_px
 _THUMBNAIL_QUALITY = scan_measure._THUMBNAIL_QUALITY

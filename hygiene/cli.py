@@ -28,9 +28,9 @@ from hygiene.console import (
     scan_progress,
 )
 from hygiene.duplicates import FastdupUnavailable
+from hygiene.heap import keep_freed_memory
 from hygiene.outputs import RunFolderError, check_run_folder, read_report_data, write_report
 from hygiene.pipeline import run
-from hygiene.workers import keep_freed_memory
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,7 +8,6 @@ task at a time and the parent watches the clock and the process.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import multiprocessing
 import multiprocessing.connection
 import signal
@@ -16,6 +15,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
+
+from hygiene.heap import keep_freed_memory
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -32,28 +33,6 @@ class WorkerFailure:
 
 
 _PRELOAD: set[str] = set()
-
-# glibc's mallopt parameters
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
-_HEAP_BLOCK_MAX_BYTES = 32 * 2**20
-_HEAP_SPARE_MAX_BYTES = 64 * 2**20
-
-
-def keep_freed_memory() -> None:
-    """Serve arrays up to 32 MiB from the heap and keep up to 64 MiB of freed memory there.
-
-    By default glibc maps every block over 128 KiB afresh and unmaps it when freed, so each
-    per-image array (a 500x375 float32 plane is 730 KiB) starts as untouched pages and every
-    first write faults: measured, that was half the time of the quality measures. Elsewhere
-    than glibc this does nothing.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(_M_MMAP_THRESHOLD, _HEAP_BLOCK_MAX_BYTES)
-        libc.mallopt(_M_TRIM_THRESHOLD, _HEAP_SPARE_MAX_BYTES)
-    except (OSError, AttributeError):
-        pass
 
 
 def set_preload(modules: list[str]) -> None:
