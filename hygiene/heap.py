@@ -7,6 +7,7 @@ import ctypes
 import ctypes.util
 import functools
 import sys
+from collections.abc import Callable
 
 # glibc's mallopt parameters
 _M_TRIM_THRESHOLD = -1
@@ -25,7 +26,7 @@ def _libc() -> ctypes.CDLL | None:
         return None
 
 
-def _glibc(name: str) -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+def _glibc(name: str) -> Callable[..., int] | None:
     libc = _libc()
     return getattr(libc, name, None) if libc is not None else None  # other C libraries lack them
 
@@ -43,7 +44,7 @@ def keep_freed_memory() -> None:
         mallopt(_M_TRIM_THRESHOLD, _HEAP_SPARE_MAX_BYTES)
 
 
-def _malloc_trim() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+def _malloc_trim() -> Callable[[int], int] | None:
     return _glibc("malloc_trim")
 
 
