@@ -130,3 +130,41 @@ def test_crop_alignments_are_tried_only_where_more_than_one_capture_time_shows()
     # 1 sits between two frames (placed at frame 0's time, next to frame 3); 3 is confirmed
     # with a copy placed at another time. 0, 2, 4 and 5 each see one capture time.
     assert mixed == {1, 3}
+
+
+def test_photos_taken_apart_are_compared_only_when_they_may_be_a_burst(monkeypatch):
+    """Two capture times make two exposures: never duplicates, and similar shots only within
+    similar_max_seconds. Further apart, nothing the thumbnails show can change the verdict, so
+    they are not compared at all."""
+    import io
+    from dataclasses import replace
+
+    from PIL import Image
+
+    from tests.test_keeper import _node, metrics
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (120, 80, 40)).save(buffer, "WEBP")
+
+    def taken(seq: int, when: str):
+        node = _node(seq, metrics())
+        return replace(node, rows=[replace(node.rows[0], facts=replace(node.facts, taken_at=when))])
+
+    compared = []
+    real_compare = confirm.compare
+    monkeypatch.setattr(
+        confirm, "compare", lambda *a, **k: compared.append(a) or real_compare(*a, **k)
+    )
+    judge = confirm._PairJudge(
+        ConfirmSettings("", "/", 1, DuplicateSettings()),
+        thumbnail=lambda sha: buffer.getvalue(),
+        known_pixel_hash=lambda sha: None,
+        record_pixel_hash=lambda sha, digest: None,
+    )
+    first = taken(0, "2021-05-01T10:00:00")
+    next_day, seconds_later = taken(1, "2021-05-02T10:00:00"), taken(2, "2021-05-01T10:00:04")
+    hashed_close = PairCheck(0, 1, 0, False, 8, 12)
+    assert judge.verdict(first, next_day, hashed_close) == ("none", confirm._UNCOMPARED)
+    assert not compared
+    verdict = judge.verdict(first, seconds_later, PairCheck(0, 2, 0, False, 8, 12))
+    assert verdict[0] == "similar" and len(compared) == 1

@@ -421,8 +421,8 @@ class _PairJudge:
             return "none", _UNCOMPARED
         distinct_captures = _different_capture_times(a.facts.taken_at, b.facts.taken_at)
         close = check.distance <= check.limit and not distinct_captures
-        if check.crop and not close:  # a crop is a duplicate or nothing
-            return "none", _UNCOMPARED
+        if not close and not (whole and _within_burst(a, b, settings)):
+            return "none", _UNCOMPARED  # neither a duplicate nor a similar shot, whatever it shows
         limits = match_limits(settings)
         comparison = compare(
             frame_a,
@@ -514,8 +514,11 @@ def _near_limit(crop: bool, settings: DuplicateSettings) -> int:
 
 
 def _similar(comparison: Comparison, a: Node, b: Node, settings: DuplicateSettings) -> bool:
-    if not comparison.is_similar(match_limits(settings)):
-        return False
+    return comparison.is_similar(match_limits(settings)) and _within_burst(a, b, settings)
+
+
+def _within_burst(a: Node, b: Node, settings: DuplicateSettings) -> bool:
+    """Whether two photos can be similar shots by their capture times (unknown counts as yes)."""
     seconds = seconds_apart(a.facts.taken_at, b.facts.taken_at)
     return seconds is None or seconds <= settings.similar_max_seconds
 
