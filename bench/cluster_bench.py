@@ -1,7 +1,8 @@
 """Clustering cost growth: candidate search over 10k, 100k and 1M perceptual-hash sets.
 
-Each "photo" gets the same hash layout the scan stores (8 rotation/mirror pHashes, 5 crop
-windows, 1 centre band), drawn at random, and one photo in five gets a planted near-duplicate
+Each "photo" gets the same hash layout the scan stores (8 rotation/mirror pHashes, 23 crop
+windows, 1 centre band: `NEAR_HASH_COUNT`), drawn at random, and no colour layout (so the colour
+gate on crop candidates does not apply), and one photo in five gets a planted near-duplicate
 whose hashes differ in a few bits. The benchmark runs the duplicate stage's candidate search
 (`hygiene.duplicates.candidates.candidate_pairs`) in a fresh process per size and reports wall
 time, peak RSS and the share of planted pairs proposed. Thumbnail verification is not included:
@@ -23,7 +24,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-_SLOTS = 14
+from hygiene.scan.hashing import NEAR_HASH_COUNT
+
+_SLOTS = NEAR_HASH_COUNT
 _PLANTED_SHARE = 0.2
 
 
@@ -49,10 +52,11 @@ def measure(count: int) -> dict[str, float]:
     from hygiene.duplicates.grouping import Node
 
     hashes, originals = make_hashes(count)
-    undated = SimpleNamespace(facts=SimpleNamespace(taken_at=None))
+    # untimed and without colours: the hash search alone
+    undated = SimpleNamespace(facts=SimpleNamespace(taken_at=None, colourfulness=0.0))
     nodes = [Node([undated], hashes[i], None) for i in range(count)]  # type: ignore[arg-type]
     started = time.perf_counter()
-    proposals = candidate_pairs(nodes, DuplicateSettings())
+    proposals = candidate_pairs(nodes, DuplicateSettings(), lambda wanted: [b""] * len(wanted))
     elapsed = time.perf_counter() - started
     found = {(min(a, b), max(a, b)) for a, b, *_ in proposals}
     planted = [(i - originals, i) for i in range(originals, count)]

@@ -64,7 +64,7 @@ def main() -> None:
             sys.exit(f"{root} is missing: build it with bench/heldout.py --fetch")
         conn = catalog.open_catalog(CATALOG)
         rows = _scanned(conn, root, config, workers)
-        results[split] = _judged(conn, rows, config)
+        results[split] = _judged(conn, root, rows, config)
     limit = config.duplicates.max_colour_difference
     RESULTS.write_text(json.dumps(results, indent=1), encoding="utf-8")
     _print(results, limit)
@@ -78,13 +78,16 @@ def _scanned(conn: sqlite3.Connection, root: Path, config, workers: int) -> list
     return rows
 
 
-def _judged(conn: sqlite3.Connection, rows: list[ImageRow], config) -> dict[str, list]:
+def _judged(conn: sqlite3.Connection, root: Path, rows: list[ImageRow], config) -> dict[str, list]:
     """Per crop pair: its smallest layout difference (None: greyscale) and the verdict."""
     contents = list({row.sha256: row for row in rows}.values())
     facts = [row.facts for row in contents]
     hashes = np.stack([np.frombuffer(f.near_hashes, np.uint64) for f in facts])
     matches = crop_window_matches(hashes, config.duplicates.crop_max_distance)
-    differences = layout_differences(facts, matches)
+    stored = catalog.window_colours(conn, root, [row.rel_path for row in contents])
+    layouts = {index: stored.get(row.rel_path, b"") for index, row in enumerate(contents)}
+    colourfulness = np.array([f.colourfulness for f in facts])
+    differences = layout_differences(matches, layouts, colourfulness)
     closest: dict[tuple[int, int], float] = {}
     for original, crop, difference in zip(
         matches.originals.tolist(), matches.crops.tolist(), differences.tolist(), strict=True

@@ -386,7 +386,9 @@ def test_a_crop_shows_the_colours_of_the_window_its_hash_matched():
         crops=np.array([1, 2, 3]),
         distance=np.zeros(3, np.int64),
     )
-    same, recoloured, grey = layout_differences(facts, matches)
+    layouts = {index: one.window_colours for index, one in enumerate(facts)}
+    colourfulness = np.array([one.colourfulness for one in facts])
+    same, recoloured, grey = layout_differences(matches, layouts, colourfulness)
     limit = 0.06  # duplicates.max_colour_difference
     assert same < limit / 5
     assert recoloured > 2 * limit
@@ -429,6 +431,14 @@ def test_crop_candidates_whose_colours_disagree_with_the_matched_window_are_not_
     alike = _hashed_node(1, hashes(0), warm, 0.2)
     other_colours = _hashed_node(2, hashes(0), cool, 0.2)
     greyscale = _hashed_node(3, hashes(0), cool, 0.01)
-    proposals = candidate_pairs([original, alike, other_colours, greyscale], DuplicateSettings())
+    asked = []
+
+    def stored(wanted):
+        asked.extend(node.rows[0].seq for node in wanted)
+        return [node.facts.window_colours for node in wanted]
+
+    nodes = [original, alike, other_colours, greyscale]
+    proposals = candidate_pairs(nodes, DuplicateSettings(), stored)
     crops_of_original = {b for a, b, _, crop, _, _ in proposals if crop and a == 0}
     assert crops_of_original == {1, 3}
+    assert sorted(asked) == [0, 1, 2, 3]  # only the photos some window matched

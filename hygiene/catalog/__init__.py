@@ -37,6 +37,10 @@ from hygiene.records import (
 _BUSY_TIMEOUT_S = 60.0
 
 _CONTENT_COLUMNS = ("status", "error", *FACT_FIELDS, *QUALITY_FIELDS)
+# Facts stored with the others but not read into a run's table: only the duplicate stage's
+# candidate search reads them, for the photos it needs (window_colours).
+_READ_APART = ("window_colours",)
+_RUN_FACT_FIELDS = tuple(name for name in FACT_FIELDS if name not in _READ_APART)
 
 
 class CatalogError(RuntimeError):
@@ -210,7 +214,7 @@ def record_run_files(
 
 def iter_run_rows(conn: sqlite3.Connection, run_id: str) -> Iterator[CatalogRow]:
     """The files a run saw, in discovery order, streamed (memory does not grow with the run)."""
-    content_columns = ", ".join(f"c.{name}" for name in _CONTENT_COLUMNS[2:])
+    content_columns = ", ".join(f"c.{name}" for name in (*_RUN_FACT_FIELDS, *QUALITY_FIELDS))
     query = f"""
         SELECT r.seq, r.rel_path, f.size_bytes, f.mtime_ns, f.sha256,
                COALESCE(f.status, c.status, 'skipped'),
@@ -286,11 +290,31 @@ def _message(error: str | None) -> str | None:
     return error.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def _facts(values: tuple[object, ...], thumbnail_webp: bytes = b"") -> ImageFacts:
-    count = len(FACT_FIELDS)
+def _facts(values: tuple[object, ...]) -> ImageFacts:
+    """A run table's facts: without the thumbnail and the fields read apart (left empty)."""
+    count = len(_RUN_FACT_FIELDS)
     quality = QualityMetrics(*values[count:])  # type: ignore[arg-type]
-    named = dict(zip(FACT_FIELDS, values[:count], strict=True))
-    return ImageFacts(**named, quality=quality, thumbnail_webp=thumbnail_webp)  # type: ignore[arg-type]
+    named = dict(zip(_RUN_FACT_FIELDS, values[:count], strict=True))
+    named.update(dict.fromkeys(_READ_APART, b""))
+    return ImageFacts(**named, quality=quality, thumbnail_webp=b"")  # type: ignore[arg-type]
+
+
+def window_colours(conn: sqlite3.Connection, root: Path, rel_paths: list[str]) -> dict[str, bytes]:
+    """The colour layouts (hashing.window_colours) these files were last scanned with, by
+    relative path, for those that have one."""
+    root_key = root_id(conn, root)
+    found: dict[str, bytes] = {}
+    for start in range(0, len(rel_paths), 500):
+        chunk = rel_paths[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        rows = conn.execute(
+            "SELECT f.rel_path, c.window_colours FROM files f JOIN contents c "
+            "ON c.sha256 = f.sha256 AND c.scan_key = f.scan_key "
+            f"WHERE f.root_id = ? AND f.rel_path IN ({marks}) AND c.window_colours IS NOT NULL",
+            [root_key, *(to_text(path) for path in chunk)],
+        )
+        found.update((from_text(path), layout) for path, layout in rows)
+    return found
 
 
 def pair_relation(

@@ -6,6 +6,7 @@ stage.py confirms.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +14,7 @@ import numpy as np
 from hygiene.config import DuplicateSettings
 from hygiene.duplicates.grouping import Node
 from hygiene.duplicates.nearsearch import hamming_pairs
-from hygiene.records import ImageFacts, timestamp
+from hygiene.records import timestamp
 from hygiene.scan import CENTRE_BAND_SLOT, DIHEDRAL
 from hygiene.scan.hashing import CROP_WINDOWS, LAYOUT_STEP
 
@@ -39,7 +40,13 @@ def engine_candidate_pairs(
     return list(found.values())
 
 
-def candidate_pairs(nodes: list[Node], settings: DuplicateSettings) -> list[Proposal]:
+# The colour layouts (hashing.window_colours) of these nodes, in order; b"" where unknown.
+LayoutReader = Callable[[list[Node]], list[bytes]]
+
+
+def candidate_pairs(
+    nodes: list[Node], settings: DuplicateSettings, window_colours: LayoutReader
+) -> list[Proposal]:
     """The closest proposed alignment for every pair of nodes the hash search brings together.
 
     (a, b, t, False, d): b looks like DIHEDRAL[t] of a.
@@ -62,7 +69,10 @@ def candidate_pairs(nodes: list[Node], settings: DuplicateSettings) -> list[Prop
         distance = np.bitwise_count(hashes[burst[:, 0], 0] ^ hashes[burst[:, 1], 0])
         found.append(_columns(burst[:, 0], burst[:, 1], 0, False, distance))
     crops = crop_window_matches(hashes, settings.crop_max_distance)
-    differences = layout_differences([node.facts for node in nodes], crops)
+    involved = np.unique(np.concatenate([crops.originals, crops.crops])).tolist()
+    layouts = dict(zip(involved, window_colours([nodes[i] for i in involved]), strict=True))
+    colourfulness = np.array([node.facts.colourfulness for node in nodes])
+    differences = layout_differences(crops, layouts, colourfulness)
     agree = ~(differences > settings.max_colour_difference)  # NaN: colours cannot tell
     found.append(
         _columns(crops.originals[agree], crops.crops[agree], 0, True, crops.distance[agree])
@@ -106,23 +116,31 @@ def crop_window_matches(hashes: np.ndarray, max_distance: int) -> CropMatches:
 _COLOURFUL = 0.04
 
 
-def layout_differences(facts: list[ImageFacts], matches: CropMatches) -> np.ndarray:
+def layout_differences(
+    matches: CropMatches, layouts: Mapping[int, bytes], colourfulness: np.ndarray
+) -> np.ndarray:
     """Mean chroma difference between each crop's colour layout and that of the window of its
-    original that matched (hashing.window_colours); NaN where either side is greyscale.
+    original that matched (hashing.window_colours); NaN where either side is greyscale or has
+    no layout. `layouts` holds every node the matches name; `colourfulness` is per node.
 
     pHash bits see only luminance, and a 14-bit radius over 23 windows pairs photos of the same
     layout (sky over ground) at a rate that grows with the square of the archive: 35,167 such
     pairs among 10,000 generated scenes with no duplicates in them. Their colours seldom agree.
     """
-    size = (1 + len(CROP_WINDOWS)) * 12  # the whole frame, then each window
-    known = [len(one.window_colours) == size for one in facts]
-    blank = bytes(size)
-    stored = [one.window_colours if ok else blank for one, ok in zip(facts, known, strict=True)]
-    layouts = np.frombuffer(b"".join(stored), np.int8).reshape(len(facts), -1, 12)
-    colourful = np.array([one.colourfulness >= _COLOURFUL for one in facts], bool) & known
-    original, crop = matches.originals, matches.crops
-    window_layout = layouts[original, 1 + matches.window].astype(np.int16)
-    steps = np.abs(window_layout - layouts[crop, 0]).mean(axis=1)
+    views = 1 + len(CROP_WINDOWS)  # the whole frame, then each window
+    size = views * 12
+    named = np.unique(np.concatenate([matches.originals, matches.crops]))
+    stored = [layouts[node] for node in named.tolist()]
+    known = np.array([len(layout) == size for layout in stored], bool)
+    block = b"".join(
+        layout if ok else bytes(size) for layout, ok in zip(stored, known, strict=True)
+    )
+    table = np.frombuffer(block, np.int8).reshape(len(named), views, 12)
+    colourful = known & (colourfulness[named] >= _COLOURFUL)
+    original = np.searchsorted(named, matches.originals)
+    crop = np.searchsorted(named, matches.crops)
+    window_layout = table[original, 1 + matches.window].astype(np.int16)
+    steps = np.abs(window_layout - table[crop, 0]).mean(axis=1)
     return np.where(colourful[original] & colourful[crop], steps * LAYOUT_STEP, np.nan)
 
 

@@ -69,7 +69,12 @@ def find_duplicates(
     protected = _protected_matcher(root, settings.protected_roots)
     nodes = _nodes(rows, root, settings.keeper_rules, quality, protected)
     if engine_pairs is None:
-        proposals = candidate_pairs(nodes, settings)
+
+        def window_colours(wanted: list[Node]) -> list[bytes]:
+            found = catalog.window_colours(conn, root, [node.rows[0].rel_path for node in wanted])
+            return [found.get(node.rows[0].rel_path, b"") for node in wanted]
+
+        proposals = candidate_pairs(nodes, settings, window_colours)
     else:
         proposals = engine_candidate_pairs(nodes, engine_pairs, settings)
     release_freed_memory()  # the hash search's temporaries
