@@ -6,7 +6,7 @@ candidates it saves a template search, on TUNING (where its limit is read) and H
 A photo whose whole-frame pHash is within crop_max_distance of one of another photo's 23 crop
 windows becomes a crop candidate, and each candidate costs a multi-scale template search. The
 gate drops a candidate when the colour layout of the crop (hashing.window_colours: mean chroma
-in a 2x2 grid) differs from the matched window's by more than duplicates.max_colour_difference,
+in a 4x4 grid) differs from the matched window's by more than duplicates.max_colour_difference,
 unless either photo is greyscale. This script scans the two corpora that bench/heldout.py builds
 (into their own catalog), finds every crop-window match, judges each pair the way the duplicate
 stage would (a template search on the thumbnails; two capture times are never a duplicate), and

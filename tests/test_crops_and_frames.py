@@ -395,12 +395,12 @@ def test_a_crop_shows_the_colours_of_the_window_its_hash_matched():
     assert np.isnan(grey)
 
 
-def _hashed_node(seq: int, hashes: np.ndarray, layout: np.ndarray, colourfulness: float):
-    from hygiene.scan.hashing import CROP_WINDOWS
+def _hashed_node(seq: int, hashes: np.ndarray, colour: np.ndarray, colourfulness: float):
+    from hygiene.scan.hashing import CROP_WINDOWS, LAYOUT_CELLS
 
     node = _node(seq, metrics())
-    layouts = np.zeros((1 + len(CROP_WINDOWS), 2, 2, 3), np.int8)
-    layouts[:] = layout
+    layouts = np.zeros((1 + len(CROP_WINDOWS), LAYOUT_CELLS, LAYOUT_CELLS, 3), np.int8)
+    layouts[:] = colour  # one chroma everywhere
     facts = replace(
         node.facts,
         near_hashes=hashes.tobytes(),
@@ -419,8 +419,8 @@ def test_crop_candidates_whose_colours_disagree_with_the_matched_window_are_not_
 
     rng = np.random.default_rng(7)
     matched = np.uint64(rng.integers(0, 2**63))
-    warm = np.array([[40, -20, -20]] * 2, np.int8)  # a red-brown layout
-    cool = np.array([[-20, -20, 40]] * 2, np.int8)  # a blue one
+    warm = np.array([40, -20, -20], np.int8)  # red-brown
+    cool = np.array([-20, -20, 40], np.int8)  # blue
 
     def hashes(slot: int) -> np.ndarray:
         values = rng.integers(0, 2**63, NEAR_HASH_COUNT).astype(np.uint64)

@@ -366,21 +366,21 @@ def test_hamming_search_in_small_runs_finds_the_same_pairs(monkeypatch):
     assert nearsearch._runs(np.array([5, 1, 9, 2, 2]), 6) == [(0, 2), (2, 3), (3, 5)]
 
 
-def test_window_colours_are_the_mean_chroma_of_each_quarter_of_each_view():
+def test_window_colours_are_the_mean_chroma_of_each_cell_of_each_view():
     from hygiene.scan import hashing
 
     rng = np.random.default_rng(3)
     rgb = rng.integers(0, 256, (97, 131, 3), dtype=np.uint8)
     layouts = hashing.window_colours(rgb)
+    cells = hashing.LAYOUT_CELLS
     views = [(0.0, 0.0, 1.0, 1.0), *hashing.CROP_WINDOWS]
-    assert layouts.shape == (len(views), 2, 2, 3) and layouts.dtype == np.int8
+    assert layouts.shape == (len(views), cells, cells, 3) and layouts.dtype == np.int8
     for layout, (x0, y0, x1, y1) in zip(layouts, views, strict=True):
-        left, right = round(x0 * 131), round(x1 * 131)
-        top, bottom = round(y0 * 97), round(y1 * 97)
-        columns = ((left, (left + right) // 2), ((left + right) // 2, right))
-        rows = ((top, (top + bottom) // 2), ((top + bottom) // 2, bottom))
-        for r, (a, b) in enumerate(rows):
-            for c, (d, e) in enumerate(columns):
-                mean = rgb[a:b, d:e].reshape(-1, 3).astype(np.float64).mean(axis=0)
+        columns = [round((x0 + (x1 - x0) * k / cells) * 131) for k in range(cells + 1)]
+        rows = [round((y0 + (y1 - y0) * k / cells) * 97) for k in range(cells + 1)]
+        for r in range(cells):
+            for c in range(cells):
+                block = rgb[rows[r] : rows[r + 1], columns[c] : columns[c + 1]]
+                mean = block.reshape(-1, 3).astype(np.float64).mean(axis=0)
                 expected = np.rint((mean - mean.mean()) / 2).astype(np.int8)
                 assert np.array_equal(layout[r, c], expected), (x0, y0, r, c)

@@ -16,7 +16,7 @@ from hygiene.duplicates.grouping import Node
 from hygiene.duplicates.nearsearch import hamming_pairs
 from hygiene.records import timestamp
 from hygiene.scan import CENTRE_BAND_SLOT, DIHEDRAL
-from hygiene.scan.hashing import CROP_WINDOWS, LAYOUT_STEP
+from hygiene.scan.hashing import CROP_WINDOWS, LAYOUT_CELLS, LAYOUT_STEP
 
 # a, b, transform, b is a crop of a, pHash distance, whether the distance limit applies
 Proposal = tuple[int, int, int, bool, int, bool]
@@ -127,15 +127,15 @@ def layout_differences(
     layout (sky over ground) at a rate that grows with the square of the archive: 35,167 such
     pairs among 10,000 generated scenes with no duplicates in them. Their colours seldom agree.
     """
-    views = 1 + len(CROP_WINDOWS)  # the whole frame, then each window
-    size = views * 12
+    views, cells = 1 + len(CROP_WINDOWS), LAYOUT_CELLS**2 * 3  # the whole frame, then windows
+    size = views * cells
     named = np.unique(np.concatenate([matches.originals, matches.crops]))
     stored = [layouts[node] for node in named.tolist()]
     known = np.array([len(layout) == size for layout in stored], bool)
     block = b"".join(
         layout if ok else bytes(size) for layout, ok in zip(stored, known, strict=True)
     )
-    table = np.frombuffer(block, np.int8).reshape(len(named), views, 12)
+    table = np.frombuffer(block, np.int8).reshape(len(named), views, cells)
     colourful = known & (colourfulness[named] >= _COLOURFUL)
     original = np.searchsorted(named, matches.originals)
     crop = np.searchsorted(named, matches.crops)

@@ -105,29 +105,30 @@ def near_hashes(grey: np.ndarray) -> np.ndarray:
 
 # int8 units of a colour layout: chroma (a channel less the mean of the three) reaches 2/3 of 255
 LAYOUT_STEP = 2 / 255
+LAYOUT_CELLS = 4  # a colour layout is a LAYOUT_CELLS x LAYOUT_CELLS grid of each view
 
 
 def window_colours(rgb: np.ndarray) -> np.ndarray:
     """The colour layout of the whole frame and of each CROP_WINDOW, in near_hashes' order
-    (whole first): mean chroma per cell of a 2x2 grid and per channel, int8 in LAYOUT_STEPs,
-    shape (1 + len(CROP_WINDOWS), 2, 2, 3). `rgb` is uint8, the content inside any border.
+    (whole first): mean chroma per cell of a LAYOUT_CELLS-square grid and per channel, int8 in
+    LAYOUT_STEPs, shape (1 + len(CROP_WINDOWS), LAYOUT_CELLS, LAYOUT_CELLS, 3). `rgb` is uint8,
+    the content inside any border.
 
     A crop that matches a window on its pHash (luminance) must show the window's colours too;
     the duplicate stage checks this before it spends a template search on the pair.
     """
     height, width = rgb.shape[:2]
     views = np.array([(0.0, 0.0, 1.0, 1.0), *CROP_WINDOWS])
-    # Each view's cell edges in whole pixels: left, middle, right and top, middle, bottom.
-    xs = np.rint(views[:, [0, 0, 2, 2]] * width).astype(np.int64)
-    ys = np.rint(views[:, [1, 1, 3, 3]] * height).astype(np.int64)
-    xs[:, 1] = xs[:, 2] = (xs[:, 0] + xs[:, 3]) // 2
-    ys[:, 1] = ys[:, 2] = (ys[:, 0] + ys[:, 3]) // 2
-    x0, x1 = xs[:, None, [0, 2]], xs[:, None, [1, 3]]  # (views, 1, 2): the two columns
-    y0, y1 = ys[:, [0, 2], None], ys[:, [1, 3], None]  # (views, 2, 1): the two rows
+    steps = np.arange(LAYOUT_CELLS + 1) / LAYOUT_CELLS
+    # Each view's cell edges in whole pixels, (views, LAYOUT_CELLS + 1) across and down.
+    xs = np.rint((views[:, :1] + (views[:, 2:3] - views[:, :1]) * steps) * width).astype(int)
+    ys = np.rint((views[:, 1:2] + (views[:, 3:4] - views[:, 1:2]) * steps) * height).astype(int)
+    x0, x1 = xs[:, None, :-1], xs[:, None, 1:]  # (views, 1, cells): the columns
+    y0, y1 = ys[:, :-1, None], ys[:, 1:, None]  # (views, cells, 1): the rows
     integral = cv2.integral(rgb).astype(np.int64)
     sums = integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]
     area = np.maximum((y1 - y0) * (x1 - x0), 1)[..., None]
-    means = sums / area  # (views, 2, 2, 3)
+    means = sums / area  # (views, cells, cells, 3)
     chroma = means - means.mean(axis=-1, keepdims=True)  # linear: the mean of pixels' chroma
     return np.rint(chroma / (LAYOUT_STEP * 255)).astype(np.int8)
 

@@ -52,8 +52,8 @@ from hygiene.scan.quality import (
 # no separate pHash and dHash (nothing read them; their catalog columns stay empty); 11: JPEGs
 # measured at their DCT-scaled size when it is 480-512 px, WebP thumbnails at method 1; 12:
 # thumbnails encoded at WebP method 0, colourfulness read from the thumbnail; 13: colour
-# layouts of the hashed views (window_colours).
-FEATURE_VERSION = 13
+# layouts of the hashed views (window_colours); 14: those layouts at 4x4 instead of 2x2.
+FEATURE_VERSION = 14
 _THUMBNAIL_QUALITY = 70
 
 
