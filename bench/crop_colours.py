@@ -30,10 +30,10 @@ sys.path.insert(0, str(REPO))
 from hygiene import catalog  # noqa: E402
 from hygiene.config import load_config  # noqa: E402
 from hygiene.duplicates.candidates import crop_window_matches, layout_differences  # noqa: E402
-from hygiene.duplicates.confirm import match_limits  # noqa: E402
+from hygiene.duplicates.confirm import _different_capture_times, match_limits  # noqa: E402
 from hygiene.duplicates.verify import Frame, compare, rgb_array  # noqa: E402
 from hygiene.outputs.runs import new_run_id  # noqa: E402
-from hygiene.records import ImageFacts, ImageRow  # noqa: E402
+from hygiene.records import ImageRow  # noqa: E402
 from hygiene.scan import decode_thumbnail, run_scan  # noqa: E402
 
 OUT = REPO / "bench" / "out"
@@ -85,9 +85,10 @@ def _judged(conn: sqlite3.Connection, root: Path, rows: list[ImageRow], config) 
     hashes = np.stack([np.frombuffer(f.near_hashes, np.uint64) for f in facts])
     matches = crop_window_matches(hashes, config.duplicates.crop_max_distance)
     stored = catalog.window_colours(conn, root, [row.rel_path for row in contents])
-    layouts = {index: stored.get(row.rel_path, b"") for index, row in enumerate(contents)}
     colourfulness = np.array([f.colourfulness for f in facts])
-    differences = layout_differences(matches, layouts, colourfulness)
+    differences = layout_differences(
+        matches, lambda named: [stored.get(contents[i].rel_path, b"") for i in named], colourfulness
+    )
     closest: dict[tuple[int, int], float] = {}
     for original, crop, difference in zip(
         matches.originals.tolist(), matches.crops.tolist(), differences.tolist(), strict=True
@@ -101,7 +102,8 @@ def _judged(conn: sqlite3.Connection, root: Path, rows: list[ImageRow], config) 
     for (original, crop), difference in closest.items():
         a, b = contents[original], contents[crop]
         kind = "other"
-        if a.sha256 in frames and b.sha256 in frames and not _two_exposures(a.facts, b.facts):
+        two_exposures = _different_capture_times(a.facts.taken_at, b.facts.taken_at)
+        if a.sha256 in frames and b.sha256 in frames and not two_exposures:
             found = compare(frames[a.sha256], frames[b.sha256], 0, b_is_crop_of_a=True)
             kind = "duplicate" if found.is_duplicate(limits) else "other"
         out[kind].append(None if np.isnan(difference) else round(difference, 4))
@@ -119,10 +121,6 @@ def _frames(conn: sqlite3.Connection, rows: list[ImageRow]) -> Iterator[tuple[st
             f = row.facts
             box = (f.content_left, f.content_top, f.content_right, f.content_bottom)
             yield row.sha256, Frame(rgb_array(decode_thumbnail(webp), box))
-
-
-def _two_exposures(a: ImageFacts, b: ImageFacts) -> bool:
-    return a.taken_at is not None and b.taken_at is not None and a.taken_at != b.taken_at
 
 
 def _print(results: dict[str, dict[str, list]], limit: float) -> None:

@@ -386,9 +386,10 @@ def test_a_crop_shows_the_colours_of_the_window_its_hash_matched():
         crops=np.array([1, 2, 3]),
         distance=np.zeros(3, np.int64),
     )
-    layouts = {index: one.window_colours for index, one in enumerate(facts)}
     colourfulness = np.array([one.colourfulness for one in facts])
-    same, recoloured, grey = layout_differences(matches, layouts, colourfulness)
+    same, recoloured, grey = layout_differences(
+        matches, lambda named: [facts[i].window_colours for i in named], colourfulness
+    )
     limit = 0.06  # duplicates.max_colour_difference
     assert same < limit / 5
     assert recoloured > 2 * limit

@@ -6,7 +6,7 @@ stage.py confirms.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,10 +69,10 @@ def candidate_pairs(
         distance = np.bitwise_count(hashes[burst[:, 0], 0] ^ hashes[burst[:, 1], 0])
         found.append(_columns(burst[:, 0], burst[:, 1], 0, False, distance))
     crops = crop_window_matches(hashes, settings.crop_max_distance)
-    involved = np.unique(np.concatenate([crops.originals, crops.crops])).tolist()
-    layouts = dict(zip(involved, window_colours([nodes[i] for i in involved]), strict=True))
     colourfulness = np.array([node.facts.colourfulness for node in nodes])
-    differences = layout_differences(crops, layouts, colourfulness)
+    differences = layout_differences(
+        crops, lambda named: window_colours([nodes[i] for i in named]), colourfulness
+    )
     agree = ~(differences > settings.max_colour_difference)  # NaN: colours cannot tell
     found.append(
         _columns(crops.originals[agree], crops.crops[agree], 0, True, crops.distance[agree])
@@ -117,11 +117,14 @@ _COLOURFUL = 0.04
 
 
 def layout_differences(
-    matches: CropMatches, layouts: Mapping[int, bytes], colourfulness: np.ndarray
+    matches: CropMatches,
+    layouts_of: Callable[[list[int]], list[bytes]],
+    colourfulness: np.ndarray,
 ) -> np.ndarray:
     """Mean chroma difference between each crop's colour layout and that of the window of its
     original that matched (hashing.window_colours); NaN where either side is greyscale or has
-    no layout. `layouts` holds every node the matches name; `colourfulness` is per node.
+    no layout. `layouts_of(nodes)` reads the layouts of the nodes the matches name, b"" where
+    there is none; `colourfulness` is per node.
 
     pHash bits see only luminance, and a 14-bit radius over 23 windows pairs photos of the same
     layout (sky over ground) at a rate that grows with the square of the archive: 35,167 such
@@ -130,11 +133,9 @@ def layout_differences(
     views, cells = 1 + len(CROP_WINDOWS), LAYOUT_CELLS**2 * 3  # the whole frame, then windows
     size = views * cells
     named = np.unique(np.concatenate([matches.originals, matches.crops]))
-    stored = [layouts[node] for node in named.tolist()]
+    stored = layouts_of(named.tolist())
     known = np.array([len(layout) == size for layout in stored], bool)
-    block = b"".join(
-        layout if ok else bytes(size) for layout, ok in zip(stored, known, strict=True)
-    )
+    block = b"".join(layout if len(layout) == size else bytes(size) for layout in stored)
     table = np.frombuffer(block, np.int8).reshape(len(named), views, cells)
     colourful = known & (colourfulness[named] >= _COLOURFUL)
     original = np.searchsorted(named, matches.originals)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from hygiene.scan.hashing import inside_box
 from hygiene.scan.quality import colourfulness
 
 _SIDE = 64
@@ -64,13 +65,7 @@ def rgb_array(thumbnail_rgb: np.ndarray, box: tuple[float, float, float, float])
     """Float RGB in 0..1, cropped to `box` (left, top, right, bottom as fractions): where the scan
     found the content inside any padded border, on the clean decode. A border search on the
     lossy thumbnail itself would leave a rim of a pixel or two."""
-    rgb = thumbnail_rgb.astype(np.float32) / 255.0
-    height, width = rgb.shape[:2]
-    left, top = round(box[0] * width), round(box[1] * height)
-    right, bottom = round(box[2] * width), round(box[3] * height)
-    if right - left < 8 or bottom - top < 8:
-        return rgb
-    return rgb[top:bottom, left:right]
+    return inside_box(thumbnail_rgb.astype(np.float32) / 255.0, box, min_side_px=8)
 
 
 class Frame:

@@ -86,8 +86,9 @@ _PARQUET_SCHEMA = pa.schema(
         ("mtime_ns", pa.int64()),
     ]
 )
-# Rows built, written and converted at a time: each costs about 8 KB while it is (a dict, its
-# text, its Arrow row), so this bounds the stage's working memory, not the run's length.
+# Rows built, written and converted at a time: each costs about 3 KB while it is (a dict, its
+# text, its Arrow row; on 10,000 files the traced peak fell from 80 to 57 MiB when chunks went
+# from all the rows to 2,000), so this bounds the stage's working memory, not the run's length.
 _CHUNK_ROWS = 2_000
 
 

@@ -86,6 +86,19 @@ def content_box(
     return left, top, right, bottom
 
 
+def inside_box(
+    image: np.ndarray, box: tuple[float, float, float, float], min_side_px: int
+) -> np.ndarray:
+    """`image` cropped to `box` (left, top, right, bottom as fractions of its size), or whole
+    when the box would leave a side under `min_side_px`."""
+    height, width = image.shape[:2]
+    left, top = round(box[0] * width), round(box[1] * height)
+    right, bottom = round(box[2] * width), round(box[3] * height)
+    if right - left < min_side_px or bottom - top < min_side_px:
+        return image
+    return image[top:bottom, left:right]
+
+
 def near_hashes(grey: np.ndarray) -> np.ndarray:
     """pHashes for near-duplicate search (uint64, NEAR_HASH_COUNT of them).
 

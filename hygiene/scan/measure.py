@@ -25,7 +25,13 @@ from hygiene.scan.formats import (
     describe_non_image,
     sniff_image_format,
 )
-from hygiene.scan.hashing import content_box, near_hashes, sha256_hex, window_colours
+from hygiene.scan.hashing import (
+    content_box,
+    inside_box,
+    near_hashes,
+    sha256_hex,
+    window_colours,
+)
 from hygiene.scan.imageio import (
     DecodeError,
     TooLargeToCheck,
@@ -193,6 +199,12 @@ def scan_bytes(
     thumb = downscale(small, settings.thumbnail_px)
     colour_frame = np.asarray(reduced(thumb, 64))
     content = _content(grey)
+    box = (
+        content["content_left"],
+        content["content_top"],
+        content["content_right"],
+        content["content_bottom"],
+    )
     facts = ImageFacts(
         format=decoded.format,
         width=decoded.width,
@@ -203,7 +215,7 @@ def scan_bytes(
         pixel_sha256=None,  # full-resolution pixel hashes are computed by the duplicate stage,
         # and only for the few files whose grouping needs one
         near_hashes=near_hashes(grey).tobytes(),
-        window_colours=window_colours(_inside(colour_frame, content)).tobytes(),
+        window_colours=window_colours(inside_box(colour_frame, box, min_side_px=2)).tobytes(),
         colourfulness=colourfulness(colour_frame.astype(np.float32) / 255.0),
         **content,
         quality=measure(grey),
@@ -232,16 +244,6 @@ def _content(grey: np.ndarray) -> dict[str, float]:
         "content_right": right / width,
         "content_bottom": bottom / height,
     }
-
-
-def _inside(rgb: np.ndarray, content: dict[str, float]) -> np.ndarray:
-    """The part of `rgb` inside the content box (what the hashes' windows are fractions of)."""
-    height, width = rgb.shape[:2]
-    left, right = round(content["content_left"] * width), round(content["content_right"] * width)
-    top, bottom = round(content["content_top"] * height), round(content["content_bottom"] * height)
-    if right - left < 2 or bottom - top < 2:
-        return rgb
-    return rgb[top:bottom, left:right]
 
 
 def _empty_file(extension: str) -> FileVerdict:
