@@ -43,3 +43,25 @@ def test_an_older_catalog_is_upgraded_in_place(tmp_path):
     assert catalog.pair_relation(conn, "a", "b", "k") is None  # no residual: judged again
     catalog.record_pair_relation(conn, "a", "b", "k", "near", 0.01)
     assert catalog.pair_relation(conn, "a", "b", "k") == ("near", 0.01)
+
+
+def test_only_the_latest_few_candidate_sets_are_kept(tmp_path, monkeypatch):
+    conn = catalog.open_catalog(tmp_path / "c.sqlite")
+    clock = iter(range(100))
+    monkeypatch.setattr(catalog.time, "time", lambda: float(next(clock)))
+    for number in range(catalog._CANDIDATE_SETS_KEPT + 2):
+        catalog.record_candidate_set(conn, f"key{number}", bytes([number]))
+    kept = catalog._CANDIDATE_SETS_KEPT
+    assert catalog.candidate_set(conn, "key0") is None
+    assert catalog.candidate_set(conn, "key1") is None
+    assert catalog.candidate_set(conn, f"key{kept + 1}") == bytes([kept + 1])
+    stored = conn.execute("SELECT count(*) FROM candidate_sets").fetchone()[0]
+    assert stored == kept
+
+
+def test_proposals_survive_the_round_trip_through_the_catalog():
+    from hygiene.duplicates.candidates import proposals_from_bytes, proposals_to_bytes
+
+    proposals = [(0, 5, 3, False, 7, True), (2, 1, 0, True, 14, False)]
+    assert proposals_from_bytes(proposals_to_bytes(proposals)) == proposals
+    assert proposals_from_bytes(proposals_to_bytes([])) == []

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hygiene.demo import samples
-from hygiene.scan.discover import iter_files
+from hygiene.scan.discover import count_files, iter_files
 
 
 def walk(root: Path) -> list:
@@ -54,6 +54,19 @@ def test_symlink_loops_and_links_out_of_root_are_not_followed(tmp_path):
     assert entries["out"].skip_reason == "symbolic link (not followed)"
     assert entries["link.jpg"].skip_reason == "symbolic link (not followed)"
     assert not any("secret" in path for path in entries)
+
+
+def test_the_progress_count_is_the_number_of_entries_the_walk_yields(tmp_path):
+    """count_files skips the stat calls, so links, special files and hidden files must still
+    count as the walk reports them."""
+    root = tmp_path / "root"
+    make_tree(root)
+    (root / "c" / "loop").symlink_to(root)
+    (root / "link.jpg").symlink_to(root / "a.jpg")
+    os.mkfifo(root / "pipe.jpg")
+    (root / ".hidden.jpg").write_bytes(b"x")
+    counted = count_files(root, exclude=("Backups/**",), quarantine_dir="_quarantine")
+    assert counted == len(walk(root)) == 9
 
 
 def test_special_files_are_skipped_not_opened(tmp_path):

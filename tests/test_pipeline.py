@@ -181,7 +181,8 @@ def test_a_later_run_links_the_thumbnails_an_earlier_run_beside_it_wrote(tmp_pat
     assert sorted(p.name for p in second.iterdir()) == names
     for name in names[2:]:  # the same file, not a copy
         assert (second / name).stat().st_ino == (first / name).stat().st_ino
-    # an earlier file that changed, or is a link, is not taken: the catalog's bytes are written
+    # an earlier file of another size (cut short, replaced) or a link is not taken: the
+    # catalog's bytes are written
     for name in names[:2]:
         written = second / name
         assert not written.is_symlink() and written.stat().st_nlink == 1
@@ -213,3 +214,48 @@ def test_tables_written_a_few_rows_at_a_time_are_the_tables_written_at_once(tmp_
     assert rows and [p.read_bytes() for p in rows] == [
         (whole / "data" / p.name).read_bytes() for p in rows
     ]
+
+
+def test_a_rerun_over_the_same_photos_reuses_the_candidate_search(tmp_path, monkeypatch):
+    """The hash search's candidate pairs are kept in the catalog under a digest of what the
+    search reads: the same photos and settings skip it with the same outcome; another photo or
+    setting searches again."""
+    import dataclasses
+
+    from hygiene.demo import samples
+    from hygiene.duplicates import stage
+
+    root = tmp_path / "archive"
+    build_sample_archive(root, seed=3, photos=3, scale=0.3)
+    searches: list[int] = []
+
+    def counted(*args, **kwargs):
+        searches.append(1)
+        return candidate_pairs(*args, **kwargs)
+
+    candidate_pairs = stage.candidate_pairs
+    monkeypatch.setattr(stage, "candidate_pairs", counted)
+
+    def once(name: str, config: Config) -> Path:
+        result = run(
+            root, config, out=tmp_path / name, catalog_path=tmp_path / "c.sqlite", categorize=False
+        )
+        return result.folder
+
+    first = once("first", Config())
+    second = once("second", Config())
+    assert len(searches) == 1
+    for name in ("duplicates.csv", "similar.csv"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    assert _csv(first / "duplicates.csv")  # the sample archive has duplicates to find
+
+    (root / "new.jpg").write_bytes(samples.jpeg_bytes(samples.photo(99, 320, 240)))
+    once("third", Config())
+    assert len(searches) == 2
+
+    defaults = Config()
+    narrower = dataclasses.replace(
+        defaults, duplicates=dataclasses.replace(defaults.duplicates, crop_max_distance=10)
+    )
+    once("fourth", narrower)
+    assert len(searches) == 3

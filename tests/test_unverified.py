@@ -173,7 +173,8 @@ def test_timed_out_and_crashed_files_are_unverified_and_tried_again(tmp_path, mo
         stats = scan_stage.run_scan(
             root, config, conn, run_id, catalog_path, _NoProgress(), workers=2
         )
-        rows = {r.rel_path: (r.status, r.error) for r in catalog.iter_run_rows(conn, run_id)}
+        table = catalog.read_run_table(conn, run_id)
+        rows = dict(zip(table.rel_path, zip(table.status, table.error, strict=True), strict=True))
         return stats, rows
 
     monkeypatch.setattr(scan_stage, "scan_file", hang_or_crash)
@@ -206,9 +207,13 @@ def test_worker_failure_is_stored_as_unverified_and_never_cached(tmp_path):
         "not checked: decoding timed out after 60 s (raise scan.file_timeout_s to check it)",
     )
     assert (stats.unverified, stats.worker_failures) == (1, 1)
-    assert not catalog.is_unchanged(conn, root_key, entry, "key")
+    assert catalog.unchanged_paths(conn, root_key, [entry], "key") == set()
     scan_stage._store(conn, root_key, entry, "key", scan_stage.FileVerdict("corrupt", "x"), stats)
-    assert catalog.is_unchanged(conn, root_key, entry, "key")  # a real verdict is kept
+    # a real verdict is kept, for this size and mtime only
+    assert catalog.unchanged_paths(conn, root_key, [entry], "key") == {"hang.jpg"}
+    touched = FileEntry("hang.jpg", 1234, 5679)
+    assert catalog.unchanged_paths(conn, root_key, [touched], "key") == set()
+    assert catalog.unchanged_paths(conn, root_key, [entry], "other key") == set()
     conn.close()
 
 

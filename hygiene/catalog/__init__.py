@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +33,8 @@ from hygiene.records import (
 )
 
 _BUSY_TIMEOUT_S = 60.0
+_CANDIDATE_SETS_KEPT = 4
+_IN_LIST_ROWS = 500  # values bound in one IN (...) list (SQLite allows 32,766 since 3.32)
 
 _CONTENT_COLUMNS = ("status", "error", *FACT_FIELDS, *QUALITY_FIELDS)
 # Facts stored with the others but not read into a run's table: only the duplicate stage's
@@ -45,20 +45,6 @@ _RUN_FACT_FIELDS = tuple(name for name in FACT_FIELDS if name not in _READ_APART
 
 class CatalogError(RuntimeError):
     """The catalog cannot be used (newer schema, unreadable file); str() says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class CatalogRow:
-    """One file of a run, joined with its content result, in discovery order."""
-
-    seq: int
-    rel_path: str
-    size_bytes: int
-    mtime_ns: int
-    sha256: str | None
-    status: str
-    error: str | None
-    facts: ImageFacts | None  # for readable images; thumbnail_webp is left empty
 
 
 def open_catalog(path: Path) -> sqlite3.Connection:
@@ -130,22 +116,34 @@ def root_id(conn: sqlite3.Connection, root: Path) -> int:
     return conn.execute("SELECT root_id FROM roots WHERE path = ?", (path,)).fetchone()[0]
 
 
-def is_unchanged(conn: sqlite3.Connection, root: int, entry: FileEntry, scan_key: str) -> bool:
-    """True when this path was scanned before with the same size, mtime and scan settings.
+def unchanged_paths(
+    conn: sqlite3.Connection, root: int, entries: Sequence[FileEntry], scan_key: str
+) -> set[str]:
+    """The rel_paths among `entries` scanned before with the same size, mtime and scan settings.
 
     A file left `unverified` (over a cap, timed out, crashed its worker) was not checked: it is
-    never unchanged, so every run tries it again."""
-    row = conn.execute(
-        """SELECT CASE WHEN f.status = 'unverified' THEN 0
-                  ELSE f.status IS NOT NULL OR EXISTS (
-                      SELECT 1 FROM contents c
-                      WHERE c.sha256 = f.sha256 AND c.scan_key = f.scan_key) END
-           FROM files f
-           WHERE f.root_id = ? AND f.rel_path = ? AND f.size_bytes = ? AND f.mtime_ns = ?
-             AND f.scan_key = ?""",
-        (root, to_text(entry.rel_path), entry.size_bytes, entry.mtime_ns, scan_key),
-    ).fetchone()
-    return bool(row and row[0])
+    never unchanged, so every run tries it again. A file without a status has a contents row
+    under its scan key: the scan stores both in one transaction, or the worker found the content
+    already stored, and contents rows are never deleted. Looking that row up again cost 17 us a
+    file on 30,000 files, most of a cached re-run's scan stage, and so did one query a file."""
+    wanted = {to_text(entry.rel_path): entry for entry in entries}
+    texts = list(wanted)
+    unchanged: set[str] = set()
+    for start in range(0, len(texts), _IN_LIST_ROWS):
+        chunk = texts[start : start + _IN_LIST_ROWS]
+        rows = conn.execute(
+            f"""SELECT rel_path, size_bytes, mtime_ns,
+                      COALESCE(status != 'unverified', sha256 IS NOT NULL)
+               FROM files
+               WHERE root_id = ? AND scan_key = ?
+                 AND rel_path IN ({", ".join("?" * len(chunk))})""",
+            [root, scan_key, *chunk],
+        )
+        for text, size_bytes, mtime_ns, known in rows:
+            entry = wanted[text]
+            if known and entry.size_bytes == size_bytes and entry.mtime_ns == mtime_ns:
+                unchanged.add(entry.rel_path)
+    return unchanged
 
 
 def has_content(conn: sqlite3.Connection, sha256: str, scan_key: str) -> bool:
@@ -212,42 +210,53 @@ def record_run_files(
     )
 
 
-def iter_run_rows(conn: sqlite3.Connection, run_id: str) -> Iterator[CatalogRow]:
-    """The files a run saw, in discovery order, streamed (memory does not grow with the run)."""
-    content_columns = ", ".join(f"c.{name}" for name in (*_RUN_FACT_FIELDS, *QUALITY_FIELDS))
-    query = f"""
-        SELECT r.seq, r.rel_path, f.size_bytes, f.mtime_ns, f.sha256,
-               COALESCE(f.status, c.status, 'skipped'),
-               COALESCE(f.error, c.error), {content_columns}
-        FROM run_files r
-        LEFT JOIN files f ON f.root_id = r.root_id AND f.rel_path = r.rel_path
-        LEFT JOIN contents c ON c.sha256 = f.sha256 AND c.scan_key = f.scan_key
-                             AND f.status IS NULL
-        WHERE r.run_id = ?
-        ORDER BY r.seq"""
-    with closing(conn.execute(query, (run_id,))) as cursor:
-        while batch := cursor.fetchmany(2000):
-            for row in batch:
-                facts = _facts(row[7:]) if row[5] in READABLE else None
-                yield CatalogRow(row[0], from_text(row[1]), *row[2:7], facts=facts)
-
-
 def read_run_table(conn: sqlite3.Connection, run_id: str) -> RunTable:
-    """The files a run saw, as columns (read once after the scan; see RunTable)."""
+    """The files a run saw, as columns in discovery order (read once after the scan; see
+    RunTable).
+
+    The content rows are read in sha256 order, apart from the files: looked up in discovery
+    order they are scattered over the catalog, and reading them so took twice as long (0.70
+    against 0.35 s on 30,000 files). Files with the same content share one ImageFacts.
+    """
+    files = conn.execute(
+        """SELECT r.seq, r.rel_path, f.size_bytes, f.mtime_ns, f.sha256, f.scan_key,
+                  f.status, f.error
+           FROM run_files r
+           LEFT JOIN files f ON f.root_id = r.root_id AND f.rel_path = r.rel_path
+           WHERE r.run_id = ?
+           ORDER BY r.seq""",
+        (run_id,),
+    ).fetchall()
+    scanned: dict[str, set[str]] = {}  # scan_key -> sha256s whose content row is wanted
+    for *_, sha, scan_key, status, _ in files:
+        if status is None and sha is not None:
+            scanned.setdefault(scan_key, set()).add(sha)
+    contents = {
+        (scan_key, sha): found
+        for scan_key, shas in scanned.items()
+        for sha, found in _content_results(conn, scan_key, shas)
+    }
     seq, rel_path, size_bytes, mtime_ns = [], [], [], []
     sha256: list[str | None] = []
     status: list[str] = []
     error: list[str | None] = []
     facts: list[ImageFacts | None] = []
-    for row in iter_run_rows(conn, run_id):
-        seq.append(row.seq)
-        rel_path.append(row.rel_path)
-        size_bytes.append(row.size_bytes)
-        mtime_ns.append(row.mtime_ns)
-        sha256.append(row.sha256)
-        status.append(row.status)
-        error.append(row.error)
-        facts.append(row.facts)
+    for row_seq, text, size, mtime, sha, scan_key, file_status, file_error in files:
+        content_status, content_error, content_facts = (
+            contents.get((scan_key, sha), (None, None, None))
+            if file_status is None
+            else (None, None, None)
+        )
+        row_status = file_status or content_status or "skipped"
+        seq.append(row_seq)
+        rel_path.append(from_text(text))
+        size_bytes.append(size)
+        mtime_ns.append(mtime)
+        sha256.append(sha)
+        status.append(row_status)
+        error.append(file_error if file_error is not None else content_error)
+        facts.append(content_facts if row_status in READABLE else None)
+    del files, contents
     quality = {
         name: np.array(
             [getattr(f.quality, name) if f is not None else np.nan for f in facts], np.float64
@@ -265,6 +274,25 @@ def read_run_table(conn: sqlite3.Connection, run_id: str) -> RunTable:
         facts,
         quality,
     )
+
+
+def _content_results(
+    conn: sqlite3.Connection, scan_key: str, sha256s: Iterable[str]
+) -> Iterator[tuple[str, tuple[str, str | None, ImageFacts | None]]]:
+    """(sha256, (status, error, facts)) of stored scan results, in sha256 order; facts are None
+    where the content is not a readable image."""
+    columns = ", ".join((*_RUN_FACT_FIELDS, *QUALITY_FIELDS))
+    ordered = sorted(sha256s)
+    for start in range(0, len(ordered), _IN_LIST_ROWS):
+        chunk = ordered[start : start + _IN_LIST_ROWS]
+        marks = ", ".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT sha256, status, error, {columns} FROM contents "
+            f"WHERE scan_key = ? AND sha256 IN ({marks}) ORDER BY sha256",
+            [scan_key, *chunk],
+        )
+        for sha, status, error, *values in rows:
+            yield sha, (status, error, _facts(tuple(values)) if status in READABLE else None)
 
 
 def mtimes_for_root(conn: sqlite3.Connection, root: str) -> dict[str, int]:
@@ -304,8 +332,8 @@ def window_colours(conn: sqlite3.Connection, root: Path, rel_paths: list[str]) -
     relative path, for those that have one."""
     root_key = root_id(conn, root)
     found: dict[str, bytes] = {}
-    for start in range(0, len(rel_paths), 500):
-        chunk = rel_paths[start : start + 500]
+    for start in range(0, len(rel_paths), _IN_LIST_ROWS):
+        chunk = rel_paths[start : start + _IN_LIST_ROWS]
         marks = ", ".join("?" * len(chunk))
         rows = conn.execute(
             "SELECT f.rel_path, c.window_colours FROM files f JOIN contents c "
@@ -346,8 +374,8 @@ def record_pair_relation(
 
 def embeddings(conn: sqlite3.Connection, model_id: str, sha256s: list[str]) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
-    for start in range(0, len(sha256s), 500):
-        chunk = sha256s[start : start + 500]
+    for start in range(0, len(sha256s), _IN_LIST_ROWS):
+        chunk = sha256s[start : start + _IN_LIST_ROWS]
         marks = ", ".join("?" * len(chunk))
         found.update(
             conn.execute(
@@ -426,6 +454,59 @@ def forget_run(conn: sqlite3.Connection, run_id: str) -> None:
     conn.execute("DELETE FROM run_files WHERE run_id = ?", (run_id,))
 
 
+def scan_keys(conn: sqlite3.Connection, root: Path) -> list[str]:
+    """The scan keys (scan settings) the files under `root` were last scanned with, sorted."""
+    rows = conn.execute(
+        "SELECT DISTINCT scan_key FROM files WHERE root_id = ? ORDER BY scan_key",
+        (root_id(conn, root),),
+    )
+    return [key for (key,) in rows]
+
+
+def candidate_set(conn: sqlite3.Connection, inputs_key: str) -> bytes | None:
+    """The stored candidate pairs (an opaque blob) of a duplicate search, if any."""
+    row = conn.execute(
+        "SELECT proposals FROM candidate_sets WHERE inputs_key = ?", (inputs_key,)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def record_candidate_set(conn: sqlite3.Connection, inputs_key: str, proposals: bytes) -> None:
+    """Keep a search's candidate pairs, and only the latest few searches (a catalog may hold
+    several roots, each searched on its own)."""
+    conn.execute(
+        "INSERT OR REPLACE INTO candidate_sets (inputs_key, stored_at, proposals) VALUES (?, ?, ?)",
+        (inputs_key, time.time(), proposals),
+    )
+    conn.execute(
+        "DELETE FROM candidate_sets WHERE inputs_key NOT IN "
+        "(SELECT inputs_key FROM candidate_sets ORDER BY stored_at DESC LIMIT ?)",
+        (_CANDIDATE_SETS_KEPT,),
+    )
+
+
 def thumbnail(conn: sqlite3.Connection, sha256: str) -> bytes | None:
     row = conn.execute("SELECT webp FROM thumbnails WHERE sha256 = ?", (sha256,)).fetchone()
     return row[0] if row else None
+
+
+def thumbnail_sizes(conn: sqlite3.Connection, sha256s: Iterable[str]) -> Iterator[tuple[str, int]]:
+    """(sha256, bytes) of the stored thumbnails of these contents, in sha256 order; the blobs
+    themselves are not read."""
+    yield from _by_sha(conn, "SELECT sha256, length(webp) FROM thumbnails", sha256s)
+
+
+def thumbnails(conn: sqlite3.Connection, sha256s: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+    """(sha256, WebP bytes) of the stored thumbnails of these contents, in sha256 order."""
+    yield from _by_sha(conn, "SELECT sha256, webp FROM thumbnails", sha256s)
+
+
+def _by_sha(conn: sqlite3.Connection, select: str, sha256s: Iterable[str]) -> Iterator[tuple]:
+    """Rows of `select` (a query on a table keyed by sha256) for these sha256s, asked in sorted
+    chunks: in key order the B-tree pages are read one after another, not at random, which made
+    reading 30,000 thumbnails 3.5x quicker than one lookup each in discovery order."""
+    ordered = sorted(set(sha256s))
+    for start in range(0, len(ordered), _IN_LIST_ROWS):
+        chunk = ordered[start : start + _IN_LIST_ROWS]
+        marks = ", ".join("?" * len(chunk))
+        yield from conn.execute(f"{select} WHERE sha256 IN ({marks}) ORDER BY sha256", chunk)

@@ -3,7 +3,7 @@ version N gets migrations N+1.. applied in one transaction (see hygiene.catalog.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # The quality columns migration 1 creates, frozen: later fields come with their own migration.
 _QUALITY_FIELDS_V1 = (
@@ -129,5 +129,15 @@ MIGRATIONS: dict[int, str] = {
     """,
     9: """
     ALTER TABLE contents ADD COLUMN window_colours BLOB;
+    """,
+    10: """
+    -- the duplicate stage's candidate pairs for a set of photos, keyed by a digest of everything
+    -- the search reads (duplicates.candidates.candidates_key): a re-run over unchanged photos
+    -- skips the search
+    CREATE TABLE candidate_sets (
+        inputs_key TEXT PRIMARY KEY,
+        stored_at REAL NOT NULL,
+        proposals BLOB NOT NULL
+    ) WITHOUT ROWID;
     """,
 }

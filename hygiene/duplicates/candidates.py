@@ -6,7 +6,8 @@ stage.py confirms.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +39,40 @@ def engine_candidate_pairs(
             distance = int(np.bitwise_count(hashes[a] ^ hashes[b]))
             found[(min(a, b), max(a, b))] = (a, b, 0, False, distance, False)
     return list(found.values())
+
+
+_CANDIDATES_VERSION = 1  # raise when candidate_pairs proposes differently from the same inputs
+
+
+def candidates_key(nodes: list[Node], settings: DuplicateSettings, scan_keys: Iterable[str]) -> str:
+    """A digest of everything candidate_pairs reads, in node order: equal keys, equal pairs.
+
+    The colour layouts are not read for it: they come from the same thumbnail as colourfulness,
+    under the same scan settings (`scan_keys`), so a content whose layouts changed changed those.
+    """
+    digest = hashlib.blake2b(digest_size=20)
+    searched = (
+        settings.near_max_distance,
+        settings.crop_max_distance,
+        settings.max_colour_difference,
+        settings.similar_max_seconds,
+    )
+    digest.update(repr((_CANDIDATES_VERSION, sorted(scan_keys), searched)).encode())
+    for node in nodes:
+        facts = node.facts
+        read = (facts.taken_at, facts.colourfulness, facts.width, facts.height)
+        digest.update(node.hashes.tobytes())
+        digest.update(repr(read).encode())
+    return digest.hexdigest()
+
+
+def proposals_to_bytes(proposals: list[Proposal]) -> bytes:
+    return np.array(proposals, np.int64).reshape(-1, 6).tobytes()
+
+
+def proposals_from_bytes(stored: bytes) -> list[Proposal]:
+    table = np.frombuffer(stored, np.int64).reshape(-1, 6)
+    return [(a, b, t, bool(c), d, bool(h)) for a, b, t, c, d, h in table.tolist()]
 
 
 # The colour layouts (hashing.window_colours) of these nodes, in order; b"" where unknown.

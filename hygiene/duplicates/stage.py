@@ -19,7 +19,13 @@ import numpy as np
 
 from hygiene import catalog
 from hygiene.config import DuplicateSettings, QualityThresholds
-from hygiene.duplicates.candidates import candidate_pairs, engine_candidate_pairs
+from hygiene.duplicates.candidates import (
+    candidate_pairs,
+    candidates_key,
+    engine_candidate_pairs,
+    proposals_from_bytes,
+    proposals_to_bytes,
+)
 from hygiene.duplicates.confirm import ConfirmSettings, Thumbnails, confirmed_edges, match_limits
 from hygiene.duplicates.grouping import (
     DuplicateGroup,
@@ -74,7 +80,13 @@ def find_duplicates(
             found = catalog.window_colours(conn, root, [node.rows[0].rel_path for node in wanted])
             return [found.get(node.rows[0].rel_path, b"") for node in wanted]
 
-        proposals = candidate_pairs(nodes, settings, window_colours)
+        inputs_key = candidates_key(nodes, settings, catalog.scan_keys(conn, root))
+        stored = catalog.candidate_set(conn, inputs_key)
+        if stored is not None:
+            proposals = proposals_from_bytes(stored)
+        else:
+            proposals = candidate_pairs(nodes, settings, window_colours)
+            catalog.record_candidate_set(conn, inputs_key, proposals_to_bytes(proposals))
     else:
         proposals = engine_candidate_pairs(nodes, engine_pairs, settings)
     release_freed_memory()  # the hash search's temporaries

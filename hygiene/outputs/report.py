@@ -133,18 +133,25 @@ def _write_thumbnails(conn: sqlite3.Connection, folder: Path, images: pa.Table) 
     """One file per readable image, named by its content. Where the latest earlier run folder
     beside this one holds the same file, it is hard-linked instead of written: a link costs a
     tenth of writing a small file (0.02 against 0.24 ms here), which is most of a cached
-    re-run's report, and runs of one archive then share their thumbnails' disk space."""
+    re-run's report, and runs of one archive then share their thumbnails' disk space. A name
+    already in the folder (a file, a link, anything) is left as it is."""
     earlier = _earlier_thumbnails(folder.parent)
     folder.mkdir(exist_ok=True)
+    present = set(os.listdir(folder))
     statuses = images.column("status").to_pylist()
     shas = images.column("sha256").to_pylist()
-    readable = {sha for sha, status in zip(shas, statuses, strict=True) if status in READABLE}
-    for sha in readable - {""}:
-        target = folder / f"{sha}.webp"
-        if target.exists() or (webp := catalog.thumbnail(conn, sha)) is None:
-            continue
-        if earlier is None or not _linked(earlier / target.name, target, webp):
-            target.write_bytes(webp)
+    wanted = {
+        sha
+        for sha, status in zip(shas, statuses, strict=True)
+        if status in READABLE and sha and f"{sha}.webp" not in present
+    }
+    if earlier is not None:
+        for sha, size in catalog.thumbnail_sizes(conn, wanted):
+            name = f"{sha}.webp"
+            if _linked(earlier / name, folder / name, size):
+                wanted.discard(sha)
+    for sha, webp in catalog.thumbnails(conn, wanted):
+        (folder / f"{sha}.webp").write_bytes(webp)
 
 
 def _earlier_thumbnails(run_dir: Path) -> Path | None:
@@ -166,10 +173,16 @@ def _earlier_thumbnails(run_dir: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def _linked(source: Path, target: Path, webp: bytes) -> bool:
-    """Hard-link `source` as `target` when it is a plain file holding exactly `webp`."""
+def _linked(source: Path, target: Path, size: int) -> bool:
+    """Hard-link `source` as `target` when it is a plain file of `size` bytes.
+
+    Its name is the sha256 of the photo it shows, so it shows the same picture; the size must
+    match the stored thumbnail's so that a truncated file, or one made under other thumbnail
+    settings, is written again. Reading every earlier file to compare its bytes cost more than
+    linking it."""
     try:
-        if not stat.S_ISREG(source.lstat().st_mode) or source.read_bytes() != webp:
+        info = source.lstat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size != size:
             return False
         os.link(source, target)
     except OSError:  # missing, another file system, or no hard links there: write it instead

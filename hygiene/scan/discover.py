@@ -18,12 +18,29 @@ def iter_files(root: Path, *, exclude: tuple[str, ...], quarantine_dir: str) -> 
     followed (so loops cannot trap the walk and nothing outside `root` is read); they are
     reported as skipped, as are unreadable directories and special files.
     """
+    for rel_path, entry, error in _listing(root, exclude, quarantine_dir):
+        if entry is None:
+            yield FileEntry(rel_path=rel_path, size_bytes=0, mtime_ns=0, skip_reason=error)
+        else:
+            yield _file_entry(entry, rel_path)
+
+
+def count_files(root: Path, *, exclude: tuple[str, ...], quarantine_dir: str) -> int:
+    """How many entries iter_files will yield, without a stat call for each (for progress)."""
+    return sum(1 for _ in _listing(root, exclude, quarantine_dir))
+
+
+def _listing(
+    root: Path, exclude: tuple[str, ...], quarantine_dir: str
+) -> Iterator[tuple[str, os.DirEntry[str] | None, str | None]]:
+    """(rel_path, entry, None) for each file, (rel_dir + "/", None, why) for an unreadable
+    directory."""
     stack: list[str] = [""]
     while stack:
         rel_dir = stack.pop()
         entries, error = _list_directory(root, rel_dir)
         if error is not None:
-            yield FileEntry(rel_path=rel_dir + "/", size_bytes=0, mtime_ns=0, skip_reason=error)
+            yield rel_dir + "/", None, error
             continue
         subdirs: list[str] = []
         for entry in entries:
@@ -34,7 +51,7 @@ def iter_files(root: Path, *, exclude: tuple[str, ...], quarantine_dir: str) -> 
                 if not entry.name.startswith(".") and entry.name != quarantine_dir:
                     subdirs.append(rel_path)
                 continue
-            yield _file_entry(entry, rel_path)
+            yield rel_path, entry, None
         stack.extend(reversed(subdirs))
 
 

@@ -17,12 +17,13 @@ from typing import Protocol
 from hygiene import catalog
 from hygiene.config import Config
 from hygiene.records import FileEntry, ScanOutcome
-from hygiene.scan.discover import iter_files
+from hygiene.scan.discover import count_files, iter_files
 from hygiene.scan.measure import FileVerdict, KnownContent, WorkerSettings, init_worker, scan_file
 from hygiene.workers import SupervisedPool, WorkerFailure, set_preload
 
 _COMMIT_EVERY_S = 0.5
 _COMMIT_EVERY_ROWS = 500
+_CHECK_CHUNK_FILES = 500  # files listed and looked up in the catalog at a time
 
 
 class ProgressSink(Protocol):
@@ -118,32 +119,45 @@ def run_scan(
     stats = ScanStats()
     settings = worker_settings(root, config, catalog_path)
     root_key = catalog.root_id(conn, root)
-    progress.start(sum(1 for _ in _walk(root, config)))
+    progress.start(
+        count_files(root, exclude=config.scan.exclude, quarantine_dir=config.scan.quarantine_dir)
+    )
     writer = _BatchedWriter(conn)
 
     def files_to_decode() -> Iterator[FileEntry]:
-        for seq, entry in enumerate(_walk(root, config)):
+        walk = enumerate(_walk(root, config))
+        while chunk := list(itertools.islice(walk, _CHECK_CHUNK_FILES)):
             writer.begin()
-            catalog.record_run_files(conn, run_id, root_key, [(seq, entry.rel_path)])
-            stats.files_seen += 1
-            if entry.skip_reason is not None:
-                catalog.record_file(
-                    conn,
-                    root_key,
-                    entry,
-                    settings.scan_key,
-                    sha256=None,
-                    status="skipped",
-                    error=entry.skip_reason,
+            catalog.record_run_files(conn, run_id, root_key, [(s, e.rel_path) for s, e in chunk])
+            entries = [entry for _, entry in chunk]
+            unchanged = (
+                set()
+                if rescan
+                else catalog.unchanged_paths(
+                    conn, root_key, [e for e in entries if e.skip_reason is None], settings.scan_key
                 )
-                stats.skipped_early += 1
-                progress.advance()
-            elif not rescan and catalog.is_unchanged(conn, root_key, entry, settings.scan_key):
-                stats.cached_by_path += 1
-                progress.advance()
-            else:
-                yield entry
-            writer.wrote()
+            )
+            for entry in entries:
+                writer.begin()
+                stats.files_seen += 1
+                if entry.skip_reason is not None:
+                    catalog.record_file(
+                        conn,
+                        root_key,
+                        entry,
+                        settings.scan_key,
+                        sha256=None,
+                        status="skipped",
+                        error=entry.skip_reason,
+                    )
+                    stats.skipped_early += 1
+                    progress.advance()
+                elif entry.rel_path in unchanged:
+                    stats.cached_by_path += 1
+                    progress.advance()
+                else:
+                    yield entry
+                writer.wrote()
 
     pending = files_to_decode()
     try:
