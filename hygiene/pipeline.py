@@ -383,9 +383,9 @@ def make_plan(
     )
     seqs = table.seq.tolist()
     fingerprints = {
-        seq: Fingerprint(int(size), int(mtime), sha)
+        seq: Fingerprint(size, mtime, sha)
         for seq, size, mtime, sha in zip(
-            seqs, table.size_bytes, table.mtime_ns, table.sha256, strict=True
+            seqs, table.size_bytes.tolist(), table.mtime_ns.tolist(), table.sha256, strict=True
         )
         if sha is not None
     }
@@ -393,8 +393,9 @@ def make_plan(
     members = duplicates.members_by_seq()
     keeper_of = {m.seq: g.keeper_seq for g in duplicates.groups for m in g.members}
     labels = categories.by_seq if categories is not None else {}
+    flag_lists = {name: column.tolist() for name, column in flags.items()}
     raised = [
-        tuple(name for name, column in flags.items() if column[index])
+        tuple(name for name, column in flag_lists.items() if column[index])
         for index in range(len(table))
     ]
     inputs = []

@@ -40,7 +40,8 @@ _CONTENT_COLUMNS = ("status", "error", *FACT_FIELDS, *QUALITY_FIELDS)
 # Facts stored with the others but not read into a run's table: only the duplicate stage's
 # candidate search reads them, for the photos it needs (window_colours).
 _READ_APART = ("window_colours",)
-_RUN_FACT_FIELDS = tuple(name for name in FACT_FIELDS if name not in _READ_APART)
+# A run table's fact columns in ImageFacts order; those read apart come back empty (X'' is b"").
+_RUN_FACT_COLUMNS = tuple("X''" if name in _READ_APART else name for name in FACT_FIELDS)
 
 
 class CatalogError(RuntimeError):
@@ -281,7 +282,7 @@ def _content_results(
 ) -> Iterator[tuple[str, tuple[str, str | None, ImageFacts | None]]]:
     """(sha256, (status, error, facts)) of stored scan results, in sha256 order; facts are None
     where the content is not a readable image."""
-    columns = ", ".join((*_RUN_FACT_FIELDS, *QUALITY_FIELDS))
+    columns = ", ".join((*_RUN_FACT_COLUMNS, *QUALITY_FIELDS))
     ordered = sorted(sha256s)
     for start in range(0, len(ordered), _IN_LIST_ROWS):
         chunk = ordered[start : start + _IN_LIST_ROWS]
@@ -292,7 +293,7 @@ def _content_results(
             [scan_key, *chunk],
         )
         for sha, status, error, *values in rows:
-            yield sha, (status, error, _facts(tuple(values)) if status in READABLE else None)
+            yield sha, (status, error, _facts(values) if status in READABLE else None)
 
 
 def mtimes_for_root(conn: sqlite3.Connection, root: str) -> dict[str, int]:
@@ -318,13 +319,11 @@ def _message(error: str | None) -> str | None:
     return error.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def _facts(values: tuple[object, ...]) -> ImageFacts:
-    """A run table's facts: without the thumbnail and the fields read apart (left empty)."""
-    count = len(_RUN_FACT_FIELDS)
-    quality = QualityMetrics(*values[count:])  # type: ignore[arg-type]
-    named = dict(zip(_RUN_FACT_FIELDS, values[:count], strict=True))
-    named.update(dict.fromkeys(_READ_APART, b""))
-    return ImageFacts(**named, quality=quality, thumbnail_webp=b"")  # type: ignore[arg-type]
+def _facts(values: list) -> ImageFacts:
+    """A run table's facts, from _RUN_FACT_COLUMNS then QUALITY_FIELDS: without the thumbnail
+    (ImageFacts ends with quality and the thumbnail, after the fields FACT_FIELDS names)."""
+    count = len(_RUN_FACT_COLUMNS)
+    return ImageFacts(*values[:count], QualityMetrics(*values[count:]), b"")
 
 
 def window_colours(conn: sqlite3.Connection, root: Path, rel_paths: list[str]) -> dict[str, bytes]:

@@ -139,7 +139,9 @@ def groups_around_keepers(
     held_well: set[int] = set()  # members of groups with an unflagged copy
     assigned: set[int] = set()
     groups: list[DuplicateGroup] = []
-    for seed in sorted(range(len(nodes)), key=seed_order):
+    # A lone file with no confirmed relation can neither seed a group nor join one.
+    related = [i for i in range(len(nodes)) if edges.get(i) or len(nodes[i].rows) > 1]
+    for seed in sorted(related, key=seed_order):
         if seed in assigned:
             continue
         times = {time_of(seed)} - {None}
@@ -401,10 +403,13 @@ def similar_clusters(
 
     for a, b in pairs:
         parent[find(unit[a])] = find(unit[b])
+    paired = {find(unit[a]) for a, _ in pairs}  # any other root holds a single unit
     clusters: dict[int, list[SimilarShot]] = defaultdict(list)
     distinct: dict[int, set[int]] = defaultdict(set)
     for index, node in enumerate(nodes):
         root = find(unit[index])
+        if root not in paired:
+            continue
         row = node.rows[0]
         clusters[root].append(SimilarShot(row.seq, row.rel_path, row.facts.taken_at))
         distinct[root].add(unit[index])

@@ -137,9 +137,9 @@ def _nodes(
     for same_hash in by_content.values():
         for same_bytes in _split_by_bytes(same_hash, root):
             candidates = [_candidate(r, quality, protected) for r in same_bytes]
-            ordered = sorted(
-                zip(candidates, same_bytes, strict=True), key=lambda p: rank_key(p[0], rules)
-            )
+            ordered = list(zip(candidates, same_bytes, strict=True))
+            if len(ordered) > 1:  # most contents have one file: nothing to rank
+                ordered.sort(key=lambda p: rank_key(p[0], rules))
             hashes = np.frombuffer(same_bytes[0].facts.near_hashes, dtype=np.uint64)
             nodes.append(Node([r for _, r in ordered], hashes, ordered[0][0]))
     return nodes

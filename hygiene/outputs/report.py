@@ -147,8 +147,8 @@ def _write_thumbnails(conn: sqlite3.Connection, folder: Path, images: pa.Table) 
     }
     if earlier is not None:
         for sha, size in catalog.thumbnail_sizes(conn, wanted):
-            name = f"{sha}.webp"
-            if _linked(earlier / name, folder / name, size):
+            name = f"{sha}.webp"  # os.path on strings: pathlib's objects cost more than a link
+            if _linked(os.path.join(earlier, name), os.path.join(folder, name), size):
                 wanted.discard(sha)
     for sha, webp in catalog.thumbnails(conn, wanted):
         (folder / f"{sha}.webp").write_bytes(webp)
@@ -173,7 +173,7 @@ def _earlier_thumbnails(run_dir: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def _linked(source: Path, target: Path, size: int) -> bool:
+def _linked(source: str, target: str, size: int) -> bool:
     """Hard-link `source` as `target` when it is a plain file of `size` bytes.
 
     Its name is the sha256 of the photo it shows, so it shows the same picture; the size must
@@ -181,7 +181,7 @@ def _linked(source: Path, target: Path, size: int) -> bool:
     settings, is written again. Reading every earlier file to compare its bytes cost more than
     linking it."""
     try:
-        info = source.lstat()
+        info = os.lstat(source)
         if not stat.S_ISREG(info.st_mode) or info.st_size != size:
             return False
         os.link(source, target)

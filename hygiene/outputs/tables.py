@@ -229,10 +229,13 @@ def _image_rows(
     summary.bytes_total = int(table.size_bytes.sum())
     raised = {name: int(column.sum()) for name, column in flags.items()}
     summary.flags.update({name: count for name, count in raised.items() if count})
-    brightness, blur = table.quality["luma_mean"], table.quality["blur"]
+    # plain lists: indexing a numpy array gives a numpy scalar, slow to make one value at a time
+    brightness, blur = table.quality["luma_mean"].tolist(), table.quality["blur"].tolist()
+    sizes, mtimes = table.size_bytes.tolist(), table.mtime_ns.tolist()
+    flag_lists = {name: column.tolist() for name, column in flags.items()}
     for index, seq in enumerate(table.seq.tolist()):
         rel_path, status = table.rel_path[index], table.status[index]
-        size_bytes = int(table.size_bytes[index])
+        size_bytes = sizes[index]
         row: dict[str, object] = dict.fromkeys(IMAGES_COLUMNS)
         row.update(
             path=rel_path,
@@ -240,7 +243,7 @@ def _image_rows(
             error=table.error[index],
             size_bytes=size_bytes,
             sha256=table.sha256[index],
-            mtime_ns=int(table.mtime_ns[index]),
+            mtime_ns=mtimes[index],
         )
         summary.by_status[status] += 1
         summary.bytes_by_status[status] += size_bytes
@@ -250,9 +253,9 @@ def _image_rows(
                 height=facts.height,
                 format=facts.format,
                 taken_at=facts.taken_at,
-                brightness=round(float(brightness[index]), 4),
-                blur=round(float(blur[index]), 4),
-                **{name: bool(column[index]) for name, column in flags.items()},
+                brightness=round(brightness[index], 4),
+                blur=round(blur[index], 4),
+                **{name: bool(column[index]) for name, column in flag_lists.items()},
             )
         if (member := members.get(seq)) is not None:
             row.update(dup_group=member.group, dup_kind=member.kind, keeper=member.keeper)
