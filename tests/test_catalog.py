@@ -65,3 +65,14 @@ def test_proposals_survive_the_round_trip_through_the_catalog():
     proposals = [(0, 5, 3, False, 7, True), (2, 1, 0, True, 14, False)]
     assert proposals_from_bytes(proposals_to_bytes(proposals)) == proposals
     assert proposals_from_bytes(proposals_to_bytes([])) == []
+
+
+def test_the_read_only_catalog_is_the_same_file_whatever_its_folder_is_called(tmp_path):
+    folder = tmp_path / "photos #2 ?old 100%"
+    conn = catalog.open_catalog(folder / "c.sqlite")
+    catalog.record_candidate_set(conn, "key", b"stored")
+    conn.close()
+    reader = catalog.open_catalog_readonly(folder / "c.sqlite")
+    assert catalog.candidate_set(reader, "key") == b"stored"
+    with pytest.raises(sqlite3.OperationalError):  # read-only
+        catalog.record_candidate_set(reader, "other", b"x")

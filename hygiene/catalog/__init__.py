@@ -75,8 +75,9 @@ def _retry_while_locked(action: Callable[[], object]) -> None:
 
 
 def open_catalog_readonly(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT_S)
-    return conn
+    # as a percent-encoded URI: a "#" or "?" in a folder name would otherwise end the path
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    return sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_S)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
