@@ -30,6 +30,7 @@ from hygiene.console import (
 from hygiene.duplicates import FastdupUnavailable
 from hygiene.heap import keep_freed_memory
 from hygiene.outputs import RunFolderError, check_run_folder, read_report_data, write_report
+from hygiene.paths import is_directory
 from hygiene.pipeline import run
 
 
@@ -74,7 +75,7 @@ def scan(root: Path, config_file: Path | None, quiet: bool, **options: Any) -> N
         check_config(config, "command line")
     except ConfigError as exc:
         fail(str(exc))
-    if not root.is_dir():
+    if not is_directory(root):
         fail(f"archive root not found or not a directory: {root}")
     try:
         with scan_progress(quiet) as progress:
@@ -133,7 +134,9 @@ def _with_overrides(config: Config, options: dict[str, Any]) -> Config:
 def report_command(run_dir: Path, catalog: Path | None, config_file: Path | None) -> None:
     """(Re)write RUN_DIR/index.html from the run's outputs."""
     config = load_config_file(config_file)
-    if not (run_dir / "images.csv").is_file() or not (run_dir / "run.json").is_file():
+    if not is_directory(run_dir) or not all(
+        (run_dir / name).is_file() for name in ("images.csv", "run.json")
+    ):
         fail(f"{run_dir} is not a hygiene run folder (no images.csv or run.json)")
     try:
         check_run_folder(run_dir)

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import click
 
-from hygiene.console import fail, load_config_file, out_console, print_outcome, print_plan
+from hygiene.console import (
+    fail,
+    load_config_file,
+    out_console,
+    print_outcome,
+    print_plan,
+)
+from hygiene.paths import is_directory
 from hygiene.plan import (
     LEGACY_JOURNAL_NAME,
     Journal,
@@ -164,7 +171,7 @@ def _journal_for(target: Path) -> tuple[Path, Path]:
 
 def _plan_path(plan_file: Path) -> Path:
     """A run folder stands for the plan.json inside it."""
-    return plan_file / "plan.json" if plan_file.is_dir() else plan_file
+    return plan_file / "plan.json" if is_directory(plan_file) else plan_file
 
 
 def _read_plan(plan_file: Path) -> tuple[Plan, str]:

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from hygiene.paths import is_regular_file
 from hygiene.records import KEEPER_RULES, Category, QualityThresholds
 
 
@@ -138,7 +139,7 @@ def load_config(explicit: Path | None = None) -> Config:
     if user_file.is_file():
         config = merge_file(config, user_file)
     if explicit is not None:
-        if not explicit.is_file():
+        if not is_regular_file(explicit):
             raise ConfigError(f"config file not found: {explicit}")
         config = merge_file(config, explicit)
     return config

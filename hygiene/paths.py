@@ -5,12 +5,16 @@ with lone surrogates (surrogateescape), which SQLite, UTF-8 files, pyarrow and j
 Internally a path stays that str, so it opens the right file; at each output it becomes its text
 form: plain UTF-8 names without a backslash are themselves, otherwise every backslash is doubled
 and every byte that is not UTF-8 is written `\\xNN`. `from_text` is the exact inverse.
+
+`is_directory` and `is_regular_file` check a path a user typed without raising on one the
+system cannot even look up (a name over 255 bytes), so the caller gives its one-line error.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _ESCAPE = re.compile(rb"\\(\\|x[0-9a-fA-F]{2}|)")
@@ -39,3 +43,17 @@ def from_text(text: str) -> str:
         raise ValueError(f"bad escape in path text {text!r}: a backslash must be \\\\ or \\xNN")
 
     return os.fsdecode(_ESCAPE.sub(unescape, raw))
+
+
+def is_directory(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def is_regular_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from hygiene.demo.samples import build_sample_archive, iter_expected, jpeg_bytes, photo
 from hygiene.records import READABLE
@@ -302,3 +303,40 @@ def test_demo_generates_and_scans(tmp_path):
     assert "corrupt" in result.stdout and "images.csv" in result.stdout
     (run_folder,) = (tmp_path / "reports").iterdir()
     assert (run_folder / "images.csv").is_file() and (run_folder / "images.parquet").is_file()
+
+
+def test_a_catalog_in_a_folder_named_with_a_hash_sign_finds_the_same_duplicates(
+    sample_archive, scan, tmp_path
+):
+    """Workers open the catalog read-only by URI; a '#' or '?' in its path once ended the path
+    there, so they read another, empty database and confirmed almost no duplicates."""
+    plain = scan(sample_archive.root, catalog=tmp_path / "plain" / "c.sqlite")
+    odd_folder = tmp_path / "photos #2 ?"
+    odd = scan(sample_archive.root, catalog=odd_folder / "c.sqlite")
+    duplicates = (plain.out / "duplicates.csv").read_text(encoding="utf-8")
+    assert duplicates.count("\n") > 5
+    assert (odd.out / "duplicates.csv").read_text(encoding="utf-8") == duplicates
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith("photos")) == [
+        odd_folder.name
+    ]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("scan", "{name}", "--no-clip"),
+        ("apply", "{name}"),
+        ("report", "{name}"),
+        ("serve", "{name}"),
+        ("config", "show", "--config", "{name}"),
+        ("search", "a cat", "--run", "{name}"),
+    ],
+)
+def test_a_name_too_long_for_the_system_is_a_one_line_error(tmp_path, command):
+    """A path over 255 bytes raises from a mere existence check; each command says so in one
+    line, like any other bad path, instead of a traceback."""
+    name = str(tmp_path / ("x" * 300))
+    result = run_hygiene(*(part.format(name=name) for part in command))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error:"), result.stderr

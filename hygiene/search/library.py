@@ -23,6 +23,7 @@ import numpy as np
 
 from hygiene import catalog
 from hygiene.config import SearchSettings
+from hygiene.paths import is_regular_file
 from hygiene.records import READABLE
 from hygiene.search.index import (
     IndexUnusable,
@@ -206,7 +207,7 @@ class _Run:
 
 def read_run(run_dir: Path, catalog_path: Path | None) -> _Run:
     record_path, images_path = run_dir / "run.json", run_dir / "images.csv"
-    if not record_path.is_file() or not images_path.is_file():
+    if not is_regular_file(record_path) or not is_regular_file(images_path):
         raise SearchError(f"{run_dir} is not a hygiene run folder (no run.json or images.csv)")
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
