@@ -12,6 +12,7 @@ are the same in both, so catalogs written before the text form keep working.
 from __future__ import annotations
 
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -42,6 +43,7 @@ _CONTENT_COLUMNS = ("status", "error", *FACT_FIELDS, *QUALITY_FIELDS)
 _READ_APART = ("window_colours",)
 # A run table's fact columns in ImageFacts order; those read apart come back empty (X'' is b"").
 _RUN_FACT_COLUMNS = tuple("X''" if name in _READ_APART else name for name in FACT_FIELDS)
+_SHARED_AT = tuple(FACT_FIELDS.index(name) for name in ("format", "camera_model"))
 
 
 class CatalogError(RuntimeError):
@@ -249,7 +251,7 @@ def read_run_table(conn: sqlite3.Connection, run_id: str) -> RunTable:
             if file_status is None
             else (None, None, None)
         )
-        row_status = file_status or content_status or "skipped"
+        row_status = sys.intern(file_status or content_status or "skipped")
         seq.append(row_seq)
         rel_path.append(from_text(text))
         size_bytes.append(size)
@@ -294,7 +296,10 @@ def _content_results(
             [scan_key, *chunk],
         )
         for sha, status, error, *values in rows:
-            yield sha, (status, error, _facts(values) if status in READABLE else None)
+            for at in _SHARED_AT:  # one str object per distinct format or camera, not per file
+                if values[at] is not None:
+                    values[at] = sys.intern(values[at])
+            yield sha, (sys.intern(status), error, _facts(values) if status in READABLE else None)
 
 
 def mtimes_for_root(conn: sqlite3.Connection, root: str) -> dict[str, int]:
