@@ -396,6 +396,51 @@ def test_a_crop_shows_the_colours_of_the_window_its_hash_matched():
     assert np.isnan(grey)
 
 
+def test_colour_differences_read_in_blocks_are_those_read_at_once(monkeypatch):
+    """layout_differences reads layouts a block of nodes at a time and judges matches a chunk
+    at a time, to bound its memory; blocks and chunks of any size give the same differences,
+    NaN included (a missing layout, a greyscale node)."""
+    from hygiene.duplicates import candidates
+    from hygiene.scan.hashing import CROP_WINDOWS, LAYOUT_CELLS
+
+    rng = np.random.default_rng(7)
+    nodes, matched = 60, 500
+    size = (1 + len(CROP_WINDOWS)) * LAYOUT_CELLS**2 * 3
+    layouts = [rng.integers(-60, 60, size, dtype=np.int8).tobytes() for _ in range(nodes)]
+    layouts[5] = b""  # never scanned with layouts
+    colourfulness = rng.uniform(0.0, 0.3, nodes)
+    colourfulness[7] = 0.01  # greyscale
+    matches = candidates.CropMatches(
+        originals=rng.integers(0, nodes, matched),
+        window=rng.integers(0, len(CROP_WINDOWS), matched),
+        crops=rng.integers(0, nodes, matched),
+        distance=np.zeros(matched, np.int64),
+    )
+    asked: list[int] = []
+
+    def read(named: list[int]) -> list[bytes]:
+        asked.append(len(named))
+        return [layouts[i] for i in named]
+
+    at_once = candidates.layout_differences(matches, read, colourfulness)
+    monkeypatch.setattr(candidates, "_LAYOUT_BLOCK", 7)
+    monkeypatch.setattr(candidates, "_MATCH_CHUNK", 11)
+    asked.clear()
+    in_blocks = candidates.layout_differences(matches, read, colourfulness)
+    assert max(asked) == 7
+    assert np.array_equal(at_once, in_blocks, equal_nan=True)
+    assert np.isnan(in_blocks).any() and (in_blocks > 0).any()
+    for index in range(matched):  # each difference is the one its own layouts give
+        original, crop = matches.originals[index], matches.crops[index]
+        if {original, crop} & {5, 7} or min(colourfulness[[original, crop]]) < 0.04:
+            assert np.isnan(in_blocks[index])
+            continue
+        window = np.frombuffer(layouts[original], np.int8).reshape(1 + len(CROP_WINDOWS), -1)
+        whole = np.frombuffer(layouts[crop], np.int8).reshape(1 + len(CROP_WINDOWS), -1)
+        steps = np.abs(window[1 + matches.window[index]].astype(int) - whole[0]).mean()
+        assert in_blocks[index] == pytest.approx(steps * candidates.LAYOUT_STEP)
+
+
 def _hashed_node(seq: int, hashes: np.ndarray, colour: np.ndarray, colourfulness: float):
     from hygiene.scan.hashing import CROP_WINDOWS, LAYOUT_CELLS
 
