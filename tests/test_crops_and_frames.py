@@ -441,6 +441,45 @@ def test_colour_differences_read_in_blocks_are_those_read_at_once(monkeypatch):
         assert in_blocks[index] == pytest.approx(steps * candidates.LAYOUT_STEP)
 
 
+def test_the_colour_gate_inside_the_search_keeps_the_matches_a_gate_after_it_keeps():
+    """ColourGate drops crop-window matches inside the hash search, before they are held; the
+    matches it keeps are exactly those that layout_differences lets through afterwards."""
+    from hygiene.duplicates import candidates
+    from hygiene.scan.hashing import CROP_WINDOWS, LAYOUT_CELLS
+
+    rng = np.random.default_rng(11)
+    nodes, views = 80, candidates.CENTRE_BAND_SLOT + 1
+    hashes = rng.integers(0, 2**63, (nodes, views), dtype=np.uint64)
+    windows = len(CROP_WINDOWS)
+    for crop in range(40):  # half the photos look like a window of another, a few bits off
+        original, window = rng.integers(40, nodes), rng.integers(0, windows)
+        flips = np.uint64(sum(1 << int(b) for b in rng.choice(64, 6, replace=False)))
+        hashes[crop, 0] = hashes[original, len(candidates.DIHEDRAL) + window] ^ flips
+    size = (1 + windows) * LAYOUT_CELLS**2 * 3
+    layouts = [rng.integers(-3, 3, size, dtype=np.int8).tobytes() for _ in range(nodes)]
+    for recoloured in range(0, 40, 3):  # some crops far from any colours
+        layouts[recoloured] = np.full(size, 90, np.int8).tobytes()
+    layouts[4] = b""
+    colourfulness = rng.uniform(0.0, 0.3, nodes)
+
+    def read(named: list[int]) -> list[bytes]:
+        return [layouts[i] for i in named]
+
+    limit = 0.06
+    every = candidates.crop_window_matches(hashes, 14)
+    agree = ~(candidates.layout_differences(every, read, colourfulness) > limit)
+    gate = candidates.ColourGate(read, colourfulness, limit)
+    gated = candidates.crop_window_matches(hashes, 14, keep=gate.agrees)
+
+    def triples(matches, mask=None):
+        mask = np.ones(len(matches.crops), bool) if mask is None else mask
+        parts = (matches.originals, matches.window, matches.crops, matches.distance)
+        return sorted(zip(*(part[mask].tolist() for part in parts), strict=True))
+
+    assert 0 < len(gated.crops) < len(every.crops)
+    assert triples(gated) == triples(every, agree)
+
+
 def _hashed_node(seq: int, hashes: np.ndarray, colour: np.ndarray, colourfulness: float):
     from hygiene.scan.hashing import CROP_WINDOWS, LAYOUT_CELLS
 

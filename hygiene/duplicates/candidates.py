@@ -103,15 +103,14 @@ def candidate_pairs(
     if len(burst):
         distance = np.bitwise_count(hashes[burst[:, 0], 0] ^ hashes[burst[:, 1], 0])
         found.append(_columns(burst[:, 0], burst[:, 1], 0, False, distance))
-    crops = crop_window_matches(hashes, settings.crop_max_distance)
     colourfulness = np.array([node.facts.colourfulness for node in nodes])
-    differences = layout_differences(
-        crops, lambda named: window_colours([nodes[i] for i in named]), colourfulness
+    gate = ColourGate(
+        lambda named: window_colours([nodes[i] for i in named]),
+        colourfulness,
+        settings.max_colour_difference,
     )
-    agree = ~(differences > settings.max_colour_difference)  # NaN: colours cannot tell
-    found.append(
-        _columns(crops.originals[agree], crops.crops[agree], 0, True, crops.distance[agree])
-    )
+    crops = crop_window_matches(hashes, settings.crop_max_distance, keep=gate.agrees)
+    found.append(_columns(crops.originals, crops.crops, 0, True, crops.distance))
     table = np.concatenate(found)
     table = table[table[:, 0] != table[:, 1]]
     pair = np.minimum(table[:, 0], table[:, 1]) * len(nodes) + np.maximum(table[:, 0], table[:, 1])
@@ -136,12 +135,20 @@ class CropMatches:
     distance: np.ndarray  # pHash bits apart
 
 
-def crop_window_matches(hashes: np.ndarray, max_distance: int) -> CropMatches:
-    """Every (original, window, crop) within `max_distance` bits; `hashes` is (nodes, views)."""
+def crop_window_matches(
+    hashes: np.ndarray,
+    max_distance: int,
+    keep: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> CropMatches:
+    """Every (original, window, crop) within `max_distance` bits; `hashes` is (nodes, views).
+    `keep(crops, positions)`, if given, says which matches to keep, a position being
+    original * len(CROP_WINDOWS) + window."""
     windows = hashes[:, len(DIHEDRAL) : CENTRE_BAND_SLOT]
     # A crop's hash sits further from its window than a re-encode's from its original: more bit
     # rotations of the band boundaries find more of those pairs, at twice the lookups.
-    found = hamming_pairs(windows.ravel(), hashes[:, 0], max_distance, rotations=_CROP_ROTATIONS)
+    found = hamming_pairs(
+        windows.ravel(), hashes[:, 0], max_distance, rotations=_CROP_ROTATIONS, keep=keep
+    )
     originals, window = np.divmod(found.index, windows.shape[1])
     return CropMatches(originals, window, found.query, found.distance)
 
@@ -149,6 +156,33 @@ def crop_window_matches(hashes: np.ndarray, max_distance: int) -> CropMatches:
 # Below this colourfulness one side may count as greyscale where a pair is confirmed (on a
 # smaller, blurrier copy than the one the layouts come from), and colours then prove nothing.
 _COLOURFUL = 0.04
+
+
+class ColourGate:
+    """The colour test of crop-window matches (see layout_differences), applied inside the hash
+    search: chance matches grow with the square of the archive (1.79M among 70,000 generated
+    scenes), and held until a test afterwards they were most of the parent's memory. Holds
+    every photo's layouts meanwhile, 1,152 bytes each."""
+
+    def __init__(
+        self,
+        layouts_of: Callable[[list[int]], list[bytes]],
+        colourfulness: np.ndarray,
+        max_difference: float,
+    ) -> None:
+        views, cells = 1 + len(CROP_WINDOWS), LAYOUT_CELLS**2 * 3
+        nodes = np.arange(len(colourfulness))
+        self._layouts, known = _read_layouts(nodes, layouts_of, views, cells, keep_views=views)
+        self._judged = known & (colourfulness >= _COLOURFUL)
+        self._max_difference = max_difference
+
+    def agrees(self, crops: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Per match: not judged (greyscale, no layout) or within the colour limit."""
+        originals, windows = np.divmod(positions, len(CROP_WINDOWS))
+        window_layout = self._layouts[originals, 1 + windows].astype(np.int16)
+        steps = np.abs(window_layout - self._layouts[crops, 0]).mean(axis=1)
+        judged = self._judged[originals] & self._judged[crops]
+        return ~(judged & (steps * LAYOUT_STEP > self._max_difference))
 
 
 def layout_differences(

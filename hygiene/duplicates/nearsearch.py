@@ -9,6 +9,7 @@ bucket size, not with the square of the number of hashes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,8 +34,10 @@ def hamming_pairs(
     rotations: tuple[int, ...] = (0, 8),
     max_bucket: int = 4096,
     max_lookups: int = 1_000_000,
+    keep: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> HashPairs:
-    """Unique (query, index) pairs whose hashes differ in at most `max_distance` bits.
+    """Unique (query, index) pairs whose hashes differ in at most `max_distance` bits, and that
+    `keep(queries, indexes)` (a boolean mask per pair, if given) keeps.
 
     Buckets holding more than `max_bucket` hashes (blank frames all hash alike) are not expanded:
     they would make the search quadratic and carry no evidence. Queries are looked up in runs of
@@ -53,7 +56,11 @@ def hamming_pairs(
             for start, stop in _runs(table.counts[keys], max_lookups):
                 q, i = table.lookup(keys[start:stop], offset=start)
                 close = np.bitwise_count(queries[q] ^ index[i]) <= max_distance
-                found.append(q[close] * len(index) + i[close])
+                q, i = q[close], i[close]
+                if keep is not None:  # before the pairs are held: there may be millions
+                    kept = keep(q, i)
+                    q, i = q[kept], i[kept]
+                found.append(q * len(index) + i)
         # The same pair turns up under many rotations; deduplicating as we go bounds memory.
         pair_keys = np.unique(np.concatenate(found))
     query, position = np.divmod(pair_keys, max(len(index), 1))
