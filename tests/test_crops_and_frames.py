@@ -396,10 +396,10 @@ def test_a_crop_shows_the_colours_of_the_window_its_hash_matched():
     assert np.isnan(grey)
 
 
-def test_colour_differences_read_in_blocks_are_those_read_at_once(monkeypatch):
-    """layout_differences reads layouts a block of nodes at a time and judges matches a chunk
-    at a time, to bound its memory; blocks and chunks of any size give the same differences,
-    NaN included (a missing layout, a greyscale node)."""
+def test_colour_differences_are_those_of_each_pair_of_layouts(monkeypatch):
+    """Each crop-window match's colour difference is the mean chroma step between its two
+    layouts, NaN where one has none or is greyscale; layouts are asked for a block at a time,
+    and the block size changes nothing."""
     from hygiene.duplicates import candidates
     from hygiene.scan.hashing import CROP_WINDOWS, LAYOUT_CELLS
 
@@ -424,7 +424,6 @@ def test_colour_differences_read_in_blocks_are_those_read_at_once(monkeypatch):
 
     at_once = candidates.layout_differences(matches, read, colourfulness)
     monkeypatch.setattr(candidates, "_LAYOUT_BLOCK", 7)
-    monkeypatch.setattr(candidates, "_MATCH_CHUNK", 11)
     asked.clear()
     in_blocks = candidates.layout_differences(matches, read, colourfulness)
     assert max(asked) == 7

@@ -159,10 +159,15 @@ _COLOURFUL = 0.04
 
 
 class ColourGate:
-    """The colour test of crop-window matches (see layout_differences), applied inside the hash
-    search: chance matches grow with the square of the archive (1.79M among 70,000 generated
-    scenes), and held until a test afterwards they were most of the parent's memory. Holds
-    every photo's layouts meanwhile, 1,152 bytes each."""
+    """The colour test of crop-window matches, applied inside the hash search (as
+    hamming_pairs' `keep`): chance matches grow with the square of the archive (1.79M among
+    70,000 generated scenes), and held until a test afterwards they took the parent to 1 GiB.
+    Holds every photo's layouts meanwhile, 1,152 bytes each.
+
+    pHash bits see only luminance, and a 14-bit radius over 23 windows pairs photos of the same
+    layout (sky over ground) by chance: 35,167 such pairs among 10,000 generated scenes with no
+    duplicates in them. Their colours seldom agree.
+    """
 
     def __init__(
         self,
@@ -172,17 +177,23 @@ class ColourGate:
     ) -> None:
         views, cells = 1 + len(CROP_WINDOWS), LAYOUT_CELLS**2 * 3
         nodes = np.arange(len(colourfulness))
-        self._layouts, known = _read_layouts(nodes, layouts_of, views, cells, keep_views=views)
+        self._layouts, known = _read_layouts(nodes, layouts_of, views, cells)
         self._judged = known & (colourfulness >= _COLOURFUL)
         self._max_difference = max_difference
 
-    def agrees(self, crops: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """Per match: not judged (greyscale, no layout) or within the colour limit."""
+    def differences(self, crops: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Mean chroma difference between each crop's colour layout and that of the window
+        (position = original * len(CROP_WINDOWS) + window) its hash matched; NaN where either
+        side is greyscale or has no layout."""
         originals, windows = np.divmod(positions, len(CROP_WINDOWS))
         window_layout = self._layouts[originals, 1 + windows].astype(np.int16)
         steps = np.abs(window_layout - self._layouts[crops, 0]).mean(axis=1)
         judged = self._judged[originals] & self._judged[crops]
-        return ~(judged & (steps * LAYOUT_STEP > self._max_difference))
+        return np.where(judged, steps * LAYOUT_STEP, np.nan)
+
+    def agrees(self, crops: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Per match: within the colour limit, or colours cannot tell."""
+        return ~(self.differences(crops, positions) > self._max_difference)
 
 
 def layout_differences(
@@ -190,67 +201,29 @@ def layout_differences(
     layouts_of: Callable[[list[int]], list[bytes]],
     colourfulness: np.ndarray,
 ) -> np.ndarray:
-    """Mean chroma difference between each crop's colour layout and that of the window of its
-    original that matched (hashing.window_colours); NaN where either side is greyscale or has
-    no layout. `layouts_of(nodes)` reads the layouts of the nodes named, b"" where there is
-    none; `colourfulness` is per node.
-
-    pHash bits see only luminance, and a 14-bit radius over 23 windows pairs photos of the same
-    layout (sky over ground) at a rate that grows with the square of the archive: 35,167 such
-    pairs among 10,000 generated scenes with no duplicates in them, 345,590 among 30,000. Their
-    colours seldom agree. The originals' layouts are read a block at a time and the matches
-    judged a chunk at a time: all at once, 70,000 such scenes took the parent to 1 GiB.
-    """
-    views, cells = 1 + len(CROP_WINDOWS), LAYOUT_CELLS**2 * 3  # the whole frame, then windows
-    colourful = colourfulness >= _COLOURFUL
-    found = np.full(len(matches.crops), np.nan)
-    crops = np.unique(matches.crops)
-    whole, whole_known = _read_layouts(crops, layouts_of, views, cells, keep_views=1)
-    by_original = np.argsort(matches.originals, kind="stable")
-    sorted_originals = matches.originals[by_original]
-    originals = np.unique(sorted_originals)
-    for start in range(0, len(originals), _LAYOUT_BLOCK):
-        block = originals[start : start + _LAYOUT_BLOCK]
-        layouts, known = _read_layouts(block, layouts_of, views, cells, keep_views=views)
-        first = int(np.searchsorted(sorted_originals, block[0]))
-        last = int(np.searchsorted(sorted_originals, block[-1], side="right"))
-        for chunk in range(first, last, _MATCH_CHUNK):
-            picked = by_original[chunk : min(last, chunk + _MATCH_CHUNK)]
-            original = np.searchsorted(block, matches.originals[picked])
-            crop = np.searchsorted(crops, matches.crops[picked])
-            window_layout = layouts[original, 1 + matches.window[picked]].astype(np.int16)
-            steps = np.abs(window_layout - whole[crop, 0]).mean(axis=1)
-            judged = (
-                known[original]
-                & whole_known[crop]
-                & colourful[matches.originals[picked]]
-                & colourful[matches.crops[picked]]
-            )
-            found[picked] = np.where(judged, steps * LAYOUT_STEP, np.nan)
-    return found
+    """ColourGate.differences of matches already found (bench/crop_colours.py reads every
+    match, gated or not); `layouts_of(nodes)` reads the layouts of the nodes named, b"" where
+    there is none; `colourfulness` is per node."""
+    gate = ColourGate(layouts_of, colourfulness, max_difference=np.inf)
+    positions = matches.originals * len(CROP_WINDOWS) + matches.window
+    return gate.differences(matches.crops, positions)
 
 
-_LAYOUT_BLOCK = 2_000  # nodes whose layouts are read and held at once (1,152 bytes each)
-_MATCH_CHUNK = 100_000  # matches judged at once (a few hundred bytes each meanwhile)
+_LAYOUT_BLOCK = 2_000  # nodes whose layouts are asked for at once
 
 
 def _read_layouts(
-    named: np.ndarray,
-    layouts_of: Callable[[list[int]], list[bytes]],
-    views: int,
-    cells: int,
-    keep_views: int,
+    named: np.ndarray, layouts_of: Callable[[list[int]], list[bytes]], views: int, cells: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The first `keep_views` views of these nodes' layouts, int8 (nodes, views, cells), read a
-    block at a time; and whether each node has one."""
-    table = np.zeros((len(named), keep_views, cells), np.int8)
+    """These nodes' layouts, int8 (nodes, views, cells), asked for a block at a time; and
+    whether each node has one."""
+    table = np.zeros((len(named), views, cells), np.int8)
     known = np.zeros(len(named), bool)
     for start in range(0, len(named), _LAYOUT_BLOCK):
         block = named[start : start + _LAYOUT_BLOCK].tolist()
         for offset, layout in enumerate(layouts_of(block)):
             if len(layout) == views * cells:
-                stored = np.frombuffer(layout, np.int8).reshape(views, cells)
-                table[start + offset] = stored[:keep_views]
+                table[start + offset] = np.frombuffer(layout, np.int8).reshape(views, cells)
                 known[start + offset] = True
     return table, known
 

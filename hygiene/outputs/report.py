@@ -177,9 +177,9 @@ def _linked(source: str, target: str, size: int) -> bool:
     """Hard-link `source` as `target` when it is a plain file of `size` bytes.
 
     Its name is the sha256 of the photo it shows, so it shows the same picture; the size must
-    match the stored thumbnail's so that a truncated file, or one made under other thumbnail
-    settings, is written again. Reading every earlier file to compare its bytes cost more than
-    linking it."""
+    match the stored thumbnail's, so that a truncated file (or, most often, one made under other
+    thumbnail settings) is written again. Reading every earlier file to compare its bytes cost
+    more than linking it."""
     try:
         info = os.lstat(source)
         if not stat.S_ISREG(info.st_mode) or info.st_size != size:
