@@ -34,6 +34,7 @@ from hygiene.categorize import (
 from hygiene.config import Config
 from hygiene.duplicates import (
     DuplicateReport,
+    QualityReader,
     fastdup_pairs,
     fastdup_python,
     find_duplicates,
@@ -184,7 +185,7 @@ def run(
     table = catalog.read_run_table(conn, run_id)  # read once, shared by every stage
     rows = table.images()
     duplicates = run_duplicates(
-        conn, rows, root, config, on_pairs=progress.comparing, workers=workers
+        conn, rows, root, config, table.quality_of, on_pairs=progress.comparing, workers=workers
     )
     categories, clip_status = None, "--no-clip was given"
     if categorize:
@@ -269,7 +270,8 @@ def _categorize_or_skip(
 
 
 def image_rows(conn: sqlite3.Connection, run_id: str) -> list[ImageRow]:
-    """The run's readable images, read from the catalog (for tools outside a run)."""
+    """The run's readable images, read from the catalog (for tools outside a run); like every
+    run table's, their facts leave the quality measurements out (RunTable.quality_of)."""
     return catalog.read_run_table(conn, run_id).images()
 
 
@@ -278,11 +280,13 @@ def run_duplicates(
     rows: list[ImageRow],
     root: Path,
     config: Config,
+    quality_of: QualityReader,
     *,
     on_pairs: Callable[[int, int], None] | None = None,
     workers: int | None = None,
 ) -> DuplicateReport:
-    """Group the run's readable images into duplicate groups and similar-shot clusters."""
+    """Group the run's readable images into duplicate groups and similar-shot clusters;
+    `quality_of` is the run table's (its rows' facts leave the quality measurements out)."""
     engine_pairs = None
     if config.duplicates.engine == "fastdup":
         engine_pairs = _fastdup_pairs(root, rows, config)
@@ -294,6 +298,7 @@ def run_duplicates(
         config.duplicates,
         config.quality,
         max_pixels=config.scan.max_pixels,
+        quality_of=quality_of,
         engine_pairs=engine_pairs,
         on_pairs=on_pairs,
         workers=workers or config.scan.worker_count(),

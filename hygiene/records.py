@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Literal
@@ -117,7 +118,9 @@ class ImageFacts:
     content_top: float
     content_right: float
     content_bottom: float
-    quality: QualityMetrics
+    # None in a RunTable's facts, which keeps them as columns (RunTable.quality_of): as objects,
+    # 460 bytes a file, they were a third of the run table
+    quality: QualityMetrics | None
     thumbnail_webp: bytes
 
 
@@ -158,11 +161,19 @@ class RunTable:
     sha256: list[str | None]
     status: list[str]
     error: list[str | None]
-    facts: list[ImageFacts | None]  # readable images only; thumbnail_webp left empty
+    facts: list[ImageFacts | None]  # readable images only; quality None, thumbnail_webp empty
     quality: dict[str, np.ndarray]
 
     def __len__(self) -> int:
         return len(self.rel_path)
+
+    def quality_of(self, rows: Sequence[ImageRow]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The quality columns, and where each of these images is in them."""
+        wanted = np.array([row.seq for row in rows], np.int64)
+        at = np.minimum(np.searchsorted(self.seq, wanted), max(len(self.seq) - 1, 0))
+        if len(wanted) and not np.array_equal(self.seq[at], wanted):
+            raise KeyError("a row that is not in this run table")
+        return self.quality, at
 
     def images(self) -> list[ImageRow]:
         """The readable images, for the stages after the scan."""

@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from hygiene import catalog
 from hygiene.config import DuplicateSettings, QualityThresholds
 from hygiene.duplicates import confirm
 from hygiene.duplicates.confirm import ConfirmSettings, PairCheck
-from hygiene.duplicates.stage import find_duplicates
+from hygiene.duplicates.stage import _nodes, find_duplicates
+from hygiene.records import KEEPER_RULES, QUALITY_FIELDS, QualityMetrics
 from hygiene.workers import WorkerFailure
 from tests.test_duplicates import corpus_run  # noqa: F401  (the module-scoped fixture)
 
@@ -49,14 +53,15 @@ def test_the_pool_gives_the_verdicts_of_one_process(corpus_run, tmp_path):  # no
     reports, heard = [], []
     for workers in (1, 2):
         conn = _fresh_catalog(scanned, tmp_path / f"catalog{workers}.sqlite", root)
-        rows = catalog.read_run_table(conn, "again").images()
+        table = catalog.read_run_table(conn, "again")
         report = find_duplicates(
-            rows,
+            table.images(),
             root,
             conn,
             DuplicateSettings(),
             QualityThresholds(),
             max_pixels=200_000_000,
+            quality_of=table.quality_of,
             workers=workers,
             on_pairs=lambda done, total: heard.append((done, total)),
         )
@@ -168,3 +173,47 @@ def test_photos_taken_apart_are_compared_only_when_they_may_be_a_burst(monkeypat
     assert not compared
     verdict = judge.verdict(first, seconds_later, PairCheck(0, 2, 0, False, 8, 12))
     assert verdict[0] == "similar" and len(compared) == 1
+
+
+def test_a_run_tables_quality_stays_in_columns_and_decides_as_before(corpus_run, tmp_path):  # noqa: F811
+    _, out = corpus_run
+    root = Path(json.loads((out / "run.json").read_text())["root"])
+    conn = _fresh_catalog(root.parent / "catalog.sqlite", tmp_path / "catalog.sqlite", root)
+    table = catalog.read_run_table(conn, "again")
+    rows = table.images()
+    assert rows and all(row.facts.quality is None for row in rows)
+    columns, at = table.quality_of(rows)
+    for row, position in zip(rows, at.tolist(), strict=True):
+        stored = conn.execute(
+            "SELECT luma_p50, blur, sharpness_min_dir FROM contents WHERE sha256 = ?",
+            (row.sha256,),
+        ).fetchone()
+        names = ("luma_p50", "blur", "sharpness_min_dir")
+        assert tuple(columns[name][position] for name in names) == stored
+    with pytest.raises(KeyError):
+        table.quality_of([replace(rows[0], seq=10**9)])
+
+    # the same groups, keepers and reasons as from rows that carry their measurements themselves
+    carrying = [
+        replace(
+            row,
+            facts=replace(
+                row.facts,
+                quality=QualityMetrics(*(float(columns[n][p]) for n in QUALITY_FIELDS)),
+            ),
+        )
+        for row, p in zip(rows, at.tolist(), strict=True)
+    ]
+    settings = (root, conn, DuplicateSettings(), QualityThresholds())
+    from_columns = find_duplicates(
+        rows, *settings, max_pixels=200_000_000, quality_of=table.quality_of
+    )
+    from_facts = find_duplicates(carrying, *settings, max_pixels=200_000_000)
+    assert _described(from_columns) == _described(from_facts)
+    reasons = " ".join(m.reason for g in from_columns.groups for m in g.members)
+    assert "sharper" in reasons or "exposed" in reasons  # the measurements took part
+
+    unprotected = lambda path: False  # noqa: E731
+    nodes = _nodes(rows, root, KEEPER_RULES, QualityThresholds(), unprotected, table.quality_of)
+    by_path = {row.rel_path: row.facts.quality for row in carrying}
+    assert all(node.quality == by_path[node.rows[0].rel_path] for node in nodes)

@@ -187,8 +187,11 @@ def test_equal_hashes_with_different_bytes_are_not_exact_duplicates(tmp_path):
     rows = [
         ImageRow(i, name, 13, "0" * 64, None) for i, name in enumerate(["a.jpg", "b.jpg", "c.jpg"])
     ]
-    groups = _split_by_bytes(rows, tmp_path)  # a pretend sha256 collision
-    assert sorted(sorted(r.rel_path for r in g) for g in groups) == [["a.jpg", "c.jpg"], ["b.jpg"]]
+    groups = _split_by_bytes([0, 1, 2], rows, tmp_path)  # a pretend sha256 collision
+    assert sorted(sorted(rows[i].rel_path for i in g) for g in groups) == [
+        ["a.jpg", "c.jpg"],
+        ["b.jpg"],
+    ]
 
 
 def _scan_small_archive(tmp_path, scan, config_text: str):

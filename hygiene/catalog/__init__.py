@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -28,7 +29,6 @@ from hygiene.records import (
     READABLE,
     FileEntry,
     ImageFacts,
-    QualityMetrics,
     RunTable,
     ScanOutcome,
 )
@@ -44,6 +44,10 @@ _READ_APART = ("window_colours",)
 # A run table's fact columns in ImageFacts order; those read apart come back empty (X'' is b"").
 _RUN_FACT_COLUMNS = tuple("X''" if name in _READ_APART else name for name in FACT_FIELDS)
 _SHARED_AT = tuple(FACT_FIELDS.index(name) for name in ("format", "camera_model"))
+_SHARED_VALUES = ("width", "height", "content_fraction", "content_left", "content_top")
+_SHARED_VALUES_AT = tuple(
+    FACT_FIELDS.index(name) for name in (*_SHARED_VALUES, "content_right", "content_bottom")
+)
 
 
 class CatalogError(RuntimeError):
@@ -192,6 +196,7 @@ def record_content(conn: sqlite3.Connection, outcome: ScanOutcome, scan_key: str
         values += [None] * (len(_CONTENT_COLUMNS) - 2)
     else:
         values += [getattr(facts, name) for name in FACT_FIELDS]
+        assert facts.quality is not None  # a scan measures it; only run tables drop it
         values += [getattr(facts.quality, name) for name in QUALITY_FIELDS]
         conn.execute(
             "INSERT OR REPLACE INTO thumbnails(sha256, webp) VALUES (?, ?)",
@@ -235,21 +240,23 @@ def read_run_table(conn: sqlite3.Connection, run_id: str) -> RunTable:
     for *_, sha, scan_key, status, _ in files:
         if status is None and sha is not None:
             scanned.setdefault(scan_key, set()).add(sha)
+    # Quality values go into one flat float64 buffer, a row per content, never into objects.
+    quality_values = array("d")
     contents = {
         (scan_key, sha): found
         for scan_key, shas in scanned.items()
-        for sha, found in _content_results(conn, scan_key, shas)
+        for sha, found in _content_results(conn, scan_key, shas, quality_values)
     }
+    by_content = np.frombuffer(quality_values, np.float64).reshape(-1, len(QUALITY_FIELDS))
+    at_content: list[int] = []  # each file's row in by_content, -1 where it has no facts
     seq, rel_path, size_bytes, mtime_ns = [], [], [], []
     sha256: list[str | None] = []
     status: list[str] = []
     error: list[str | None] = []
     facts: list[ImageFacts | None] = []
     for row_seq, text, size, mtime, sha, scan_key, file_status, file_error in files:
-        content_status, content_error, content_facts = (
-            contents.get((scan_key, sha), (None, None, None))
-            if file_status is None
-            else (None, None, None)
+        content_status, content_error, content_facts, quality_row = (
+            contents.get((scan_key, sha), _NO_CONTENT) if file_status is None else _NO_CONTENT
         )
         row_status = sys.intern(file_status or content_status or "skipped")
         seq.append(row_seq)
@@ -259,14 +266,16 @@ def read_run_table(conn: sqlite3.Connection, run_id: str) -> RunTable:
         sha256.append(sha)
         status.append(row_status)
         error.append(file_error if file_error is not None else content_error)
-        facts.append(content_facts if row_status in READABLE else None)
+        readable = row_status in READABLE and content_facts is not None
+        facts.append(content_facts if readable else None)
+        at_content.append(quality_row if readable else -1)
     del files, contents
-    quality = {
-        name: np.array(
-            [getattr(f.quality, name) if f is not None else np.nan for f in facts], np.float64
-        )
-        for name in QUALITY_FIELDS
-    }
+    rows = np.array(at_content, np.int64)
+    missing = rows < 0
+    quality = {}
+    for column, name in enumerate(QUALITY_FIELDS):
+        values = by_content[rows, column] if len(by_content) else np.zeros(len(rows))
+        quality[name] = np.where(missing, np.nan, values)
     return RunTable(
         np.array(seq, np.int64),
         rel_path,
@@ -280,19 +289,31 @@ def read_run_table(conn: sqlite3.Connection, run_id: str) -> RunTable:
     )
 
 
+_NO_CONTENT = (None, None, None, -1)
+
+
 def _content_results(
-    conn: sqlite3.Connection, scan_key: str, sha256s: Iterable[str]
-) -> Iterator[tuple[str, tuple[str, str | None, ImageFacts | None]]]:
-    """(sha256, (status, error, facts)) of stored scan results, in sha256 order; facts are None
-    where the content is not a readable image."""
+    conn: sqlite3.Connection, scan_key: str, sha256s: Iterable[str], quality_values: array
+) -> Iterator[tuple[str, tuple[str, str | None, ImageFacts | None, int]]]:
+    """(sha256, (status, error, facts, quality row)) of stored scan results, in sha256 order.
+    Facts are None where the content is not a readable image; otherwise its quality values are
+    appended to `quality_values` as row `quality row` (NaN for a missing value)."""
     columns = ", ".join((*_RUN_FACT_COLUMNS, *QUALITY_FIELDS))
     select = f"SELECT sha256, status, error, {columns} FROM contents"
-    rows = _by_sha(conn, select, sha256s, scan_key)
-    for sha, status, error, *values in rows:
+    count = len(_RUN_FACT_COLUMNS)
+    shared: dict[object, object] = {}  # equal sizes and border boxes: one object, not one a file
+    for sha, status, error, *values in _by_sha(conn, select, sha256s, scan_key):
+        if status not in READABLE:
+            yield sha, (sys.intern(status), error, None, -1)
+            continue
         for at in _SHARED_AT:  # one str object per distinct format or camera, not per file
             if values[at] is not None:
                 values[at] = sys.intern(values[at])
-        yield sha, (sys.intern(status), error, _facts(values) if status in READABLE else None)
+        for at in _SHARED_VALUES_AT:
+            values[at] = shared.setdefault(values[at], values[at])
+        row = len(quality_values) // len(QUALITY_FIELDS)
+        quality_values.extend(np.nan if v is None else v for v in values[count:])
+        yield sha, (sys.intern(status), error, ImageFacts(*values[:count], None, b""), row)
 
 
 def mtimes_for_root(conn: sqlite3.Connection, root: str) -> dict[str, int]:
@@ -316,13 +337,6 @@ def _message(error: str | None) -> str | None:
     if error is None:
         return None
     return error.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def _facts(values: list) -> ImageFacts:
-    """A run table's facts, from _RUN_FACT_COLUMNS then QUALITY_FIELDS: without the thumbnail
-    (ImageFacts ends with quality and the thumbnail, after the fields FACT_FIELDS names)."""
-    count = len(_RUN_FACT_COLUMNS)
-    return ImageFacts(*values[:count], QualityMetrics(*values[count:]), b"")
 
 
 def window_colours(conn: sqlite3.Connection, root: Path, rel_paths: list[str]) -> dict[str, bytes]:

@@ -7,13 +7,14 @@ confirms them; keeper ranks copies; grouping builds groups and similar shots; st
 """
 
 from hygiene.duplicates.fastdup_engine import FastdupUnavailable, fastdup_pairs, fastdup_python
-from hygiene.duplicates.grouping import Member
+from hygiene.duplicates.grouping import Member, QualityReader
 from hygiene.duplicates.stage import DuplicateReport, find_duplicates
 
 __all__ = [
     "DuplicateReport",
     "FastdupUnavailable",
     "Member",
+    "QualityReader",
     "fastdup_pairs",
     "fastdup_python",
     "find_duplicates",

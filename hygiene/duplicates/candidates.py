@@ -103,13 +103,7 @@ def candidate_pairs(
     if len(burst):
         distance = np.bitwise_count(hashes[burst[:, 0], 0] ^ hashes[burst[:, 1], 0])
         found.append(_columns(burst[:, 0], burst[:, 1], 0, False, distance))
-    colourfulness = np.array([node.facts.colourfulness for node in nodes])
-    gate = ColourGate(
-        lambda named: window_colours([nodes[i] for i in named]),
-        colourfulness,
-        settings.max_colour_difference,
-    )
-    crops = crop_window_matches(hashes, settings.crop_max_distance, keep=gate.agrees)
+    crops = _colour_gated_crops(nodes, hashes, settings, window_colours)
     found.append(_columns(crops.originals, crops.crops, 0, True, crops.distance))
     table = np.concatenate(found)
     table = table[table[:, 0] != table[:, 1]]
@@ -123,6 +117,18 @@ def candidate_pairs(
         (a, b, t, bool(c), d, True) for a, b, t, c, d in table[closest_first[first]].tolist()
     ]
     return hash_proposals + _same_capture_crops(nodes, burst, hashes)
+
+
+def _colour_gated_crops(
+    nodes: list[Node], hashes: np.ndarray, settings: DuplicateSettings, layouts: LayoutReader
+) -> CropMatches:
+    """crop_window_matches through the ColourGate; the gate's layouts are let go on return."""
+    gate = ColourGate(
+        lambda named: layouts([nodes[i] for i in named]),
+        np.array([node.facts.colourfulness for node in nodes]),
+        settings.max_colour_difference,
+    )
+    return crop_window_matches(hashes, settings.crop_max_distance, keep=gate.agrees)
 
 
 @dataclass(frozen=True, slots=True)

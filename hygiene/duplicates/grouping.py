@@ -26,7 +26,7 @@ from hygiene.duplicates.keeper import (
     strictly_better,
     why_not_kept,
 )
-from hygiene.records import ImageFacts, ImageRow
+from hygiene.records import QUALITY_FIELDS, ImageFacts, ImageRow, QualityMetrics
 from hygiene.scan.hashing import DIHEDRAL
 
 DupKind = str  # "exact" | "pixel" | "near"
@@ -75,6 +75,23 @@ class Edge:
     residual: float  # mean luminance difference of the aligned thumbnails (0 for pixel copies)
 
 
+# Quality measurements as columns named by QUALITY_FIELDS, and where each of these rows is in
+# them (RunTable.quality_of for a run table's rows, whose facts leave the measurements out).
+QualityReader = Callable[[Sequence[ImageRow]], tuple[dict[str, np.ndarray], np.ndarray]]
+
+
+def own_quality(rows: Sequence[ImageRow]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The quality measurements the rows' own facts carry, as columns in the rows' order."""
+    measured = [row.facts.quality for row in rows]
+    if any(metrics is None for metrics in measured):
+        raise ValueError("a row without quality measurements (a run table's: RunTable.quality_of)")
+    columns = {
+        name: np.array([getattr(metrics, name) for metrics in measured], np.float64)
+        for name in QUALITY_FIELDS
+    }
+    return columns, np.arange(len(rows))
+
+
 @dataclass
 class Node:
     """One distinct content: files with identical bytes."""
@@ -82,10 +99,21 @@ class Node:
     rows: list[ImageRow]
     hashes: np.ndarray
     best: Candidate
+    # its measurements at row `quality_at` of columns shared by all nodes (see QualityReader);
+    # None: those of its facts
+    quality_columns: dict[str, np.ndarray] | None = None
+    quality_at: int = 0
 
     @property
     def facts(self) -> ImageFacts:
         return self.rows[0].facts
+
+    @property
+    def quality(self) -> QualityMetrics | None:
+        if self.quality_columns is None:
+            return self.facts.quality
+        at = self.quality_at
+        return QualityMetrics(*(float(self.quality_columns[name][at]) for name in QUALITY_FIELDS))
 
 
 def groups_around_keepers(
@@ -379,7 +407,7 @@ def _member(
 def _candidates_of(node: Node, *, turned: bool = False) -> list[Candidate]:
     """The node's files as keeper candidates, best first (node.rows is kept in rank order),
     with the measurements the relative comparison needs."""
-    best = replace(node.best, quality=node.facts.quality, turned=turned)
+    best = replace(node.best, quality=node.quality, turned=turned)
     return [best] + [_as_candidate_like(best, row) for row in node.rows[1:]]
 
 

@@ -33,7 +33,7 @@ def hamming_pairs(
     *,
     rotations: tuple[int, ...] = (0, 8),
     max_bucket: int = 4096,
-    max_lookups: int = 1_000_000,
+    max_lookups: int = 250_000,
     keep: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> HashPairs:
     """Unique (query, index) pairs whose hashes differ in at most `max_distance` bits, and that
@@ -83,10 +83,14 @@ def _runs(counts: np.ndarray, max_total: int) -> list[tuple[int, int]]:
 
 class _BandTable:
     def __init__(self, keys: np.ndarray, max_bucket: int) -> None:
-        # 16-bit keys: numpy's stable sort of them is a radix sort, several times quicker
-        self.order = np.argsort(keys.astype(np.uint16), kind="stable")
-        self.counts = np.bincount(keys, minlength=_KEYS)
-        self.starts = np.cumsum(self.counts) - self.counts
+        # 16-bit keys: numpy's stable sort of them is a radix sort, several times quicker. The
+        # positions are held as int32 where they fit: a table can index millions of windows.
+        order = np.argsort(keys, kind="stable")
+        self.order = order.astype(np.int32) if len(keys) < 2**31 else order
+        del order
+        every_key = np.arange(_KEYS, dtype=np.uint16)  # uint16 both: no int64 copy of the keys
+        self.starts = np.searchsorted(keys[self.order], every_key).astype(np.int64)
+        self.counts = np.diff(self.starts, append=len(keys))
         self.counts[self.counts > max_bucket] = 0
 
     def lookup(self, keys: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +102,7 @@ class _BandTable:
 
 
 def _band(hashes: np.ndarray, band: int) -> np.ndarray:
-    return ((hashes >> np.uint64(band * _BAND_BITS)) & np.uint64(_KEYS - 1)).astype(np.int64)
+    return ((hashes >> np.uint64(band * _BAND_BITS)) & np.uint64(_KEYS - 1)).astype(np.uint16)
 
 
 def _rotate(hashes: np.ndarray, bits: int) -> np.ndarray:

@@ -31,8 +31,10 @@ from hygiene.duplicates.grouping import (
     DuplicateGroup,
     Member,
     Node,
+    QualityReader,
     SimilarShot,
     groups_around_keepers,
+    own_quality,
     similar_clusters,
 )
 from hygiene.duplicates.keeper import Candidate, rank_key
@@ -40,7 +42,7 @@ from hygiene.duplicates.verify import compare
 from hygiene.heap import release_freed_memory
 from hygiene.protect import is_protected, protected_prefixes
 from hygiene.records import ImageRow
-from hygiene.scan import DIHEDRAL, quality_flags
+from hygiene.scan import DIHEDRAL, flag_columns
 
 
 @dataclass
@@ -64,16 +66,18 @@ def find_duplicates(
     quality: QualityThresholds,
     *,
     max_pixels: int,
+    quality_of: QualityReader = own_quality,
     engine_pairs: list[tuple[str, str]] | None = None,
     on_pairs: Callable[[int, int], None] | None = None,
     workers: int = 1,
 ) -> DuplicateReport:
-    """`engine_pairs` (relative paths) replace the hash search as near-duplicate candidates
-    when another engine proposes them; they are confirmed the same way. `on_pairs(done, total)`
-    hears how far the confirmation of candidate pairs has got. With `workers` > 1 the pairs are
-    confirmed in that many processes."""
+    """`quality_of` gives a row's quality measurements: RunTable.quality_of for a run table's
+    rows, whose facts leave them out. `engine_pairs` (relative paths) replace the hash search as
+    near-duplicate candidates when another engine proposes them; they are confirmed the same
+    way. `on_pairs(done, total)` hears how far the confirmation of candidate pairs has got.
+    With `workers` > 1 the pairs are confirmed in that many processes."""
     protected = _protected_matcher(root, settings.protected_roots)
-    nodes = _nodes(rows, root, settings.keeper_rules, quality, protected)
+    nodes = _nodes(rows, root, settings.keeper_rules, quality, protected, quality_of)
     if engine_pairs is None:
 
         def window_colours(wanted: list[Node]) -> list[bytes]:
@@ -129,32 +133,43 @@ def _nodes(
     rules: tuple[str, ...],
     quality: QualityThresholds,
     protected: Callable[[str], bool],
+    quality_of: QualityReader,
 ) -> list[Node]:
-    by_content: dict[tuple[int, str], list[ImageRow]] = defaultdict(list)
-    for row in rows:
-        by_content[(row.size_bytes, row.sha256)].append(row)  # size first, as dedupe tools do
+    # Measurements stay columns and flags are derived for all rows at once: QualityMetrics made
+    # per file here, though let go after, left the heap fragmented under the hash search.
+    columns, at = quality_of(rows)
+    flags = flag_columns({name: column[at] for name, column in columns.items()}, quality)
+    names, positions = list(flags), at.tolist()
+    raised = [
+        tuple(name for name, up in zip(names, ups, strict=True) if up)
+        for ups in zip(*(column.tolist() for column in flags.values()), strict=True)
+    ]
+    by_content: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for index, row in enumerate(rows):
+        by_content[(row.size_bytes, row.sha256)].append(index)  # size first, as dedupe tools do
     nodes = []
     for same_hash in by_content.values():
-        for same_bytes in _split_by_bytes(same_hash, root):
-            candidates = [_candidate(r, quality, protected) for r in same_bytes]
-            ordered = list(zip(candidates, same_bytes, strict=True))
+        for same_bytes in _split_by_bytes(same_hash, rows, root):
+            ordered = [(_candidate(rows[i], raised[i], protected), i) for i in same_bytes]
             if len(ordered) > 1:  # most contents have one file: nothing to rank
                 ordered.sort(key=lambda p: rank_key(p[0], rules))
-            hashes = np.frombuffer(same_bytes[0].facts.near_hashes, dtype=np.uint64)
-            nodes.append(Node([r for _, r in ordered], hashes, ordered[0][0]))
+            first = ordered[0][1]
+            hashes = np.frombuffer(rows[first].facts.near_hashes, dtype=np.uint64)
+            members = [rows[i] for _, i in ordered]
+            nodes.append(Node(members, hashes, ordered[0][0], columns, positions[first]))
     return nodes
 
 
-def _split_by_bytes(rows: list[ImageRow], root: Path) -> list[list[ImageRow]]:
+def _split_by_bytes(indexes: list[int], rows: list[ImageRow], root: Path) -> list[list[int]]:
     """Equal sha256 is confirmed byte by byte before files are called exact duplicates."""
-    groups: list[list[ImageRow]] = []
-    for row in rows:
+    groups: list[list[int]] = []
+    for index in indexes:
         for group in groups:
-            if _same_bytes(root / group[0].rel_path, root / row.rel_path):
-                group.append(row)
+            if _same_bytes(root / rows[group[0]].rel_path, root / rows[index].rel_path):
+                group.append(index)
                 break
         else:
-            groups.append([row])
+            groups.append([index])
     return groups
 
 
@@ -166,10 +181,9 @@ def _same_bytes(a: Path, b: Path) -> bool:
 
 
 def _candidate(
-    row: ImageRow, quality: QualityThresholds, protected: Callable[[str], bool]
+    row: ImageRow, degraded: tuple[str, ...], protected: Callable[[str], bool]
 ) -> Candidate:
     facts = row.facts
-    degraded = quality_flags(facts, quality)
     return Candidate(
         seq=row.seq,
         rel_path=row.rel_path,

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from hygiene.records import ImageFacts, QualityMetrics, QualityThresholds
+from hygiene.records import QualityMetrics, QualityThresholds
 from hygiene.scan.hashing import content_box
 from hygiene.scan.imageio import downscale
 
@@ -294,9 +294,9 @@ def is_blurry(metrics: Measures, limits: QualityThresholds) -> Verdict:
 _CHECKS = (("dark", is_dark), ("bright", is_bright), ("blurry", is_blurry))
 
 
-def quality_flags(facts: ImageFacts, limits: QualityThresholds) -> tuple[str, ...]:
-    """The names of the quality flags a readable image raises."""
-    return tuple(name for name, check in _CHECKS if check(facts.quality, limits))
+def quality_flags(metrics: QualityMetrics, limits: QualityThresholds) -> tuple[str, ...]:
+    """The names of the quality flags a readable image with these measurements raises."""
+    return tuple(name for name, check in _CHECKS if check(metrics, limits))
 
 
 def flag_columns(
