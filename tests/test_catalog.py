@@ -76,3 +76,31 @@ def test_the_read_only_catalog_is_the_same_file_whatever_its_folder_is_called(tm
     assert catalog.candidate_set(reader, "key") == b"stored"
     with pytest.raises(sqlite3.OperationalError):  # read-only
         catalog.record_candidate_set(reader, "other", b"x")
+
+
+def test_a_run_table_shares_equal_values_without_changing_their_type(tmp_path):
+    """Equal sizes and border boxes share one object as a run table is read; a 1-pixel-wide
+    image's width stays the int 1, not the 1.0 an unpadded photo's border box holds."""
+    from hygiene.records import FileEntry, ImageFacts, QualityMetrics, ScanOutcome
+
+    conn = catalog.open_catalog(tmp_path / "catalog.sqlite")
+    root = catalog.root_id(conn, tmp_path)
+    measured = QualityMetrics(*[0.5] * 10)
+    facts = {  # sha256 order: the photo's row is read first
+        "0" * 64: ("photo.jpg", 640, 480),
+        "f" * 64: ("pixel.png", 1, 1),
+    }
+    for sha, (name, width, height) in facts.items():
+        made = ImageFacts(
+            "PNG", width, height, 1, None, None, None, bytes(8), b"", 0.1, 1.0,
+            0.0, 0.0, 1.0, 1.0, measured, b"",
+        )  # fmt: skip
+        catalog.record_content(conn, ScanOutcome("ok", None, sha, made), "key")
+        catalog.record_file(
+            conn, root, FileEntry(name, 10, 0), "key", sha256=sha, status=None, error=None
+        )
+    catalog.record_run_files(conn, "run", root, [(0, "photo.jpg"), (1, "pixel.png")])
+    read = catalog.read_run_table(conn, "run").facts
+    assert [type(f.width) for f in read] == [int, int] and read[1].width == 1
+    assert [type(f.content_right) for f in read] == [float, float]
+    assert read[0].content_right is read[1].content_right  # shared, as meant

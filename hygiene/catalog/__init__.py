@@ -44,9 +44,12 @@ _READ_APART = ("window_colours",)
 # A run table's fact columns in ImageFacts order; those read apart come back empty (X'' is b"").
 _RUN_FACT_COLUMNS = tuple("X''" if name in _READ_APART else name for name in FACT_FIELDS)
 _SHARED_AT = tuple(FACT_FIELDS.index(name) for name in ("format", "camera_model"))
-_SHARED_VALUES = ("width", "height", "content_fraction", "content_left", "content_top")
 _SHARED_VALUES_AT = tuple(
-    FACT_FIELDS.index(name) for name in (*_SHARED_VALUES, "content_right", "content_bottom")
+    FACT_FIELDS.index(name)
+    for name in (
+        *("width", "height", "content_fraction"),
+        *("content_left", "content_top", "content_right", "content_bottom"),
+    )
 )
 
 
@@ -301,7 +304,9 @@ def _content_results(
     columns = ", ".join((*_RUN_FACT_COLUMNS, *QUALITY_FIELDS))
     select = f"SELECT sha256, status, error, {columns} FROM contents"
     count = len(_RUN_FACT_COLUMNS)
-    shared: dict[object, object] = {}  # equal sizes and border boxes: one object, not one a file
+    # equal sizes and border boxes: one object, not one a file; keyed by type too, as 1 == 1.0
+    # and a 1-pixel width must not come back as the 1.0 of a border box
+    shared: dict[tuple[type, object], object] = {}
     for sha, status, error, *values in _by_sha(conn, select, sha256s, scan_key):
         if status not in READABLE:
             yield sha, (sys.intern(status), error, None, -1)
@@ -310,7 +315,7 @@ def _content_results(
             if values[at] is not None:
                 values[at] = sys.intern(values[at])
         for at in _SHARED_VALUES_AT:
-            values[at] = shared.setdefault(values[at], values[at])
+            values[at] = shared.setdefault((type(values[at]), values[at]), values[at])
         row = len(quality_values) // len(QUALITY_FIELDS)
         quality_values.extend(np.nan if v is None else v for v in values[count:])
         yield sha, (sys.intern(status), error, ImageFacts(*values[:count], None, b""), row)

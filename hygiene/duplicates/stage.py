@@ -138,11 +138,11 @@ def _nodes(
     # Measurements stay columns and flags are derived for all rows at once: QualityMetrics made
     # per file here, though let go after, left the heap fragmented under the hash search.
     columns, at = quality_of(rows)
-    flags = flag_columns({name: column[at] for name, column in columns.items()}, quality)
+    flags = flag_columns(columns, quality)
     names, positions = list(flags), at.tolist()
     raised = [
         tuple(name for name, up in zip(names, ups, strict=True) if up)
-        for ups in zip(*(column.tolist() for column in flags.values()), strict=True)
+        for ups in zip(*(column[at].tolist() for column in flags.values()), strict=True)
     ]
     by_content: dict[tuple[int, str], list[int]] = defaultdict(list)
     for index, row in enumerate(rows):

@@ -9,7 +9,7 @@ from hygiene.scan.formats import SNIFF_BYTES, repaired_container, sniff_image_fo
 from hygiene.scan.hashing import CENTRE_BAND_SLOT, DIHEDRAL, pixel_sha256_hex
 from hygiene.scan.imageio import DecodeError, decode, decode_thumbnail
 from hygiene.scan.measure import reduced_in_decoder
-from hygiene.scan.quality import flag_columns, quality_flags
+from hygiene.scan.quality import flag_columns
 from hygiene.scan.stage import ProgressSink, ScanStats, run_scan
 
 __all__ = [
@@ -23,7 +23,6 @@ __all__ = [
     "decode_thumbnail",
     "flag_columns",
     "pixel_sha256_hex",
-    "quality_flags",
     "reduced_in_decoder",
     "repaired_container",
     "run_scan",

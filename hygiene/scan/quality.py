@@ -294,11 +294,6 @@ def is_blurry(metrics: Measures, limits: QualityThresholds) -> Verdict:
 _CHECKS = (("dark", is_dark), ("bright", is_bright), ("blurry", is_blurry))
 
 
-def quality_flags(metrics: QualityMetrics, limits: QualityThresholds) -> tuple[str, ...]:
-    """The names of the quality flags a readable image with these measurements raises."""
-    return tuple(name for name, check in _CHECKS if check(metrics, limits))
-
-
 def flag_columns(
     quality: dict[str, np.ndarray], limits: QualityThresholds
 ) -> dict[str, np.ndarray]:
