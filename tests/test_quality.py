@@ -271,3 +271,20 @@ def test_reduced_shrinks_by_whole_blocks():
     image = Image.new("RGB", (400, 300))
     assert reduced(image, 64).size == (67, 50)  # blocks of 6: 400 / 6 rounded up
     assert reduced(image, 1000).size == (400, 300)
+
+
+def test_the_grey_thumbnail_is_the_perceived_luminance_formula_for_every_colour():
+    # every 8-bit colour once, in 64 frames of 512x512 (a size grey_thumbnail keeps as it is)
+    levels = np.arange(256, dtype=np.uint8)
+    red, green, blue = np.meshgrid(levels, levels, levels, indexing="ij")
+    colours = np.stack([red, green, blue], axis=-1).reshape(-1, 512, 512, 3)
+    for tile in colours:
+        channels = tile.astype(np.float32) / 255.0
+        expected = np.sqrt(
+            0.241 * channels[..., 0] ** 2
+            + 0.691 * channels[..., 1] ** 2
+            + 0.068 * channels[..., 2] ** 2
+        )
+        grey = grey_thumbnail(Image.fromarray(tile))
+        assert grey.dtype == np.float32
+        assert np.array_equal(grey, expected)

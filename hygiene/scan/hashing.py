@@ -61,9 +61,10 @@ _BORDER_TOLERANCE = 0.03  # luminance spread allowed inside a padded border
 _MAX_BORDER_FRACTION = 0.3
 
 
-def content_box(
-    grey: np.ndarray, tolerance: float = _BORDER_TOLERANCE
-) -> tuple[int, int, int, int]:
+PixelBox = tuple[int, int, int, int]  # left, top, right, bottom in pixels
+
+
+def content_box(grey: np.ndarray, tolerance: float = _BORDER_TOLERANCE) -> PixelBox:
     """(left, top, right, bottom) of the frame inside a uniform padded border, if any."""
     height, width = grey.shape
     top, bottom, left, right = 0, height, 0, width
@@ -99,14 +100,15 @@ def inside_box(
     return image[top:bottom, left:right]
 
 
-def near_hashes(grey: np.ndarray) -> np.ndarray:
-    """pHashes for near-duplicate search (uint64, NEAR_HASH_COUNT of them).
+def near_hashes(grey: np.ndarray, box: PixelBox | None = None) -> np.ndarray:
+    """pHashes for near-duplicate search (uint64, NEAR_HASH_COUNT of them). `box`: the frame's
+    content_box when the caller has it already.
 
     The first eight are the border-trimmed frame under each rotation and mirror (DIHEDRAL order);
     then the CROP_WINDOWS and the CENTRE_BAND of the trimmed frame, unrotated. Every view is an
     area-averaged 32x32 copy (what cv2.INTER_AREA computes), all taken from one integral image.
     """
-    left, top, right, bottom = content_box(grey)
+    left, top, right, bottom = box or content_box(grey)
     levels = np.clip(grey[top:bottom, left:right] * 255.0 + 0.5, 0, 255).astype(np.uint8)
     height, width = levels.shape
     windows = [(0, height, 0, width)]

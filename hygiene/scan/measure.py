@@ -26,6 +26,7 @@ from hygiene.scan.formats import (
     sniff_image_format,
 )
 from hygiene.scan.hashing import (
+    PixelBox,
     content_box,
     inside_box,
     near_hashes,
@@ -198,7 +199,8 @@ def scan_bytes(
     # HELD-OUT (docs/benchmarks.md); the duplicate stage confirms pairs on these
     thumb = downscale(small, settings.thumbnail_px)
     colour_frame = np.asarray(reduced(thumb, 64))
-    content = _content(grey)
+    box_px = content_box(grey)
+    content = _content(grey, box_px)
     box = (
         content["content_left"],
         content["content_top"],
@@ -214,11 +216,11 @@ def scan_bytes(
         camera_model=decoded.camera_model,
         pixel_sha256=None,  # full-resolution pixel hashes are computed by the duplicate stage,
         # and only for the few files whose grouping needs one
-        near_hashes=near_hashes(grey).tobytes(),
+        near_hashes=near_hashes(grey, box_px).tobytes(),
         window_colours=window_colours(inside_box(colour_frame, box, min_side_px=2)).tobytes(),
         colourfulness=colourfulness(colour_frame.astype(np.float32) / 255.0),
         **content,
-        quality=measure(grey),
+        quality=measure(grey, box_px),
         thumbnail_webp=encode_webp(thumb, quality=_THUMBNAIL_QUALITY),
     )
     if decoded.damage:
@@ -233,9 +235,9 @@ def reduced_in_decoder(facts: ImageFacts) -> bool:
     return scaled_in_decoder(facts.format, facts.width, facts.height, QUALITY_SIDE_MIN_PX)
 
 
-def _content(grey: np.ndarray) -> dict[str, float]:
+def _content(grey: np.ndarray, box_px: PixelBox) -> dict[str, float]:
     """The content inside any padded border: its share of the frame and its box (fractions)."""
-    left, top, right, bottom = content_box(grey)
+    left, top, right, bottom = box_px
     height, width = grey.shape
     return {
         "content_fraction": (right - left) * (bottom - top) / grey.size,
