@@ -10,7 +10,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -163,6 +166,7 @@ def run(
     categorization that cannot get its model is skipped and says why in `clip_status`.
     """
     progress = progress or _Silent()
+    _import_meanwhile("pandas")
     root = root.resolve()
     started_at = datetime.now(UTC)
     run_id = new_run_id(started_at)
@@ -228,6 +232,18 @@ def run(
         plan,
         search_status,
     )
+
+
+def _import_meanwhile(module: str) -> None:
+    """Import `module` on a thread while the run goes on. pyarrow imports pandas on its first
+    conversion, when the outputs are written (a third of a second, all of it Python); the scan
+    and the walk mostly wait on workers, the disk and SQLite, which leave the interpreter free."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):  # the real import, later, reports any failure
+            importlib.import_module(module)
+
+    threading.Thread(target=load, name=f"import {module}", daemon=True).start()
 
 
 def _update_search_index(folder: Path, catalog_path: Path, config: Config) -> str:
