@@ -450,12 +450,15 @@ def naive_baseline(images: Path, files: int) -> Measurement:
     return measurement("naive baseline, 1 process", files, finished, result["elapsed_s"], {})
 
 
+def bare_command(images: Path, workers: int, scale: int) -> list[str]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--bare-worker", str(images)]
+    return [*command, "--bare-scale", str(scale), "--workers", str(workers)]
+
+
 def bare_baseline(images: Path, files: int, workers: int, scale: int) -> Measurement:
     """Read, SHA-256 and decode (at 1/scale in the JPEG decoder) every file, one process per
     core: the floor a scan of the same files is measured against."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--bare-worker", str(images)]
-    command += ["--bare-scale", str(scale), "--workers", str(workers)]
-    finished = checked(run_sampled(command))
+    finished = checked(run_sampled(bare_command(images, workers, scale)))
     result = json.loads(finished.stdout)
     name = f"bare read + sha256 + decode at 1/{scale}, {workers} processes"
     return measurement(name, files, finished, result["elapsed_s"], {})
@@ -737,8 +740,6 @@ TRIAL_KINDS = ("hygiene cold", "bare 1/1", "bare 1/8")
 def rate_trials(corpus: Corpus, workers: int, work: Path, *, no_clip: bool, rounds: int) -> Trials:
     env = isolated_env(work)
     trials = Trials(corpus.files, {kind: [] for kind in TRIAL_KINDS})
-    bare = [sys.executable, str(Path(__file__).resolve()), "--bare-worker", str(corpus.images)]
-    bare += ["--workers", str(workers), "--bare-scale"]
     for round_index in range(rounds):
         job = ScanJob(
             "trial",
@@ -751,8 +752,8 @@ def rate_trials(corpus: Corpus, workers: int, work: Path, *, no_clip: bool, roun
         )
         commands = {
             "hygiene cold": (scan_command(job), env),
-            "bare 1/1": ([*bare, "1"], None),
-            "bare 1/8": ([*bare, "8"], None),
+            "bare 1/1": (bare_command(corpus.images, workers, 1), None),
+            "bare 1/8": (bare_command(corpus.images, workers, 8), None),
         }
         for kind, (command, command_env) in commands.items():
             started = time.perf_counter()
