@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from hygiene import __version__
-from hygiene.catalog import CatalogError, open_catalog
+from hygiene.catalog import CATALOG_HELP, CatalogError, location, open_catalog
 from hygiene.cli_files import apply_command, repair_command, undo_command
 from hygiene.cli_models import models_group
 from hygiene.cli_search import search_command, store_group
@@ -49,7 +49,7 @@ def cli() -> None:
     "--workers", type=click.IntRange(1, 256), help="Worker processes, 1-256 (default: all cores)."
 )
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
-@click.option("--catalog", type=click.Path(path_type=Path), help="SQLite cache of scan results.")
+@click.option("--catalog", help=CATALOG_HELP)
 @click.option("--no-clip", is_flag=True, help="Skip CLIP categorization.")
 @click.option("--model", help="CLIP model as ARCH:PRETRAINED (open_clip names).")
 @click.option("--model-path", type=click.Path(path_type=Path), help="Local CLIP folder or file.")
@@ -83,7 +83,7 @@ def scan(root: Path, config_file: Path | None, quiet: bool, **options: Any) -> N
                 root,
                 config,
                 out=options["out"],
-                catalog_path=options["catalog"],
+                catalog_path=location(options["catalog"]) if options["catalog"] else None,
                 workers=options["workers"],
                 rescan=options["rescan"],
                 categorize=not options["no_clip"],
@@ -129,9 +129,9 @@ def _with_overrides(config: Config, options: dict[str, Any]) -> Config:
 
 @cli.command("report")
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--catalog", type=click.Path(path_type=Path), help="SQLite cache of scan results.")
+@click.option("--catalog", help=CATALOG_HELP)
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
-def report_command(run_dir: Path, catalog: Path | None, config_file: Path | None) -> None:
+def report_command(run_dir: Path, catalog: str | None, config_file: Path | None) -> None:
     """(Re)write RUN_DIR/index.html from the run's outputs."""
     config = load_config_file(config_file)
     if not is_directory(run_dir) or not all(
@@ -143,9 +143,9 @@ def report_command(run_dir: Path, catalog: Path | None, config_file: Path | None
     except RunFolderError as exc:
         fail(str(exc))
     record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    catalog_path = catalog or Path(record.get("catalog") or config.scan.catalog_path())
+    where = catalog or record.get("catalog") or config.scan.catalog_location()
     try:
-        conn = open_catalog(catalog_path)
+        conn = open_catalog(location(where))
     except CatalogError as exc:
         fail(str(exc))
         return

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from hygiene.catalog import CATALOG_HELP
 from hygiene.categorize.embed import ModelSource
 from hygiene.config import Config
 from hygiene.console import fail, load_config_file, out_console
@@ -85,7 +86,7 @@ def model_for(
     "--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table"
 )
 @model_options
-@click.option("--catalog", type=click.Path(path_type=Path), help="SQLite cache of scan results.")
+@click.option("--catalog", help=CATALOG_HELP)
 @click.option("--store", help="Search a PostgreSQL store (postgresql://...) instead of the run.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
 def search_command(
@@ -102,7 +103,7 @@ def search_command(
     model_path: Path | None,
     device: str | None,
     allow_download: bool,
-    catalog: Path | None,
+    catalog: str | None,
     store: str | None,
     config_file: Path | None,
 ) -> None:
@@ -151,13 +152,13 @@ def store_group() -> None:
     "--root", type=click.Path(path_type=Path), help="Push the latest run of this archive."
 )
 @click.option("--store", help="PostgreSQL URL (default: [store] url of the config).")
-@click.option("--catalog", type=click.Path(path_type=Path), help="SQLite cache of scan results.")
+@click.option("--catalog", help=CATALOG_HELP)
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
 def store_push_command(
     run_dir: Path | None,
     root: Path | None,
     store: str | None,
-    catalog: Path | None,
+    catalog: str | None,
     config_file: Path | None,
 ) -> None:
     """Copy a run's searchable photos (vectors and metadata) into the store; a later push of
@@ -180,7 +181,7 @@ def store_push_command(
 
 
 def _open(
-    run_dir: Path | None, root: Path | None, store: str | None, catalog: Path | None, config: Config
+    run_dir: Path | None, root: Path | None, store: str | None, catalog: str | None, config: Config
 ) -> Searchable:
     """The run's embedded index, or the store's copy of an archive when a store is named."""
     url = store or config.store.url

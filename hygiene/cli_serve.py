@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from hygiene.catalog import CATALOG_HELP
 from hygiene.cli_search import model_for, model_options, run_folder
 from hygiene.console import err_console, fail, load_config_file
 from hygiene.search import SearchError, open_library
@@ -22,7 +23,7 @@ from hygiene.search import SearchError, open_library
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port (0: any free one).")
 @model_options
-@click.option("--catalog", type=click.Path(path_type=Path), help="SQLite cache of scan results.")
+@click.option("--catalog", help=CATALOG_HELP)
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
 def serve_command(
     run_dir: Path | None,
@@ -32,7 +33,7 @@ def serve_command(
     model_path: Path | None,
     device: str | None,
     allow_download: bool,
-    catalog: Path | None,
+    catalog: str | None,
     config_file: Path | None,
 ) -> None:
     """Open a run in a local web app: search by phrase or image, more like this, 3D cloud."""

@@ -38,7 +38,10 @@ class ScanSettings:
     def worker_count(self) -> int:
         return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
 
-    def catalog_path(self) -> Path:
+    def catalog_location(self) -> Path | str:
+        """The catalog's file, or a postgresql:// URL (a shared catalog)."""
+        if self.catalog.startswith(("postgresql://", "postgres://")):
+            return self.catalog
         if self.catalog:
             return Path(self.catalog).expanduser()
         cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"

@@ -108,7 +108,7 @@ class RunResult:
     run_id: str
     root: Path
     folder: Path  # the run folder: images.csv/.parquet, duplicates.csv, plan.json, index.html...
-    catalog_path: Path
+    catalog_path: catalog.CatalogLocation
     stats: ScanStats
     summary: RunSummary
     duplicate_report: DuplicateReport
@@ -153,7 +153,7 @@ def run(
     config: Config,
     *,
     out: Path | None = None,
-    catalog_path: Path | None = None,
+    catalog_path: catalog.CatalogLocation | None = None,
     workers: int | None = None,
     rescan: bool = False,
     categorize: bool = True,
@@ -170,7 +170,7 @@ def run(
     root = root.resolve()
     started_at = datetime.now(UTC)
     run_id = new_run_id(started_at)
-    catalog_path = (catalog_path or config.scan.catalog_path()).expanduser().resolve()
+    catalog_path = catalog.resolved(catalog_path or config.scan.catalog_location())
     folder = prepare_run_folder(root, out, config, run_id, catalog_path)
     conn = catalog.open_catalog(catalog_path)
     workers = workers or config.scan.worker_count()
@@ -246,7 +246,9 @@ def _import_meanwhile(module: str) -> None:
     threading.Thread(target=load, name=f"import {module}", daemon=True).start()
 
 
-def _update_search_index(folder: Path, catalog_path: Path, config: Config) -> str:
+def _update_search_index(
+    folder: Path, catalog_path: catalog.CatalogLocation, config: Config
+) -> str:
     """Bring the archive's search index up to date; a failure only leaves search to do it."""
     try:
         synced = sync_run_index(folder, catalog_path, config.search)

@@ -1,4 +1,7 @@
-"""The SQLite catalog: the only package with SQL in it (the schema in schema.py, typed access here).
+"""The catalog: the only package with SQL in it (the schema in schema.py, typed access here).
+
+It is a SQLite file by default, or a PostgreSQL database when its location is a
+postgresql:// URL (postgres.py runs the same statements and migrations there).
 
 The catalog is a cache. Deleting it loses nothing but time. Results are keyed by content
 (sha256 + scan_key) so a renamed or copied file reuses them; paths map to content through the
@@ -20,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hygiene.catalog import postgres
 from hygiene.catalog.schema import MIGRATIONS as _MIGRATIONS
 from hygiene.catalog.schema import SCHEMA_VERSION
 from hygiene.paths import from_text, to_text
@@ -53,11 +57,60 @@ _SHARED_VALUES_AT = tuple(
 )
 
 
+# Where a catalog is: a SQLite file, or a PostgreSQL database named by a postgresql:// URL.
+CatalogLocation = Path | str
+CATALOG_HELP = "Catalog of scan results: a SQLite file, or a postgresql:// URL (a shared one)."
+# What a catalog connection raises for a database-level failure, on either backend.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, postgres.PostgresError)
+try:
+    import psycopg as _psycopg
+
+    DATABASE_ERRORS += (_psycopg.Error,)
+except ImportError:  # only a PostgreSQL catalog needs it, and says so when it is missing
+    pass
+
+
 class CatalogError(RuntimeError):
     """The catalog cannot be used (newer schema, unreadable file); str() says why."""
 
 
-def open_catalog(path: Path) -> sqlite3.Connection:
+def location(value: str | Path) -> CatalogLocation:
+    """A --catalog value (or a run record's) as a location: a URL stays text, and a path a Path
+    (a URL through Path would lose one of its slashes)."""
+    if postgres.is_url(value):
+        return str(value)
+    return Path(value).expanduser()
+
+
+def resolved(where: CatalogLocation) -> CatalogLocation:
+    return where if postgres.is_url(where) else Path(where).expanduser().resolve()
+
+
+def describe(where: CatalogLocation) -> str:
+    """The location as run.json records it and messages show it: without a password."""
+    return postgres.without_password(where) if postgres.is_url(where) else str(where)
+
+
+def location_of(conn: object) -> str:
+    """What a worker opens to reach the same catalog: the SQLite file or the database URL; ""
+    for an in-memory SQLite catalog."""
+    if isinstance(conn, postgres.Connection):
+        return conn.url
+    for _, name, file in conn.execute("PRAGMA database_list"):  # type: ignore[attr-defined]
+        if name == "main":
+            return file or ""
+    return ""
+
+
+def open_catalog(where: CatalogLocation) -> sqlite3.Connection:
+    """A connection that migrates the catalog to this version first. Both backends' connections
+    take the same statements (typed sqlite3.Connection, which the PostgreSQL one mimics)."""
+    if postgres.is_url(where):
+        try:
+            return postgres.Connection(str(where))  # type: ignore[return-value]
+        except postgres.PostgresError as exc:
+            raise CatalogError(str(exc)) from None
+    path = Path(where)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
@@ -83,9 +136,14 @@ def _retry_while_locked(action: Callable[[], object]) -> None:
             time.sleep(0.05)
 
 
-def open_catalog_readonly(path: Path) -> sqlite3.Connection:
+def open_catalog_readonly(where: CatalogLocation) -> sqlite3.Connection:
+    if postgres.is_url(where):
+        try:
+            return postgres.Connection(str(where), readonly=True)  # type: ignore[return-value]
+        except postgres.PostgresError as exc:
+            raise CatalogError(str(exc)) from None
     # as a percent-encoded URI: a "#" or "?" in a folder name would otherwise end the path
-    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    uri = f"{Path(where).resolve().as_uri()}?mode=ro"
     return sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_S)
 
 
@@ -341,7 +399,9 @@ def _message(error: str | None) -> str | None:
     """An error message that quotes a file name may carry its undecodable bytes: escape them."""
     if error is None:
         return None
-    return error.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    # (and a NUL, which PostgreSQL's text cannot hold)
+    escaped = error.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return escaped.replace("\x00", "\\x00")
 
 
 def window_colours(conn: sqlite3.Connection, root: Path, rel_paths: list[str]) -> dict[str, bytes]:

@@ -135,12 +135,12 @@ def _prepared_batches(
     """
     import torch
 
-    database = conn.execute("PRAGMA database_list").fetchone()[2]
+    database = catalog.location_of(conn)
     local = threading.local()
 
     def conn_for_thread() -> sqlite3.Connection:
         if not hasattr(local, "conn"):
-            local.conn = catalog.open_catalog_readonly(database)
+            local.conn = catalog.open_catalog_readonly(catalog.location(database))
         return local.conn
 
     def prepare(sha: str) -> Any:

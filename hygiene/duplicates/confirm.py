@@ -365,7 +365,7 @@ def init_worker(settings: ConfirmSettings) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # the pool already uses every core
-    conn = catalog.open_catalog_readonly(Path(settings.catalog_path))
+    conn = catalog.open_catalog_readonly(catalog.location(settings.catalog_path))
     _judge = _PairJudge(
         settings,
         thumbnail=lambda sha: catalog.thumbnail(conn, sha),

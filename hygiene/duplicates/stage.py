@@ -94,7 +94,7 @@ def find_duplicates(
     else:
         proposals = engine_candidate_pairs(nodes, engine_pairs, settings)
     release_freed_memory()  # the hash search's temporaries
-    confirm_settings = ConfirmSettings(_catalog_file(conn), str(root), max_pixels, settings)
+    confirm_settings = ConfirmSettings(catalog.location_of(conn), str(root), max_pixels, settings)
     edges, similar_pairs = confirmed_edges(
         conn, nodes, proposals, confirm_settings, workers=workers, on_pairs=on_pairs or _unheard
     )
@@ -197,14 +197,6 @@ def _candidate(
         degraded=degraded,
         protected=protected(row.rel_path),
     )
-
-
-def _catalog_file(conn: sqlite3.Connection) -> str:
-    """The catalog's file, which workers open read-only; "" for an in-memory catalog."""
-    for _, name, file in conn.execute("PRAGMA database_list"):
-        if name == "main":
-            return file or ""
-    return ""
 
 
 def _unheard(done: int, total: int) -> None:

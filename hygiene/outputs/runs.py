@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hygiene import __version__
+from hygiene.catalog import describe
 from hygiene.categorize import CategorizeReport
 from hygiene.config import Config
 from hygiene.outputs.tables import RunSummary
@@ -29,7 +30,7 @@ RUN_MARKER = ".hygiene-run"
 
 
 def prepare_run_folder(
-    root: Path, out: Path | None, config: Config, run_id: str, catalog_path: Path
+    root: Path, out: Path | None, config: Config, run_id: str, catalog_path: Path | str
 ) -> Path:
     """Create (or reuse) the folder a scan writes to.
 
@@ -49,7 +50,10 @@ def prepare_run_folder(
             f"the output folder {folder} contains the archive {root}; "
             "pass --out with a new or empty folder outside the archive"
         )
-    if catalog_path == root or root in catalog_path.parents:
+    inside = isinstance(catalog_path, Path) and (
+        catalog_path == root or root in catalog_path.parents
+    )
+    if inside:
         raise RunFolderError(
             f"the catalog {catalog_path} is inside the archive {root}; "
             "pass --catalog with a path outside it"
@@ -102,7 +106,7 @@ def write_run_record(
     *,
     run_id: str,
     root: Path,
-    catalog_path: Path,
+    catalog_path: Path | str,
     config: Config,
     stats: ScanStats,
     summary: RunSummary,
@@ -116,7 +120,7 @@ def write_run_record(
         "version": __version__,
         "run_id": run_id,
         "root": str(root),
-        "catalog": str(catalog_path),
+        "catalog": describe(catalog_path),
         "started_at": started_at.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
         "config_sources": list(config.sources),

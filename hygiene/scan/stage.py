@@ -87,13 +87,15 @@ class CatalogLookup:
     def __call__(self, sha256: str) -> bool:
         try:
             if self._conn is None:
-                self._conn = catalog.open_catalog_readonly(Path(self._path))
+                self._conn = catalog.open_catalog_readonly(catalog.location(self._path))
             return catalog.has_content(self._conn, sha256, self._scan_key)
-        except sqlite3.Error:
+        except (*catalog.DATABASE_ERRORS, catalog.CatalogError):
             return False  # the cache is an optimisation; scanning again is always correct
 
 
-def worker_settings(root: Path, config: Config, catalog_path: Path) -> WorkerSettings:
+def worker_settings(
+    root: Path, config: Config, catalog_path: catalog.CatalogLocation
+) -> WorkerSettings:
     return WorkerSettings(
         root=str(root),
         max_pixels=config.scan.max_pixels,
@@ -108,7 +110,7 @@ def run_scan(
     config: Config,
     conn: sqlite3.Connection,
     run_id: str,
-    catalog_path: Path,
+    catalog_path: catalog.CatalogLocation,
     progress: ProgressSink,
     *,
     workers: int,

@@ -44,9 +44,15 @@ class IndexUnusable(RuntimeError):
     """The index folder cannot be used (unreadable, or written by another format)."""
 
 
-def index_folder(catalog_path: Path, root: str, model_id: str) -> Path:
+def index_folder(catalog_location: Path | str, root: str, model_id: str) -> Path:
+    """Beside a SQLite catalog; for a PostgreSQL one, in the user's cache under a digest of
+    its URL (the index is a local cache of what the shared catalog holds)."""
     key = hashlib.sha256(f"{root}\0{model_id}".encode()).hexdigest()[:20]
-    return Path(f"{catalog_path}-search") / key
+    if isinstance(catalog_location, str):
+        cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        database = hashlib.sha256(catalog_location.encode()).hexdigest()[:16]
+        return Path(cache_home) / "hygiene" / f"postgres-{database}-search" / key
+    return Path(f"{catalog_location}-search") / key
 
 
 class VectorIndex:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -158,7 +157,7 @@ class Library:
 
 
 def open_library(
-    run_dir: Path, catalog_path: Path | None = None, settings: SearchSettings | None = None
+    run_dir: Path, catalog_path: Path | str | None = None, settings: SearchSettings | None = None
 ) -> Library:
     """The searchable photos of the run in `run_dir`, its index synced first when the run is
     not the one it was last synced with (SearchError when there are none)."""
@@ -184,7 +183,7 @@ def open_library(
 
 
 def sync_run_index(
-    run_dir: Path, catalog_path: Path | None = None, settings: SearchSettings | None = None
+    run_dir: Path, catalog_path: Path | str | None = None, settings: SearchSettings | None = None
 ) -> SyncReport:
     """Bring the search index of the run's archive and model up to date with the run (what a
     scan does once it has written the run folder)."""
@@ -200,19 +199,19 @@ def sync_run_index(
 class _Run:
     root: str
     model_id: str
-    catalog: Path
+    catalog: catalog.CatalogLocation
     stamp: str  # which run this is, as the index records it
     rows: list[tuple[str, ...]]
 
 
-def read_run(run_dir: Path, catalog_path: Path | None) -> _Run:
+def read_run(run_dir: Path, catalog_path: Path | str | None) -> _Run:
     record_path, images_path = run_dir / "run.json", run_dir / "images.csv"
     if not is_regular_file(record_path) or not is_regular_file(images_path):
         raise SearchError(f"{run_dir} is not a hygiene run folder (no run.json or images.csv)")
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
         model_id = (record.get("categorization") or {}).get("model")
-        database = catalog_path or Path(record["catalog"])
+        database = catalog.location(catalog_path or record["catalog"])
         stamp = f"{record.get('run_id')} {record.get('finished_at')}"
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SearchError(f"cannot read {record_path}: {exc}") from None
@@ -232,8 +231,10 @@ def _sync(run: _Run, folder: Path, settings: SearchSettings) -> SyncReport:
                     stored = catalog.embeddings(conn, run.model_id, shas)
             finally:
                 conn.close()
-        except (sqlite3.Error, catalog.CatalogError, OSError) as exc:
-            raise SearchError(f"cannot read the catalog {run.catalog}: {exc}") from None
+        except (*catalog.DATABASE_ERRORS, catalog.CatalogError, OSError) as exc:
+            raise SearchError(
+                f"cannot read the catalog {catalog.describe(run.catalog)}: {exc}"
+            ) from None
         return {sha: np.frombuffer(blob, dtype=np.float16) for sha, blob in stored.items()}
 
     wanted = [row[2] for row in run.rows]
