@@ -17,6 +17,7 @@ from hygiene.cli_files import apply_command, repair_command, undo_command
 from hygiene.cli_models import models_group
 from hygiene.cli_search import search_command, store_group
 from hygiene.cli_serve import serve_command
+from hygiene.cluster import ClusterError
 from hygiene.config import Config, ConfigError, check_config, to_toml, user_config_path
 from hygiene.console import (
     RichProgress,
@@ -50,6 +51,15 @@ def cli() -> None:
 )
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file.")
 @click.option("--catalog", help=CATALOG_HELP)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    help="Decode and embed on this machine (local) or on a Ray cluster (ray).",
+)
+@click.option(
+    "--address",
+    help="Ray cluster for --engine ray: auto or ray://HOST:PORT (default: a local instance).",
+)
 @click.option("--no-clip", is_flag=True, help="Skip CLIP categorization.")
 @click.option("--model", help="CLIP model as ARCH:PRETRAINED (open_clip names).")
 @click.option("--model-path", type=click.Path(path_type=Path), help="Local CLIP folder or file.")
@@ -90,7 +100,7 @@ def scan(root: Path, config_file: Path | None, quiet: bool, **options: Any) -> N
                 allow_download=options["allow_download"],
                 progress=RichProgress(progress),
             )
-    except (RunFolderError, CatalogError, FastdupUnavailable) as exc:
+    except (RunFolderError, CatalogError, ClusterError, FastdupUnavailable) as exc:
         fail(str(exc))
         return
     except KeyboardInterrupt:
@@ -116,6 +126,13 @@ def _with_overrides(config: Config, options: dict[str, Any]) -> Config:
     }
     clip = {key: value for key, value in clip.items() if value is not None}
     config = replace(config, classify=replace(config.classify, **clip))
+    if options["engine"] or options["address"]:
+        scan = replace(
+            config.scan,
+            engine=options["engine"] or ("ray" if options["address"] else config.scan.engine),
+            ray_address=options["address"] or config.scan.ray_address,
+        )
+        config = replace(config, scan=scan)
     if options["sort_into"] or options["sort_copy"] or options["flatten"]:
         plan = replace(
             config.plan,

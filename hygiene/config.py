@@ -34,6 +34,8 @@ class ScanSettings:
     quarantine_dir: str = ".hygiene-quarantine"
     catalog: str = ""
     thumbnail_px: int = 256
+    engine: str = "local"  # or "ray": decoding and CLIP on a Ray cluster (see docs/scale.md)
+    ray_address: str = ""  # "": a local Ray instance; "auto" or ray://HOST:PORT: a cluster
 
     def worker_count(self) -> int:
         return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
@@ -233,6 +235,7 @@ RANGES: dict[str, Range] = {
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "duplicates.engine": ("hygiene", "fastdup"),
+    "scan.engine": ("local", "ray"),
     "plan.sort_mode": ("move", "copy"),
     "classify.device": ("auto", "cpu", "cuda", "mps"),
 }

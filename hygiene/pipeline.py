@@ -34,6 +34,9 @@ from hygiene.categorize import (
     model_identity,
     pick_device,
 )
+from hygiene.categorize.classify import all_prompts
+from hygiene.categorize.stage import representatives
+from hygiene.cluster import ClusterError, ClusterSession
 from hygiene.config import Config
 from hygiene.duplicates import (
     DuplicateReport,
@@ -162,8 +165,12 @@ def run(
 ) -> RunResult:
     """Scan `root` and write a run folder (default: under `config.scan.reports_dir`).
 
-    Raises RunFolderError, CatalogError or FastdupUnavailable with a one-line reason; a
-    categorization that cannot get its model is skipped and says why in `clip_status`.
+    With `config.scan.engine` "ray", decoding and CLIP embedding run on a Ray cluster that
+    shares a PostgreSQL catalog; every other stage runs here, from the catalog.
+
+    Raises RunFolderError, CatalogError, ClusterError or FastdupUnavailable with a one-line
+    reason; a categorization that cannot get its model is skipped and says why in
+    `clip_status`.
     """
     progress = progress or _Silent()
     _import_meanwhile("pandas")
@@ -172,8 +179,11 @@ def run(
     run_id = new_run_id(started_at)
     catalog_path = catalog.resolved(catalog_path or config.scan.catalog_location())
     folder = prepare_run_folder(root, out, config, run_id, catalog_path)
-    conn = catalog.open_catalog(catalog_path)
     workers = workers or config.scan.worker_count()
+    cluster = _cluster(config, catalog_path, workers)
+    conn = catalog.open_catalog(catalog_path)
+    if cluster is not None:
+        cluster.start()
     # one fork server for both pools: preloading both stages' modules starts every worker warm
     set_preload(["hygiene.scan.measure", "hygiene.duplicates.confirm"])
     stats = run_scan(
@@ -185,6 +195,7 @@ def run(
         progress,
         workers=workers,
         rescan=rescan,
+        cluster=cluster is not None,
     )
     table = catalog.read_run_table(conn, run_id)  # read once, shared by every stage
     rows = table.images()
@@ -194,7 +205,7 @@ def run(
     categories, clip_status = None, "--no-clip was given"
     if categorize:
         categories, clip_status = _categorize_or_skip(
-            conn, rows, duplicates, config, root, allow_download, progress
+            conn, rows, duplicates, config, root, allow_download, progress, cluster is not None
         )
     flags = flag_columns(table.quality, config.quality)
     plan = make_plan(
@@ -234,6 +245,20 @@ def run(
     )
 
 
+def _cluster(
+    config: Config, catalog_path: catalog.CatalogLocation, workers: int
+) -> ClusterSession | None:
+    """The Ray cluster the run uses; None for the local engine."""
+    if config.scan.engine != "ray":
+        return None
+    if not isinstance(catalog_path, str):
+        raise ClusterError(
+            "the Ray engine needs a catalog every node can reach: pass --catalog "
+            "postgresql://... (a SQLite file on shared storage is not safe)"
+        )
+    return ClusterSession(config.scan.ray_address or None, workers)
+
+
 def _import_meanwhile(module: str) -> None:
     """Import `module` on a thread while the run goes on. pyarrow imports pandas on its first
     conversion, when the outputs are written (a third of a second, all of it Python); the scan
@@ -266,10 +291,17 @@ def _categorize_or_skip(
     root: Path,
     allow_download: bool,
     progress: RunProgress,
+    on_cluster: bool = False,
 ) -> tuple[CategorizeReport | None, str]:
-    """Run CLIP; when no weights can be had, say why and how to fix it instead of failing."""
+    """Run CLIP; when no weights can be had, say why and how to fix it instead of failing.
+    `on_cluster`: the embeddings are computed on the Ray cluster first."""
     on_batch = progress.categorizing()
+    on_cluster_embedded = 0
     try:
+        if on_cluster:
+            on_cluster_embedded = _embed_on_cluster(
+                conn, rows, duplicates, config, root, allow_download, on_batch
+            )
         report = run_categorize(
             conn,
             rows,
@@ -282,9 +314,44 @@ def _categorize_or_skip(
     except ModelUnavailable as exc:
         progress.categorized(None)
         return None, f"skipped: {exc}"
-    progress.categorized(report.embedded)
+    progress.categorized(report.embedded + on_cluster_embedded)
     status = f"{report.model_id}: {report.embedded:,} embedded, {report.from_cache:,} from cache"
+    if on_cluster:
+        status += f" ({on_cluster_embedded:,} of them embedded on the cluster)"
     return report, status
+
+
+def _embed_on_cluster(
+    conn: sqlite3.Connection,
+    rows: list[ImageRow],
+    duplicates: DuplicateReport,
+    config: Config,
+    root: Path,
+    allow_download: bool,
+    on_batch: Callable[[int], None],
+) -> int:
+    """Embed the survivors the catalog lacks on the cluster; how many were sent."""
+    from hygiene.cluster.embed import EmbedJob, embed_on_cluster
+
+    settings = config.classify
+    model_id = _model_source(config, allow_download).model_id
+    needed = sorted({row.sha256 for row in representatives(rows, duplicates).values()})
+    missing = [sha for sha in needed if sha not in catalog.embeddings(conn, model_id, needed)]
+    if not missing:
+        return 0
+    job = EmbedJob(
+        catalog=catalog.location_of(conn),
+        model_id=model_id,
+        model=settings.model,
+        model_path=settings.model_path,
+        device=settings.device,
+        allow_download=allow_download,
+        thumbnail_px=config.scan.thumbnail_px,
+        prompts=tuple(all_prompts(_category_set(config))),
+        originals=Originals.of(root, rows, config.scan.max_pixels),
+    )
+    embed_on_cluster(missing, job, settings.batch_size, on_batch)
+    return len(missing)
 
 
 def image_rows(conn: sqlite3.Connection, run_id: str) -> list[ImageRow]:
@@ -347,11 +414,30 @@ def run_categorize(
     """Label the survivors with CLIP, loaded only if the catalog lacks something it would
     compute (raises ModelUnavailable with the reason and the fix when it cannot be had)."""
     settings = config.classify
+    # Each batch's embeddings are committed as they come: a long run never holds the catalog
+    # lock, and an interrupted one keeps what it embedded.
+    return categorize(
+        conn,
+        rows,
+        duplicates,
+        _model_source(config, allow_download),
+        _category_set(config),
+        batch_size=settings.batch_size,  # 0: the loaded model's device default
+        workers=config.scan.worker_count(),
+        thumbnail_px=config.scan.thumbnail_px,
+        originals=Originals.of(root, rows, config.scan.max_pixels),
+        on_batch=on_batch,
+    )
+
+
+def _model_source(config: Config, allow_download: bool) -> ModelSource:
+    """The configured CLIP model, known by its id; loaded on first need."""
+    settings = config.classify
     # The device picks the default model, so it is asked for (importing torch) only when no
     # model is named, or when the weights must be loaded.
     named = bool(settings.model or settings.model_path)
     device = settings.device if named else pick_device(settings.device)
-    model = ModelSource(
+    return ModelSource(
         model_identity(settings.model, settings.model_path, device),
         lambda: load_model(
             settings.model,
@@ -360,24 +446,15 @@ def run_categorize(
             allow_download=allow_download,
         ),
     )
-    # Each batch's embeddings are committed as they come: a long run never holds the catalog
-    # lock, and an interrupted one keeps what it embedded.
-    return categorize(
-        conn,
-        rows,
-        duplicates,
-        model,
-        CategorySet(
-            config.categories,
-            settings.neutral_prompts,
-            settings.uncertain_margin,
-            settings.review_uncertain,
-        ),
-        batch_size=settings.batch_size,  # 0: the loaded model's device default
-        workers=config.scan.worker_count(),
-        thumbnail_px=config.scan.thumbnail_px,
-        originals=Originals.of(root, rows, config.scan.max_pixels),
-        on_batch=on_batch,
+
+
+def _category_set(config: Config) -> CategorySet:
+    settings = config.classify
+    return CategorySet(
+        config.categories,
+        settings.neutral_prompts,
+        settings.uncertain_margin,
+        settings.review_uncertain,
     )
 
 

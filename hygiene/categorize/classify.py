@@ -56,6 +56,12 @@ def ensemble(embeddings: np.ndarray) -> np.ndarray:
     return mean / np.linalg.norm(mean)
 
 
+def all_prompts(categories: CategorySet) -> list[str]:
+    """Every prompt text_matrix encodes, each once."""
+    prompts = [p for c in categories.categories for p in (*c.prompts, *c.negative_prompts)]
+    return list(dict.fromkeys([*prompts, *categories.neutral_prompts]))
+
+
 def text_matrix(categories: CategorySet, encode: Callable[[list[str]], np.ndarray]) -> TextMatrix:
     """Ensembles for every category, through `encode` (prompts -> one embedding per prompt)."""
     positive = np.stack([ensemble(encode(list(c.prompts))) for c in categories.categories])

@@ -88,7 +88,10 @@ def categorize(
         size = batch_size or default_batch_size(clip.device)
         inputs = ModelInputs(clip.input_px, thumbnail_px, originals)
         for shas, batch in _prepared_batches(conn, missing, inputs, clip.preprocess, size, workers):
-            blobs = {sha: _blob(v) for sha, v in zip(shas, clip.encode_images(batch), strict=True)}
+            blobs = {
+                sha: embedding_blob(v)
+                for sha, v in zip(shas, clip.encode_images(batch), strict=True)
+            }
             catalog.record_embeddings(conn, source.model_id, blobs)
             # Score what the cache will hold, so a re-run from the cache gives the same numbers.
             fresh = {sha: _vector(blob) for sha, blob in blobs.items()}
@@ -171,13 +174,14 @@ def _text_vectors(conn: sqlite3.Connection, source: ModelSource, prompts: list[s
     missing = [p for p in dict.fromkeys(prompts) if p not in cached]
     if missing:
         vectors = source.get().encode_texts(missing)
-        fresh = {p: _blob(v) for p, v in zip(missing, vectors, strict=True)}
+        fresh = {p: embedding_blob(v) for p, v in zip(missing, vectors, strict=True)}
         catalog.record_text_embeddings(conn, source.model_id, fresh)
         cached.update(fresh)
     return np.stack([_vector(cached[p]) for p in prompts])
 
 
-def _blob(vector: np.ndarray) -> bytes:
+def embedding_blob(vector: np.ndarray) -> bytes:
+    """An embedding as the catalog stores it (float16)."""
     return vector.astype(np.float16).tobytes()
 
 

@@ -18,7 +18,13 @@ from hygiene import catalog
 from hygiene.config import Config
 from hygiene.records import FileEntry, ScanOutcome
 from hygiene.scan.discover import count_files, iter_files
-from hygiene.scan.measure import FileVerdict, KnownContent, WorkerSettings, init_worker, scan_file
+from hygiene.scan.measure import (
+    FileVerdict,
+    KnownContent,
+    WorkerSettings,
+    init_worker,
+    scan_file,
+)
 from hygiene.workers import SupervisedPool, WorkerFailure, set_preload
 
 _COMMIT_EVERY_S = 0.5
@@ -115,8 +121,11 @@ def run_scan(
     *,
     workers: int,
     rescan: bool = False,
+    cluster: bool = False,
 ) -> ScanStats:
-    """Bring the catalog up to date for every file under `root` and list them under `run_id`."""
+    """Bring the catalog up to date for every file under `root` and list them under `run_id`.
+    With `cluster`, the files to decode go to the Ray cluster the run has joined (their results
+    land in the catalog from there)."""
     started = time.monotonic()
     stats = ScanStats()
     settings = worker_settings(root, config, catalog_path)
@@ -163,32 +172,72 @@ def run_scan(
 
     pending = files_to_decode()
     try:
-        first = next(pending, None)  # a fully cached run never starts a worker
-        if first is not None:
-            set_preload(["hygiene.scan.measure"])
-            with SupervisedPool(
-                scan_file,
-                workers=workers,
-                timeout_s=config.scan.file_timeout_s,
-                initializer=init_worker,
-                initargs=(settings, CatalogLookup(settings.catalog_path, settings.scan_key)),
-            ) as pool:
-                for entry, result in pool.map_unordered(itertools.chain([first], pending)):
-                    writer.begin()
-                    _store(conn, root_key, entry, settings.scan_key, result, stats)
-                    writer.wrote()
-                    progress.advance()
+        if cluster:
+            _decode_on_cluster(pending, settings, root_key, config, writer, stats, progress)
+        else:
+            _decode_here(pending, settings, root_key, config, writer, stats, progress, workers)
     finally:
         writer.commit()
     stats.elapsed_s = time.monotonic() - started
     return stats
 
 
+def _decode_here(
+    pending: Iterator[FileEntry],
+    settings: WorkerSettings,
+    root_key: int,
+    config: Config,
+    writer: _BatchedWriter,
+    stats: ScanStats,
+    progress: ProgressSink,
+    workers: int,
+) -> None:
+    first = next(pending, None)  # a fully cached run never starts a worker
+    if first is None:
+        return
+    set_preload(["hygiene.scan.measure"])
+    with SupervisedPool(
+        scan_file,
+        workers=workers,
+        timeout_s=config.scan.file_timeout_s,
+        initializer=init_worker,
+        initargs=(settings, CatalogLookup(settings.catalog_path, settings.scan_key)),
+    ) as pool:
+        for entry, result in pool.map_unordered(itertools.chain([first], pending)):
+            writer.begin()
+            store_result(writer.conn, root_key, entry, settings.scan_key, result, stats)
+            writer.wrote()
+            progress.advance()
+
+
+def _decode_on_cluster(
+    pending: Iterator[FileEntry],
+    settings: WorkerSettings,
+    root_key: int,
+    config: Config,
+    writer: _BatchedWriter,
+    stats: ScanStats,
+    progress: ProgressSink,
+) -> None:
+    from hygiene.cluster.scan import BatchCounts, BatchJob, scan_on_cluster
+
+    def heard(counts: BatchCounts, files: int) -> None:
+        writer.commit()  # the driver's own rows (the run's file list) wait for no batch
+        stats.decoded += counts.decoded
+        stats.cached_by_content += counts.cached_by_content
+        stats.worker_failures += counts.worker_failures
+        stats.unverified += counts.unverified
+        progress.advance(files)
+
+    writer.commit()
+    scan_on_cluster(pending, BatchJob(settings, root_key, config.scan.file_timeout_s), heard)
+
+
 def _walk(root: Path, config: Config) -> Iterator[FileEntry]:
     return iter_files(root, exclude=config.scan.exclude, quarantine_dir=config.scan.quarantine_dir)
 
 
-def _store(
+def store_result(
     conn: sqlite3.Connection,
     root_key: int,
     entry: FileEntry,

@@ -1,0 +1,136 @@
+"""The scan stage's decoding on a Ray cluster.
+
+The driver walks the archive and checks the catalog as the local engine does; the files left
+to decode go to Ray Data in batches. Each batch runs the local engine's own per-file function
+(hygiene.scan.measure.scan_file) in a supervised process of the Ray worker, so a file that hangs
+or crashes its decoder is reported as on one machine, and stores its results in the shared
+catalog itself, in one transaction. A worker or node lost mid-batch makes Ray Data run the
+batch again (its tasks are retried on such failures until they succeed); every write is an
+upsert keyed by path or content, so a retried batch neither loses nor doubles a file. A
+driver that dies leaves every finished batch in the catalog, and the next run finds those
+files unchanged.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from hygiene import catalog
+from hygiene.paths import from_text, to_text
+from hygiene.records import FileEntry
+from hygiene.scan.measure import WorkerSettings, init_worker, scan_file
+from hygiene.workers import SupervisedPool, set_preload
+
+BATCH_FILES = 32  # files per Ray task: a lost task costs at most this many files again
+_DATASET_FILES = 50_000  # files per Ray dataset: the driver's memory stays bounded
+
+
+@dataclass(frozen=True, slots=True)
+class BatchJob:
+    """What every batch needs besides its files."""
+
+    settings: WorkerSettings  # its catalog_path is the shared catalog's URL
+    root_key: int
+    file_timeout_s: float
+
+
+@dataclass
+class BatchCounts:
+    """What a batch did, summed by the driver into the run's ScanStats."""
+
+    decoded: int = 0
+    cached_by_content: int = 0
+    worker_failures: int = 0
+    unverified: int = 0
+
+
+def scan_on_cluster(
+    pending: Iterator[FileEntry], job: BatchJob, on_files: Callable[[BatchCounts, int], None]
+) -> None:
+    """Decode and store every entry of `pending` on the cluster; `on_files(counts, files)` hears
+    of each finished batch."""
+    import ray.data
+
+    while chunk := list(itertools.islice(pending, _DATASET_FILES)):
+        items = [
+            {"rel_path": to_text(e.rel_path), "size_bytes": e.size_bytes, "mtime_ns": e.mtime_ns}
+            for e in chunk
+        ]
+        blocks = max(1, -(-len(items) // BATCH_FILES))
+        dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
+            scan_batch,
+            batch_size=BATCH_FILES,
+            fn_kwargs={"job": job},
+            num_cpus=1,
+        )
+        for done in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+            counts = BatchCounts(*(int(done[f.name].sum()) for f in fields(BatchCounts)))
+            on_files(counts, int(done["files"].sum()))
+
+
+# ---------------------------------------------------------------- on the Ray workers
+
+_pool: SupervisedPool[FileEntry, Any] | None = None
+_pool_for: BatchJob | None = None
+_conn: Any = None
+_conn_to = ""
+
+
+def scan_batch(batch: dict[str, np.ndarray], job: BatchJob) -> dict[str, np.ndarray]:
+    """Scan a batch of files into the catalog; one row back: how many files, and what became
+    of them."""
+    from hygiene.scan.stage import ScanStats, store_result
+
+    entries = [
+        FileEntry(from_text(str(text)), int(size), int(mtime))
+        for text, size, mtime in zip(
+            batch["rel_path"], batch["size_bytes"], batch["mtime_ns"], strict=True
+        )
+    ]
+    results = dict(_file_pool(job).map_unordered(entries))
+    conn = _catalog(job.settings.catalog_path)
+    stats = ScanStats()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for entry in sorted(entries, key=lambda e: e.rel_path):  # one lock order for every batch
+            store_result(conn, job.root_key, entry, job.settings.scan_key, results[entry], stats)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    counts = {f.name: np.array([getattr(stats, f.name)]) for f in fields(BatchCounts)}
+    return {"files": np.array([len(entries)]), **counts}
+
+
+def _file_pool(job: BatchJob) -> SupervisedPool[FileEntry, Any]:
+    """One supervised decoding process per Ray worker, kept across its batches."""
+    global _pool, _pool_for
+    if _pool is None or _pool_for != job:
+        if _pool is not None:
+            _pool.close()
+        from hygiene.scan.stage import CatalogLookup
+
+        set_preload(["hygiene.scan.measure"])
+        lookup = CatalogLookup(job.settings.catalog_path, job.settings.scan_key)
+        _pool = SupervisedPool(
+            scan_file,
+            workers=1,
+            timeout_s=job.file_timeout_s,
+            initializer=init_worker,
+            initargs=(job.settings, lookup),
+        )
+        _pool_for = job
+    return _pool
+
+
+def _catalog(where: str) -> Any:
+    """The worker's connection to the shared catalog, kept across its batches."""
+    global _conn, _conn_to
+    if _conn is None or _conn_to != where:
+        _conn, _conn_to = catalog.open_catalog(catalog.location(where)), where
+    return _conn
