@@ -14,7 +14,7 @@ import contextlib
 import importlib
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -178,12 +178,35 @@ def run(
     started_at = datetime.now(UTC)
     run_id = new_run_id(started_at)
     catalog_path = catalog.resolved(catalog_path or config.scan.catalog_location())
-    folder = prepare_run_folder(root, out, config, run_id, catalog_path)
     workers = workers or config.scan.worker_count()
     cluster = _cluster(config, catalog_path, workers)
+    folder = prepare_run_folder(root, out, config, run_id, catalog_path)
     conn = catalog.open_catalog(catalog_path)
-    if cluster is not None:
-        cluster.start()
+    with _joined(cluster, folder / "ray.log"):
+        return _stages(
+            root, config, run_id, started_at, folder, conn, catalog_path, workers, cluster,
+            rescan=rescan, categorize=categorize, allow_download=allow_download,
+            progress=progress,
+        )  # fmt: skip
+
+
+def _stages(
+    root: Path,
+    config: Config,
+    run_id: str,
+    started_at: datetime,
+    folder: Path,
+    conn: sqlite3.Connection,
+    catalog_path: catalog.CatalogLocation,
+    workers: int,
+    cluster: ClusterSession | None,
+    *,
+    rescan: bool,
+    categorize: bool,
+    allow_download: bool,
+    progress: RunProgress,
+) -> RunResult:
+    """Every stage of a run, in order, into `folder`."""
     # one fork server for both pools: preloading both stages' modules starts every worker warm
     set_preload(["hygiene.scan.measure", "hygiene.duplicates.confirm"])
     stats = run_scan(
@@ -243,6 +266,18 @@ def run(
         plan,
         search_status,
     )
+
+
+@contextlib.contextmanager
+def _joined(cluster: ClusterSession | None, log_path: Path) -> Iterator[None]:
+    if cluster is None:
+        yield
+        return
+    cluster.start(log_path)
+    try:
+        yield
+    finally:
+        cluster.stop()
 
 
 def _cluster(
@@ -335,8 +370,10 @@ def _embed_on_cluster(
 
     settings = config.classify
     model_id = _model_source(config, allow_download).model_id
-    needed = sorted({row.sha256 for row in representatives(rows, duplicates).values()})
-    missing = [sha for sha in needed if sha not in catalog.embeddings(conn, model_id, needed)]
+    survivors = {row.sha256: row for row in representatives(rows, duplicates).values()}
+    needed = sorted(survivors)
+    cached = catalog.embeddings(conn, model_id, needed)
+    missing = [survivors[sha] for sha in needed if sha not in cached]
     if not missing:
         return 0
     job = EmbedJob(
@@ -348,7 +385,8 @@ def _embed_on_cluster(
         allow_download=allow_download,
         thumbnail_px=config.scan.thumbnail_px,
         prompts=tuple(all_prompts(_category_set(config))),
-        originals=Originals.of(root, rows, config.scan.max_pixels),
+        root=str(root),
+        max_pixels=config.scan.max_pixels,
     )
     embed_on_cluster(missing, job, settings.batch_size, on_batch)
     return len(missing)

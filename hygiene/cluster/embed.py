@@ -12,13 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hygiene import catalog
-from hygiene.categorize.inputs import ModelInputs, Originals
+from hygiene.categorize.inputs import ModelInputs, Original, Originals
+from hygiene.paths import from_text, to_text
+from hygiene.records import ImageRow
 
+_ROW_COLUMNS = ("sha256", "rel_path", "size_bytes", "width", "height")
 _CPU_ACTOR_CORES = 4  # torch's threads per CPU actor: past a few, a second model beats more
 
 
@@ -34,14 +38,16 @@ class EmbedJob:
     allow_download: bool
     thumbnail_px: int
     prompts: tuple[str, ...]  # every prompt the categories use
-    originals: Originals | None
+    root: str  # where a model wider than a thumbnail reads the originals
+    max_pixels: int
 
 
 def embed_on_cluster(
-    shas: list[str], job: EmbedJob, batch_size: int, on_batch: Callable[[int], None]
+    survivors: list[ImageRow], job: EmbedJob, batch_size: int, on_batch: Callable[[int], None]
 ) -> None:
-    """Embed these contents on the cluster into the catalog (batch_size 0: the device's
-    default)."""
+    """Embed these survivors' contents on the cluster into the catalog, in this order
+    (batch_size 0: the device's default). Each row travels with its batch, so an actor
+    holds no list of the archive."""
     import ray
     import ray.data
 
@@ -56,9 +62,18 @@ def embed_on_cluster(
         cores = min(_CPU_ACTOR_CORES, cpus)
         actors, resources = max(1, cpus // cores), {"num_cpus": cores}
         size = batch_size or default_batch_size("cpu")
-    dataset = ray.data.from_items(
-        [{"sha256": sha} for sha in shas], override_num_blocks=max(1, -(-len(shas) // size))
-    ).map_batches(
+    items = [
+        {
+            "sha256": row.sha256,
+            "rel_path": to_text(row.rel_path),
+            "size_bytes": row.size_bytes,
+            "width": row.facts.width,
+            "height": row.facts.height,
+        }
+        for row in survivors
+    ]
+    blocks = max(1, -(-len(items) // size))
+    dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
         Embedder,
         fn_constructor_kwargs={"job": job},
         batch_size=size,
@@ -81,7 +96,6 @@ class Embedder:
             job.model, job.model_path, pick_device(job.device), allow_download=job.allow_download
         )
         self._conn = catalog.open_catalog(catalog.location(job.catalog))
-        self._inputs = ModelInputs(self._clip.input_px, job.thumbnail_px, job.originals)
         prompts = list(dict.fromkeys(job.prompts))
         vectors = zip(prompts, self._clip.encode_texts(prompts), strict=True)
         catalog.record_text_embeddings(
@@ -97,9 +111,19 @@ class Embedder:
         def thumbnail(sha: str) -> bytes | None:
             return catalog.thumbnail(self._conn, sha)
 
+        job, columns = self._job, (batch[name] for name in _ROW_COLUMNS)
+        originals = Originals(
+            Path(job.root),
+            {
+                str(sha): Original(from_text(str(text)), int(size), int(width), int(height))
+                for sha, text, size, width, height in zip(*columns, strict=True)
+            },
+            job.max_pixels,
+        )
+        inputs = ModelInputs(self._clip.input_px, job.thumbnail_px, originals)
         ready: list[tuple[str, Any]] = []
         for sha in map(str, batch["sha256"]):
-            image = self._inputs.image(sha, thumbnail)
+            image = inputs.image(sha, thumbnail)
             if image is not None:  # unreadable now: left out, as the local stage does
                 ready.append((sha, self._clip.preprocess(image)))
         if ready:

@@ -4,24 +4,31 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
 
 
 class ClusterError(RuntimeError):
     """The cluster cannot be used; str() is one line."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class ClusterSession:
     """Where the run's Ray work goes. `address`: None starts a local Ray instance (bound to
     127.0.0.1, `workers` CPUs); "auto" or ray://HOST:PORT joins a running cluster."""
 
     address: str | None
     workers: int
+    _saved_stderr: tuple[int, TextIO] | None = None
 
-    def start(self) -> None:
+    def start(self, log_path: Path) -> None:
+        """Join the cluster; what Ray's C++ core prints meanwhile goes to `log_path` (the run
+        folder's ray.log), not the terminal."""
         # Ray reports usage to its authors unless told not to; hygiene sends nothing anywhere.
         os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+        self._native_stderr_to(log_path)
         try:
             import ray
             import ray.data
@@ -40,6 +47,8 @@ class ClusterSession:
             try:
                 if self.address is None:
                     ray.init(num_cpus=self.workers, _node_ip_address="127.0.0.1", **options)
+                elif _on_loopback(self.address):  # a cluster bound to this machine alone
+                    ray.init(address=self.address, _node_ip_address="127.0.0.1", **options)
                 else:
                     ray.init(address=self.address, **options)
             except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -55,3 +64,31 @@ class ClusterSession:
 
         if ray.is_initialized():
             ray.shutdown()
+        if self._saved_stderr is not None:
+            saved_fd, saved_stream = self._saved_stderr
+            sys.stderr.flush()
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+            sys.stderr = saved_stream
+            self._saved_stderr = None
+
+    def _native_stderr_to(self, log_path: Path) -> None:
+        """Ray's C++ core writes to file descriptor 2 from its own threads (an error-level line
+        each time Ray Data starts actors, ray-project/ray#53727, and connection retries), which
+        would garble the progress bars; failures that matter reach the run as exceptions. So
+        fd 2 goes to the log file, and Python's sys.stderr (the progress bars, the one-line
+        errors) keeps the terminal."""
+        if self._saved_stderr is not None:
+            return
+        sys.stderr.flush()
+        terminal = os.dup(2)
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(log, 2)
+        os.close(log)
+        self._saved_stderr = (os.dup(terminal), sys.stderr)
+        sys.stderr = open(terminal, "w", buffering=1, errors="backslashreplace")  # noqa: SIM115
+
+
+def _on_loopback(address: str) -> bool:
+    host = address.removeprefix("ray://").rpartition(":")[0] or address
+    return host in ("127.0.0.1", "localhost")
