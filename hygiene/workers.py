@@ -71,16 +71,23 @@ class SupervisedPool(Generic[T, R]):
         pending = iter(items)
         exhausted = False
         seq = 0
+
+        def refill(slot: _Slot) -> None:
+            nonlocal exhausted, seq
+            if exhausted:
+                return
+            try:
+                item = next(pending)
+            except StopIteration:
+                exhausted = True
+                return
+            self._send(slot, (seq, item))
+            seq += 1
+
         while True:
             for slot in self._slots:
-                if slot.task is None and not exhausted:
-                    try:
-                        item = next(pending)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    self._send(slot, (seq, item))
-                    seq += 1
+                if slot.task is None:
+                    refill(slot)
             busy = [slot for slot in self._slots if slot.task is not None]
             if not busy:
                 return
@@ -88,6 +95,7 @@ class SupervisedPool(Generic[T, R]):
             for slot in busy:
                 finished = self._collect(slot)
                 if finished is not None:
+                    refill(slot)  # the worker starts its next item while the caller has this one
                     yield finished
 
     def close(self) -> None:

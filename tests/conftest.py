@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,22 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.delenv("HYGIENE_CONFIG", raising=False)
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real PostgreSQL (pgserver ships the server binaries) in a temporary folder."""
+    pgserver = pytest.importorskip("pgserver", reason="pgserver (PostgreSQL) missing")
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+def new_database(server) -> str:
+    """The URL of a new, empty database on a pg_server."""
+    name = f"db_{secrets.token_hex(4)}"
+    server.psql(f"CREATE DATABASE {name};")
+    return server.get_uri(name)
 
 
 @dataclass

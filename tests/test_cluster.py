@@ -23,28 +23,13 @@ from PIL import Image
 
 from hygiene.demo.samples import build_sample_archive
 from tests import micro_clip
-from tests.conftest import run_hygiene
+from tests.conftest import new_database, run_hygiene
 from tests.test_categorize import CONFIG as CLIP_CONFIG
 
 pytest.importorskip("ray", reason="Ray missing: pip install 'photo-hygiene[ray]'")
-pgserver = pytest.importorskip("pgserver", reason="pgserver (PostgreSQL) missing")
 
 OUTPUTS = ("images.csv", "duplicates.csv", "similar.csv")
 _SCAN_TASK_TITLE = b"ray::MapBatches(scan_batch)"  # what a Ray worker running a batch is called
-
-
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
-    yield server
-    server.cleanup()
-
-
-def new_catalog(server) -> str:
-    """A URL of a new, empty database on the server."""
-    name = f"catalog_{secrets.token_hex(4)}"
-    server.psql(f"CREATE DATABASE {name};")
-    return server.get_uri(name)
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +102,14 @@ def many_photos(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def many_photos_local(tmp_path_factory, many_photos):
+    """The local engine's outputs for many_photos: what every Ray run must reproduce."""
+    out = tmp_path_factory.mktemp("reference") / "local"
+    scan(many_photos, out, out.parent / "c.sqlite", "--no-clip")
+    return out
+
+
 def scan(root: Path, out: Path, catalog: str | Path, *extra: str | Path, popen: bool = False):
     args = ("scan", root, "--out", out, "--catalog", catalog, "--quiet", "--workers", "2", *extra)
     if popen:
@@ -138,13 +131,13 @@ def same_outputs(first: Path, second: Path, names: tuple[str, ...] = OUTPUTS) ->
 
 
 def test_the_ray_engine_with_a_postgres_catalog_gives_the_local_results(
-    tmp_path, mixed_archive, micro_model, postgres, ray_address
+    tmp_path, mixed_archive, micro_model, pg_server, ray_address
 ):
     config = tmp_path / "clip.toml"
     config.write_text(CLIP_CONFIG)
     clip = ("--config", config, "--model-path", micro_model)
     local = scan(mixed_archive, tmp_path / "local", tmp_path / "c.sqlite", *clip)
-    url = new_catalog(postgres)
+    url = new_database(pg_server)
     on_ray = scan(
         mixed_archive, tmp_path / "ray", url, "--engine", "ray", "--address", ray_address, *clip
     )
@@ -152,7 +145,9 @@ def test_the_ray_engine_with_a_postgres_catalog_gives_the_local_results(
     assert on_ray["scan"]["decoded"] == local["scan"]["decoded"] > 0
     embedded = local["categorization"]["embedded"]
     assert embedded > 0
-    assert on_ray["categorization"]["embedded"] == 0  # the actors embedded, the driver read
+    # the actors embedded; the driver read their embeddings and never loaded the model
+    assert on_ray["categorization"]["embedded"] == 0
+    assert on_ray["categorization"]["model_loaded"] is False
     assert f"({embedded:,} of them embedded on the cluster)" in on_ray["categorization"]["status"]
     assert on_ray["catalog"] == url.replace("postgres:@", "postgres@")  # no password recorded
 
@@ -163,8 +158,9 @@ def test_the_ray_engine_with_a_postgres_catalog_gives_the_local_results(
     assert again["scan"]["decoded"] == 0 and again["scan"]["cached_by_path"] > 0
 
 
-def test_a_killed_ray_worker_has_its_batch_run_again(tmp_path, many_photos, postgres, ray_address):
-    scan(many_photos, tmp_path / "local", tmp_path / "c.sqlite", "--no-clip")
+def test_a_killed_ray_worker_has_its_batch_run_again(
+    tmp_path, many_photos, many_photos_local, pg_server, ray_address
+):
     killed: list[int] = []
     stop = threading.Event()
 
@@ -180,24 +176,23 @@ def test_a_killed_ray_worker_has_its_batch_run_again(tmp_path, many_photos, post
     watcher.start()
     try:
         record = scan(
-            many_photos, tmp_path / "ray", new_catalog(postgres), "--no-clip",
+            many_photos, tmp_path / "ray", new_database(pg_server), "--no-clip",
             "--engine", "ray", "--address", ray_address,
         )  # fmt: skip
     finally:
         stop.set()
         watcher.join()
     assert killed, "no Ray worker was caught running a batch"
-    same_outputs(tmp_path / "local", tmp_path / "ray")  # no file missing, none doubled
+    same_outputs(many_photos_local, tmp_path / "ray")  # no file missing, none doubled
     assert record["scan"]["decoded"] == 160 and record["files"] == 160
 
 
 def test_a_run_whose_driver_died_resumes_from_the_catalog(
-    tmp_path, many_photos, postgres, ray_address
+    tmp_path, many_photos, many_photos_local, pg_server, ray_address
 ):
     import psycopg
 
-    scan(many_photos, tmp_path / "local", tmp_path / "c.sqlite", "--no-clip")
-    url = new_catalog(postgres)
+    url = new_database(pg_server)
     ray_args = ("--no-clip", "--engine", "ray", "--address", ray_address)
     driver = scan(many_photos, tmp_path / "dead", url, *ray_args, popen=True)
     stored = 0
@@ -210,7 +205,7 @@ def test_a_run_whose_driver_died_resumes_from_the_catalog(
     assert stored > 0, "the driver ended before a batch was stored"
 
     record = scan(many_photos, tmp_path / "resumed", url, *ray_args)
-    same_outputs(tmp_path / "local", tmp_path / "resumed")
+    same_outputs(many_photos_local, tmp_path / "resumed")
     resumed = record["scan"]
     # batches the dying driver had running may have finished after the count: never fewer
     assert resumed["cached_by_path"] >= stored
@@ -228,10 +223,10 @@ def test_the_ray_engine_refuses_a_sqlite_catalog(tmp_path, sample_archive):
 
 
 def test_the_local_engine_with_a_postgres_catalog_gives_the_sqlite_results(
-    tmp_path, sample_archive, postgres
+    tmp_path, sample_archive, pg_server
 ):
     scan(sample_archive.root, tmp_path / "sqlite", tmp_path / "c.sqlite", "--no-clip")
-    url = new_catalog(postgres)
+    url = new_database(pg_server)
     first = scan(sample_archive.root, tmp_path / "pg", url, "--no-clip")
     again = scan(sample_archive.root, tmp_path / "pg-again", url, "--no-clip")
     same_outputs(tmp_path / "sqlite", tmp_path / "pg")

@@ -26,7 +26,8 @@ from hygiene.records import FileEntry
 from hygiene.scan.measure import WorkerSettings, init_worker, scan_file
 from hygiene.workers import SupervisedPool, set_preload
 
-BATCH_FILES = 32  # files per Ray task: a lost task costs at most this many files again
+BATCH_FILES = 64  # files per Ray task: a lost task costs at most this many files again
+_DEADLOCK_RETRIES = 5
 _DATASET_FILES = 50_000  # files per Ray dataset: the driver's memory stays bounded
 
 
@@ -56,6 +57,11 @@ def scan_on_cluster(
     of each finished batch."""
     import ray.data
 
+    context = ray.data.DataContext.get_current()
+    # Two batches storing the same contents in opposite orders can deadlock; PostgreSQL then
+    # aborts one, and running that batch again is all it takes (its writes are upserts).
+    context.retried_map_errors = ["deadlock detected"]
+    context.max_map_retries = _DEADLOCK_RETRIES
     while chunk := list(itertools.islice(pending, _DATASET_FILES)):
         items = [
             {"rel_path": to_text(e.rel_path), "size_bytes": e.size_bytes, "mtime_ns": e.mtime_ns}
@@ -92,13 +98,12 @@ def scan_batch(batch: dict[str, np.ndarray], job: BatchJob) -> dict[str, np.ndar
             batch["rel_path"], batch["size_bytes"], batch["mtime_ns"], strict=True
         )
     ]
-    results = dict(_file_pool(job).map_unordered(entries))
     conn = _catalog(job.settings.catalog_path)
     stats = ScanStats()
     conn.execute("BEGIN IMMEDIATE")
-    try:
-        for entry in sorted(entries, key=lambda e: e.rel_path):  # one lock order for every batch
-            store_result(conn, job.root_key, entry, job.settings.scan_key, results[entry], stats)
+    try:  # each result is stored while the decoding process works on the next file
+        for entry, result in _file_pool(job).map_unordered(entries):
+            store_result(conn, job.root_key, entry, job.settings.scan_key, result, stats)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

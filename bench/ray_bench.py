@@ -1,0 +1,154 @@
+"""The Ray engine's single-node overhead and the scan's per-core rates, for docs/scale.md.
+
+Cold `hygiene scan --no-clip` runs of one corpus, taken in turn, each into a new catalog:
+
+- local engine, SQLite catalog (the default);
+- local engine, PostgreSQL catalog (pgserver, on this machine);
+- Ray engine, PostgreSQL catalog, on a Ray cluster started once on 127.0.0.1 (`--address`);
+- Ray engine, PostgreSQL catalog, no address: the run starts its own Ray instance (its start
+  counted);
+- local engine with one worker: the per-core rate.
+
+The overhead of the Ray engine is read against the local engine on the same PostgreSQL
+catalog, so that the catalog's own cost is not counted twice.
+
+    .venv/bin/python bench/ray_bench.py                      # the 1,000 phone-sized JPEGs
+    .venv/bin/python bench/ray_bench.py --corpus bench/out/subset-10000 --repeat 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_CORPUS = HERE / "out" / "corpus-1000j-0p-0h-1000x750"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--json", type=Path, default=HERE / "out" / "ray_bench.json")
+    args = parser.parse_args()
+    if not args.corpus.is_dir():
+        sys.exit(f"no corpus at {args.corpus}: make one with bench/scan_bench.py first")
+    files = sum(1 for path in args.corpus.rglob("*") if path.is_file())
+    work = Path(tempfile.mkdtemp(prefix="raybench", dir="/tmp"))
+    import pgserver
+
+    server = pgserver.get_server(work / "pg", cleanup_mode="stop")
+    address, cluster_env = start_ray(work, args.workers)
+    os.environ.update(cluster_env)
+    kinds = {
+        "local, SQLite": lambda out: ("--catalog", out.parent / f"{out.name}.sqlite"),
+        "local, PostgreSQL": lambda out: ("--catalog", new_database(server)),
+        "ray, PostgreSQL, running cluster": lambda out: (
+            "--catalog", new_database(server), "--engine", "ray", "--address", address,
+        ),
+    }  # fmt: skip
+    walls: dict[str, list[float]] = {kind: [] for kind in kinds}
+    stages: dict[str, list[float]] = {kind: [] for kind in kinds}
+    try:
+        for round_ in range(args.repeat):
+            for kind, catalog_args in kinds.items():
+                out = (
+                    work
+                    / f"{round_}-{len(walls[kind])}-{kind.split(',')[0]}-{secrets.token_hex(2)}"
+                )
+                wall, record = scan(args.corpus, out, args.workers, *catalog_args(out))
+                walls[kind].append(wall)
+                stages[kind].append(record["scan"]["elapsed_s"])
+                print(f"round {round_ + 1} {kind}: {wall:.2f} s", flush=True)
+        subprocess.run([ray_cli(), "stop", "--force"], capture_output=True, timeout=120)
+        own, _ = scan(
+            args.corpus, work / "own-instance", args.workers,
+            "--catalog", new_database(server), "--engine", "ray",
+        )  # fmt: skip
+        one, one_record = scan(args.corpus, work / "one-core", 1, "--catalog", work / "one.sqlite")
+    finally:
+        subprocess.run([ray_cli(), "stop", "--force"], capture_output=True, timeout=120)
+        server.cleanup()
+    results = {
+        "corpus": str(args.corpus),
+        "files": files,
+        "workers": args.workers,
+        "walls_s": walls,
+        "scan_stage_s": stages,
+        "ray_own_instance_s": own,
+        "one_worker_s": one,
+        "one_worker_scan_stage_s": one_record["scan"]["elapsed_s"],
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2))
+    print()
+    print(f"{files:,} files, {args.workers} workers, medians of {args.repeat} cold runs:")
+    print("| engine, catalog | wall | files/s | scan stage |")
+    print("|---|--:|--:|--:|")
+    for kind in kinds:
+        wall, stage = statistics.median(walls[kind]), statistics.median(stages[kind])
+        print(f"| {kind} | {wall:.2f} s | {files / wall:.0f} | {stage:.2f} s |")
+    print(f"| ray, PostgreSQL, own instance (one run) | {own:.2f} s | {files / own:.0f} | |")
+    print(f"| local, SQLite, 1 worker (one run) | {one:.2f} s | {files / one:.0f} | |")
+    local = statistics.median(walls["local, PostgreSQL"])
+    ray = statistics.median(walls["ray, PostgreSQL, running cluster"])
+    print(f"Ray engine overhead against the local engine on PostgreSQL: {ray / local - 1:+.1%}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def ray_cli() -> str:
+    return str(Path(sys.executable).with_name("ray"))
+
+
+def start_ray(work: Path, workers: int) -> tuple[str, dict[str, str]]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = work / "auth_token"
+    token.write_text(secrets.token_hex(32))
+    env = {
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN_PATH": str(token),
+    }
+    subprocess.run(
+        [
+            ray_cli(), "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
+            "--num-cpus", str(workers), "--include-dashboard", "false",
+            "--disable-usage-stats", "--temp-dir", str(work / "ray"),
+        ],
+        check=True, capture_output=True, env={**os.environ, **env}, timeout=180,
+    )  # fmt: skip
+    return f"127.0.0.1:{port}", env
+
+
+def new_database(server) -> str:
+    name = f"bench_{secrets.token_hex(4)}"
+    server.psql(f"CREATE DATABASE {name};")
+    return server.get_uri(name)
+
+
+def scan(corpus: Path, out: Path, workers: int, *extra: object) -> tuple[float, dict]:
+    command = [
+        sys.executable, "-m", "hygiene", "scan", str(corpus), "--out", str(out), "--no-clip",
+        "--quiet", "--workers", str(workers), *map(str, extra),
+    ]  # fmt: skip
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, timeout=3600)
+    wall = time.perf_counter() - started
+    return wall, json.loads((out / "run.json").read_text())
+
+
+if __name__ == "__main__":
+    main()
