@@ -1,6 +1,7 @@
 """The Ray engine's single-node overhead and the scan's per-core rates, for docs/scale.md.
 
-Cold `hygiene scan --no-clip` runs of one corpus, taken in turn, each into a new catalog:
+Cold `hygiene scan --no-clip` runs (or with CLIP, `--clip`) of one corpus, taken in turn,
+each into a new catalog:
 
 - local engine, SQLite catalog (the default);
 - local engine, PostgreSQL catalog (pgserver, on this machine);
@@ -14,6 +15,8 @@ catalog, so that the catalog's own cost is not counted twice.
 
     .venv/bin/python bench/ray_bench.py                      # the 1,000 phone-sized JPEGs
     .venv/bin/python bench/ray_bench.py --corpus bench/out/subset-10000 --repeat 1
+    .venv/bin/python bench/ray_bench.py --clip ViT-B-32 --limit 300   # with CLIP (random
+                                                                      # weights, CPU actors)
 """
 
 from __future__ import annotations
@@ -41,11 +44,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", type=Path, default=HERE / "out" / "ray_bench.json")
+    parser.add_argument(
+        "--clip", metavar="ARCH", help="categorize too, with this open_clip model's random weights"
+    )
+    parser.add_argument("--limit", type=int, help="only the first N files (hard links)")
     args = parser.parse_args()
     if not args.corpus.is_dir():
         sys.exit(f"no corpus at {args.corpus}: make one with bench/scan_bench.py first")
-    files = sum(1 for path in args.corpus.rglob("*") if path.is_file())
     work = Path(tempfile.mkdtemp(prefix="raybench", dir="/tmp"))
+    corpus = args.corpus if args.limit is None else linked_subset(args.corpus, args.limit, work)
+    files = sum(1 for path in corpus.rglob("*") if path.is_file())
+    clip = ("--no-clip",) if args.clip is None else random_weights(args.clip, work)
     import pgserver
 
     server = pgserver.get_server(work / "pg", cleanup_mode="stop")
@@ -67,13 +76,13 @@ def main() -> None:
                     work
                     / f"{round_}-{len(walls[kind])}-{kind.split(',')[0]}-{secrets.token_hex(2)}"
                 )
-                wall, record = scan(args.corpus, out, args.workers, *catalog_args(out))
+                wall, record = scan(corpus, out, args.workers, *clip, *catalog_args(out))
                 walls[kind].append(wall)
                 stages[kind].append(record["scan"]["elapsed_s"])
                 print(f"round {round_ + 1} {kind}: {wall:.2f} s", flush=True)
         subprocess.run([ray_cli(), "stop", "--force"], capture_output=True, timeout=120)
         own, _ = scan(
-            args.corpus, work / "own-instance", args.workers,
+            corpus, work / "own-instance", args.workers, *clip,
             "--catalog", new_database(server), "--engine", "ray",
         )  # fmt: skip
         one, one_record = scan(args.corpus, work / "one-core", 1, "--catalog", work / "one.sqlite")
@@ -83,6 +92,7 @@ def main() -> None:
     results = {
         "corpus": str(args.corpus),
         "files": files,
+        "clip": args.clip,
         "workers": args.workers,
         "walls_s": walls,
         "scan_stage_s": stages,
@@ -93,7 +103,8 @@ def main() -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))
     print()
-    print(f"{files:,} files, {args.workers} workers, medians of {args.repeat} cold runs:")
+    what = f"CLIP {args.clip} (random weights)" if args.clip else "--no-clip"
+    print(f"{files:,} files, {what}, {args.workers} workers, medians of {args.repeat} cold runs:")
     print("| engine, catalog | wall | files/s | scan stage |")
     print("|---|--:|--:|--:|")
     for kind in kinds:
@@ -105,6 +116,27 @@ def main() -> None:
     ray = statistics.median(walls["ray, PostgreSQL, running cluster"])
     print(f"Ray engine overhead against the local engine on PostgreSQL: {ray / local - 1:+.1%}")
     shutil.rmtree(work, ignore_errors=True)
+
+
+def linked_subset(corpus: Path, limit: int, work: Path) -> Path:
+    subset = work / "subset"
+    for path in sorted(p for p in corpus.rglob("*") if p.is_file())[:limit]:
+        target = subset / path.relative_to(corpus)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(path, target)
+    return subset
+
+
+def random_weights(arch: str, work: Path) -> tuple[str, ...]:
+    """Scan options that categorize with `arch` at random weights (the cost does not depend
+    on them), saved as a checkpoint file as a user's own weights would be."""
+    import open_clip
+    import torch
+
+    model = open_clip.create_model(arch, pretrained=None)
+    path = work / f"{arch}-random.pt"
+    torch.save(model.state_dict(), path)
+    return ("--model", arch, "--model-path", str(path), "--device", "cpu")
 
 
 def ray_cli() -> str:
@@ -141,8 +173,8 @@ def new_database(server) -> str:
 
 def scan(corpus: Path, out: Path, workers: int, *extra: object) -> tuple[float, dict]:
     command = [
-        sys.executable, "-m", "hygiene", "scan", str(corpus), "--out", str(out), "--no-clip",
-        "--quiet", "--workers", str(workers), *map(str, extra),
+        sys.executable, "-m", "hygiene", "scan", str(corpus), "--out", str(out), "--quiet",
+        "--workers", str(workers), *map(str, extra),
     ]  # fmt: skip
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True, timeout=3600)

@@ -182,31 +182,46 @@ def run(
     cluster = _cluster(config, catalog_path, workers)
     folder = prepare_run_folder(root, out, config, run_id, catalog_path)
     conn = catalog.open_catalog(catalog_path)
+    place = _Place(root, run_id, started_at, folder, catalog_path, workers, cluster is not None)
     with _joined(cluster, folder / "ray.log"):
         return _stages(
-            root, config, run_id, started_at, folder, conn, catalog_path, workers, cluster,
-            rescan=rescan, categorize=categorize, allow_download=allow_download,
+            place,
+            config,
+            conn,
+            rescan=rescan,
+            categorize=categorize,
+            allow_download=allow_download,
             progress=progress,
-        )  # fmt: skip
+        )
+
+
+@dataclass(frozen=True)
+class _Place:
+    """What a run settled before its first stage: what it scans, where its outputs and the
+    catalog are, and where the work runs."""
+
+    root: Path
+    run_id: str
+    started_at: datetime
+    folder: Path
+    catalog_path: catalog.CatalogLocation
+    workers: int
+    on_cluster: bool
 
 
 def _stages(
-    root: Path,
+    place: _Place,
     config: Config,
-    run_id: str,
-    started_at: datetime,
-    folder: Path,
     conn: sqlite3.Connection,
-    catalog_path: catalog.CatalogLocation,
-    workers: int,
-    cluster: ClusterSession | None,
     *,
     rescan: bool,
     categorize: bool,
     allow_download: bool,
     progress: RunProgress,
 ) -> RunResult:
-    """Every stage of a run, in order, into `folder`."""
+    """Every stage of a run, in order, into its folder."""
+    root, run_id, folder, catalog_path = place.root, place.run_id, place.folder, place.catalog_path
+    workers, started_at = place.workers, place.started_at
     # one fork server for both pools: preloading both stages' modules starts every worker warm
     set_preload(["hygiene.scan.measure", "hygiene.duplicates.confirm"])
     stats = run_scan(
@@ -218,7 +233,7 @@ def _stages(
         progress,
         workers=workers,
         rescan=rescan,
-        cluster=cluster is not None,
+        cluster=place.on_cluster,
     )
     table = catalog.read_run_table(conn, run_id)  # read once, shared by every stage
     rows = table.images()
@@ -228,7 +243,7 @@ def _stages(
     categories, clip_status = None, "--no-clip was given"
     if categorize:
         categories, clip_status = _categorize_or_skip(
-            conn, rows, duplicates, config, root, allow_download, progress, cluster is not None
+            conn, rows, duplicates, config, root, allow_download, progress, place.on_cluster
         )
     flags = flag_columns(table.quality, config.quality)
     plan = make_plan(

@@ -17,3 +17,8 @@ def misbehave(item: str) -> str:
     if item == "raise":
         raise ValueError("bad\ninput")
     return item.upper()
+
+
+def started_at(item: str) -> float:
+    """When the worker began this item (CLOCK_MONOTONIC: comparable across processes)."""
+    return time.monotonic()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from hygiene.workers import SupervisedPool, WorkerFailure
-from tests.pool_tasks import misbehave
+from tests.pool_tasks import misbehave, started_at
 
 
 def test_hangs_and_crashes_are_reported_and_the_rest_completes():
@@ -36,3 +36,13 @@ def test_items_are_pulled_lazily():
         next(stream)
         assert len(pulled) <= 3
         assert len(list(stream)) == 49
+
+
+def test_a_worker_starts_its_next_item_while_the_caller_handles_a_result():
+    with SupervisedPool(started_at, workers=1, timeout_s=10) as pool:
+        stream = pool.map_unordered(["a", "b"])
+        next(stream)
+        handed_over = time.monotonic()
+        time.sleep(0.5)  # the caller stores the first result meanwhile
+        ((_, second_started),) = list(stream)
+    assert second_started < handed_over + 0.25
