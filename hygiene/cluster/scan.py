@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,21 +40,15 @@ class BatchJob:
     file_timeout_s: float
 
 
-@dataclass
-class BatchCounts:
-    """What a batch did, summed by the driver into the run's ScanStats."""
-
-    decoded: int = 0
-    cached_by_content: int = 0
-    worker_failures: int = 0
-    unverified: int = 0
+# What a batch reports back of its ScanStats (the driver keeps the rest itself).
+COUNTED = ("decoded", "cached_by_content", "worker_failures", "unverified")
 
 
 def scan_on_cluster(
-    pending: Iterator[FileEntry], job: BatchJob, on_files: Callable[[BatchCounts, int], None]
+    pending: Iterator[FileEntry], job: BatchJob, on_files: Callable[[dict[str, int], int], None]
 ) -> None:
     """Decode and store every entry of `pending` on the cluster; `on_files(counts, files)` hears
-    of each finished batch."""
+    of each finished batch (counts: the COUNTED fields of its ScanStats)."""
     import ray.data
 
     context = ray.data.DataContext.get_current()
@@ -75,8 +69,7 @@ def scan_on_cluster(
             num_cpus=1,
         )
         for done in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-            counts = BatchCounts(*(int(done[f.name].sum()) for f in fields(BatchCounts)))
-            on_files(counts, int(done["files"].sum()))
+            on_files({name: int(done[name].sum()) for name in COUNTED}, int(done["files"].sum()))
 
 
 # ---------------------------------------------------------------- on the Ray workers
@@ -108,7 +101,7 @@ def scan_batch(batch: dict[str, np.ndarray], job: BatchJob) -> dict[str, np.ndar
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    counts = {f.name: np.array([getattr(stats, f.name)]) for f in fields(BatchCounts)}
+    counts = {name: np.array([getattr(stats, name)]) for name in COUNTED}
     return {"files": np.array([len(entries)]), **counts}
 
 

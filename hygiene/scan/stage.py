@@ -170,67 +170,64 @@ def run_scan(
                     yield entry
                 writer.wrote()
 
-    pending = files_to_decode()
+    decoding = _Decoding(settings, root_key, config.scan.file_timeout_s, writer, stats, progress)
     try:
         if cluster:
-            _decode_on_cluster(pending, settings, root_key, config, writer, stats, progress)
+            _decode_on_cluster(files_to_decode(), decoding)
         else:
-            _decode_here(pending, settings, root_key, config, writer, stats, progress, workers)
+            _decode_here(files_to_decode(), decoding, workers)
     finally:
         writer.commit()
     stats.elapsed_s = time.monotonic() - started
     return stats
 
 
-def _decode_here(
-    pending: Iterator[FileEntry],
-    settings: WorkerSettings,
-    root_key: int,
-    config: Config,
-    writer: _BatchedWriter,
-    stats: ScanStats,
-    progress: ProgressSink,
-    workers: int,
-) -> None:
+@dataclass(frozen=True)
+class _Decoding:
+    """What storing decoded files needs, wherever they were decoded."""
+
+    settings: WorkerSettings
+    root_key: int
+    file_timeout_s: float
+    writer: _BatchedWriter
+    stats: ScanStats
+    progress: ProgressSink
+
+
+def _decode_here(pending: Iterator[FileEntry], decoding: _Decoding, workers: int) -> None:
     first = next(pending, None)  # a fully cached run never starts a worker
     if first is None:
         return
+    settings, writer = decoding.settings, decoding.writer
     set_preload(["hygiene.scan.measure"])
     with SupervisedPool(
         scan_file,
         workers=workers,
-        timeout_s=config.scan.file_timeout_s,
+        timeout_s=decoding.file_timeout_s,
         initializer=init_worker,
         initargs=(settings, CatalogLookup(settings.catalog_path, settings.scan_key)),
     ) as pool:
         for entry, result in pool.map_unordered(itertools.chain([first], pending)):
             writer.begin()
-            store_result(writer.conn, root_key, entry, settings.scan_key, result, stats)
+            scan_key = settings.scan_key
+            store_result(writer.conn, decoding.root_key, entry, scan_key, result, decoding.stats)
             writer.wrote()
-            progress.advance()
+            decoding.progress.advance()
 
 
-def _decode_on_cluster(
-    pending: Iterator[FileEntry],
-    settings: WorkerSettings,
-    root_key: int,
-    config: Config,
-    writer: _BatchedWriter,
-    stats: ScanStats,
-    progress: ProgressSink,
-) -> None:
-    from hygiene.cluster.scan import BatchCounts, BatchJob, scan_on_cluster
+def _decode_on_cluster(pending: Iterator[FileEntry], decoding: _Decoding) -> None:
+    """Hand the files to the Ray cluster the run has joined; its batches store them."""
+    from hygiene.cluster.scan import COUNTED, BatchJob, scan_on_cluster
 
-    def heard(counts: BatchCounts, files: int) -> None:
-        writer.commit()  # the driver's own rows (the run's file list) wait for no batch
-        stats.decoded += counts.decoded
-        stats.cached_by_content += counts.cached_by_content
-        stats.worker_failures += counts.worker_failures
-        stats.unverified += counts.unverified
-        progress.advance(files)
+    def heard(counts: dict[str, int], files: int) -> None:
+        decoding.writer.commit()  # the driver's own rows (the run's file list) wait for no batch
+        for name in COUNTED:
+            setattr(decoding.stats, name, getattr(decoding.stats, name) + counts[name])
+        decoding.progress.advance(files)
 
-    writer.commit()
-    scan_on_cluster(pending, BatchJob(settings, root_key, config.scan.file_timeout_s), heard)
+    decoding.writer.commit()
+    job = BatchJob(decoding.settings, decoding.root_key, decoding.file_timeout_s)
+    scan_on_cluster(pending, job, heard)
 
 
 def _walk(root: Path, config: Config) -> Iterator[FileEntry]:
