@@ -3,6 +3,7 @@ translated (hygiene.catalog.postgres), on a real server (pgserver)."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -90,3 +91,31 @@ def test_an_unreachable_catalog_is_one_line_without_the_password(tmp_path):
     message = str(raised.value)
     assert "cannot reach the catalog" in message and "s3cret" not in message
     assert "\n" not in message
+
+
+def test_search_and_report_read_a_run_whose_catalog_is_postgres(tmp_path, pg_server):
+    from tests import micro_clip
+    from tests.conftest import run_hygiene
+    from tests.test_categorize import CONFIG
+
+    model = micro_clip.train(tmp_path / "micro")
+    root = tmp_path / "archive"
+    truth = micro_clip.write_archive(root, per_class=4, seed=5)
+    config = tmp_path / "clip.toml"
+    config.write_text(CONFIG)
+    url = new_database(pg_server)
+    scanned = run_hygiene(
+        "scan", root, "--out", tmp_path / "run", "--catalog", url, "--quiet",
+        "--config", config, "--model-path", model, timeout=600,
+    )  # fmt: skip
+    assert scanned.returncode == 0, scanned.stderr
+
+    phrase = micro_clip.CLASSES["blue"][0]
+    found = run_hygiene(
+        "search", phrase, "--run", tmp_path / "run", "--format", "json", "--model-path", model
+    )
+    assert found.returncode == 0, found.stderr
+    hits = json.loads(found.stdout)
+    assert hits and {truth[hit["path"]] for hit in hits} == {"blue"}
+    rewritten = run_hygiene("report", tmp_path / "run")
+    assert rewritten.returncode == 0, rewritten.stderr

@@ -90,5 +90,9 @@ class ClusterSession:
 
 
 def _on_loopback(address: str) -> bool:
-    host = address.removeprefix("ray://").rpartition(":")[0] or address
+    """A head node's address (not a Ray Client ray:// one) on this machine's loopback: the
+    driver must then join as a node at 127.0.0.1 too, not at its own network address."""
+    if address.startswith("ray://"):
+        return False
+    host = address.rpartition(":")[0] or address
     return host in ("127.0.0.1", "localhost")
