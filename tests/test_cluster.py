@@ -142,7 +142,13 @@ def test_the_ray_engine_with_a_postgres_catalog_gives_the_local_results(
         mixed_archive, tmp_path / "ray", url, "--engine", "ray", "--address", ray_address, *clip
     )
     same_outputs(tmp_path / "local", tmp_path / "ray", (*OUTPUTS, "categories.csv"))
-    assert on_ray["scan"]["decoded"] == local["scan"]["decoded"] > 0
+
+    # Which of two files with the same bytes is decoded and which reuses its result depends on
+    # timing (a batch's results are visible to the others once it commits); together, equal.
+    def read(record: dict) -> int:
+        return record["scan"]["decoded"] + record["scan"]["cached_by_content"]
+
+    assert read(on_ray) == read(local) > 0
     embedded = local["categorization"]["embedded"]
     assert embedded > 0
     # the actors embedded; the driver read their embeddings and never loaded the model

@@ -200,7 +200,7 @@ def test_worker_failure_is_stored_as_unverified_and_never_cached(tmp_path):
     entry = FileEntry("hang.jpg", 1234, 5678)
     stats = scan_stage.ScanStats()
     failure = scan_stage.WorkerFailure("timeout", "timed out after 60 s")
-    scan_stage._store(conn, root_key, entry, "key", failure, stats)
+    scan_stage.store_result(conn, root_key, entry, "key", failure, stats)
     row = conn.execute("SELECT status, error FROM files WHERE rel_path = 'hang.jpg'").fetchone()
     assert row == (
         "unverified",
@@ -208,7 +208,9 @@ def test_worker_failure_is_stored_as_unverified_and_never_cached(tmp_path):
     )
     assert (stats.unverified, stats.worker_failures) == (1, 1)
     assert catalog.unchanged_paths(conn, root_key, [entry], "key") == set()
-    scan_stage._store(conn, root_key, entry, "key", scan_stage.FileVerdict("corrupt", "x"), stats)
+    scan_stage.store_result(
+        conn, root_key, entry, "key", scan_stage.FileVerdict("corrupt", "x"), stats
+    )
     # a real verdict is kept, for this size and mtime only
     assert catalog.unchanged_paths(conn, root_key, [entry], "key") == {"hang.jpg"}
     touched = FileEntry("hang.jpg", 1234, 5679)
