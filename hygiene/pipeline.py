@@ -37,6 +37,7 @@ from hygiene.categorize import (
 from hygiene.categorize.classify import all_prompts
 from hygiene.categorize.stage import representatives
 from hygiene.cluster import ClusterError, ClusterSession
+from hygiene.cluster import failure as cluster_failure
 from hygiene.config import Config
 from hygiene.duplicates import (
     DuplicateReport,
@@ -291,6 +292,11 @@ def _joined(cluster: ClusterSession | None, log_path: Path) -> Iterator[None]:
     cluster.start(log_path)
     try:
         yield
+    except Exception as exc:
+        reported = cluster_failure(exc)
+        if reported is None:
+            raise
+        raise reported from None
     finally:
         cluster.stop()
 

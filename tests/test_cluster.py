@@ -258,3 +258,22 @@ def _stored_contents(psycopg, url: str) -> int:
             return conn.execute("SELECT count(*) FROM contents").fetchone()[0]
     except psycopg.Error:  # the catalog's tables are not made yet
         return 0
+
+
+def test_a_failure_inside_ray_is_one_line_naming_its_cause():
+    import ray.exceptions
+
+    from hygiene.cluster import failure
+
+    try:
+        try:
+            raise OSError("could not connect to server: No such file or directory\n\tIs it up?")
+        except OSError as inner:
+            raise ray.exceptions.RayTaskError("scan_batch", "traceback text", inner) from inner
+    except ray.exceptions.RayTaskError as wrapped:
+        reported = failure(wrapped)
+    assert reported is not None
+    assert str(reported) == (
+        "the cluster's work failed: OSError: could not connect to server: No such file or directory"
+    )
+    assert failure(ValueError("not from Ray")) is None

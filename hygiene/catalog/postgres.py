@@ -83,6 +83,11 @@ class Connection:
     def close(self) -> None:
         self._conn.close()
 
+    @property
+    def usable(self) -> bool:
+        """False once the connection was closed or lost (a server restart, a network cut)."""
+        return not (self._conn.closed or self._conn.broken)
+
     def _migrate(self) -> None:
         with self._conn.transaction():
             self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))

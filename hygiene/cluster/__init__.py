@@ -5,6 +5,6 @@ search run on the driver from that catalog, as with the local engine.
 Ray is an optional dependency (`pip install 'photo-hygiene[ray]'`), imported only here.
 """
 
-from hygiene.cluster.session import ClusterError, ClusterSession
+from hygiene.cluster.session import ClusterError, ClusterSession, failure
 
-__all__ = ["ClusterError", "ClusterSession"]
+__all__ = ["ClusterError", "ClusterSession", "failure"]

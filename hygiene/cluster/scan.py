@@ -53,8 +53,15 @@ def scan_on_cluster(
 
     context = ray.data.DataContext.get_current()
     # Two batches storing the same contents in opposite orders can deadlock; PostgreSQL then
-    # aborts one, and running that batch again is all it takes (its writes are upserts).
-    context.retried_map_errors = ["deadlock detected"]
+    # aborts one. A connection to the catalog can drop (a server restart); the batch's
+    # transaction is then void, and the worker connects again. Running the batch again is all
+    # either takes: its writes are upserts.
+    context.retried_map_errors = [
+        "deadlock detected",
+        "server closed the connection",
+        "terminating connection",
+        "connection is lost",
+    ]
     context.max_map_retries = _DEADLOCK_RETRIES
     while chunk := list(itertools.islice(pending, _DATASET_FILES)):
         items = [
@@ -129,6 +136,6 @@ def _file_pool(job: BatchJob) -> SupervisedPool[FileEntry, Any]:
 def _catalog(where: str) -> Any:
     """The worker's connection to the shared catalog, kept across its batches."""
     global _conn, _conn_to
-    if _conn is None or _conn_to != where:
+    if _conn is None or _conn_to != where or not getattr(_conn, "usable", True):
         _conn, _conn_to = catalog.open_catalog(catalog.location(where)), where
     return _conn

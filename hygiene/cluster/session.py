@@ -96,3 +96,26 @@ def _on_loopback(address: str) -> bool:
         return False
     host = address.rpartition(":")[0] or address
     return host in ("127.0.0.1", "localhost")
+
+
+def failure(exc: BaseException) -> ClusterError | None:
+    """The one-line ClusterError for an exception that came out of Ray (a batch or an actor
+    that failed for good, a lost connection to the cluster), naming the innermost cause Ray
+    wrapped; None for any other exception."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 20:
+        chain.append(current)
+        wrapped = getattr(current, "cause", None)  # a RayTaskError's original exception
+        current = wrapped if isinstance(wrapped, BaseException) else None
+        current = current or _cause(chain[-1])
+    if not any(type(e).__module__.split(".")[0] == "ray" for e in chain):
+        return None
+    inner = chain[-1]
+    lines = [line.strip() for line in str(inner).splitlines() if line.strip()]
+    reason = f"{type(inner).__name__}: {lines[0]}" if lines else type(inner).__name__
+    return ClusterError(f"the cluster's work failed: {reason[:300]}")
+
+
+def _cause(exc: BaseException) -> BaseException | None:
+    return exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
