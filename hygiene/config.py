@@ -42,12 +42,20 @@ class ScanSettings:
 
     def catalog_location(self) -> Path | str:
         """The catalog's file, or a postgresql:// URL (a shared catalog)."""
-        if self.catalog.startswith(("postgresql://", "postgres://")):
+        if self.catalog.startswith(DATABASE_URL_PREFIXES):
             return self.catalog
         if self.catalog:
             return Path(self.catalog).expanduser()
-        cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        return Path(cache_home) / "hygiene" / "catalog.sqlite"
+        return user_cache_dir() / "hygiene" / "catalog.sqlite"
+
+
+# A catalog location that names a PostgreSQL database rather than a SQLite file.
+DATABASE_URL_PREFIXES = ("postgresql://", "postgres://")
+
+
+def user_cache_dir() -> Path:
+    """$XDG_CACHE_HOME, or ~/.cache."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 
 
 @dataclass(frozen=True)

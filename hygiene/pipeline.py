@@ -289,8 +289,8 @@ def _joined(cluster: ClusterSession | None, log_path: Path) -> Iterator[None]:
     if cluster is None:
         yield
         return
-    cluster.start(log_path)
     try:
+        cluster.start(log_path)
         yield
     except Exception as exc:
         reported = cluster_failure(exc)

@@ -22,11 +22,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from hygiene.catalog.schema import MIGRATIONS, SCHEMA_VERSION
+from hygiene.config import DATABASE_URL_PREFIXES
 
 SCHEMA = "hygiene_catalog"
 _CONNECT_TIMEOUT_S = 10
 _MIGRATION_LOCK = 0x68796769  # any constant: the advisory lock every migrating client takes
-_URL_PREFIXES = ("postgresql://", "postgres://")
 
 
 class PostgresError(RuntimeError):
@@ -34,17 +34,21 @@ class PostgresError(RuntimeError):
 
 
 def is_url(location: object) -> bool:
-    return isinstance(location, str) and location.startswith(_URL_PREFIXES)
+    return isinstance(location, str) and location.startswith(DATABASE_URL_PREFIXES)
+
+
+_PASSWORD = re.compile(r"(://[^:/@]*):[^@]*@")  # user:password@ in a URL
 
 
 def without_password(url: str) -> str:
     """The URL as runs record it: a password stays out of run.json (libpq finds it again in
     PGPASSWORD or ~/.pgpass)."""
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1@", url)
+    return _PASSWORD.sub(r"\1@", url)
 
 
 def redacted(url: str) -> str:
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
+    """The URL with any password hidden, for messages."""
+    return _PASSWORD.sub(r"\1:***@", url)
 
 
 class Connection:

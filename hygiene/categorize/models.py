@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from hygiene.categorize.embed import CPU_MODEL, GPU_MODEL
+from hygiene.config import user_cache_dir
 
 # the files open_clip looks for in a model's Hugging Face repository
 WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
@@ -79,8 +80,7 @@ def hub_cache() -> Path:
     home = os.environ.get("HF_HOME")
     if home:
         return Path(home).expanduser() / "hub"
-    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache_home) / "huggingface" / "hub"
+    return user_cache_dir() / "huggingface" / "hub"
 
 
 def cached_weights(model: KnownModel) -> Path | None:

@@ -13,6 +13,7 @@ files unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from hygiene.scan.measure import WorkerSettings, init_worker, scan_file
 from hygiene.workers import SupervisedPool, set_preload
 
 BATCH_FILES = 64  # files per Ray task: a lost task costs at most this many files again
-_DEADLOCK_RETRIES = 5
+_MAP_RETRIES = 5  # runs of a batch that failed on a deadlock or a dropped catalog connection
 _DATASET_FILES = 50_000  # files per Ray dataset: the driver's memory stays bounded
 
 
@@ -62,7 +63,7 @@ def scan_on_cluster(
         "terminating connection",
         "connection is lost",
     ]
-    context.max_map_retries = _DEADLOCK_RETRIES
+    context.max_map_retries = _MAP_RETRIES
     while chunk := list(itertools.islice(pending, _DATASET_FILES)):
         items = [
             {"rel_path": to_text(e.rel_path), "size_bytes": e.size_bytes, "mtime_ns": e.mtime_ns}
@@ -106,7 +107,9 @@ def scan_batch(batch: dict[str, np.ndarray], job: BatchJob) -> dict[str, np.ndar
             store_result(conn, job.root_key, entry, job.settings.scan_key, result, stats)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # on a lost connection ROLLBACK fails too: the batch's own error is what Ray must see
+        with contextlib.suppress(*catalog.DATABASE_ERRORS):
+            conn.execute("ROLLBACK")
         raise
     counts = {name: np.array([getattr(stats, name)]) for name in COUNTED}
     return {"files": np.array([len(entries)]), **counts}

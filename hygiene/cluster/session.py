@@ -60,16 +60,17 @@ class ClusterSession:
         context.print_on_execution_start = False
 
     def stop(self) -> None:
-        import ray
-
-        if ray.is_initialized():
+        """Leave the cluster (a local instance stops) and give fd 2 back to the terminal; safe
+        after a start that failed part way."""
+        ray = sys.modules.get("ray")
+        if ray is not None and ray.is_initialized():
             ray.shutdown()
         if self._saved_stderr is not None:
             saved_fd, saved_stream = self._saved_stderr
-            sys.stderr.flush()
+            replacement, sys.stderr = sys.stderr, saved_stream
+            replacement.close()
             os.dup2(saved_fd, 2)
             os.close(saved_fd)
-            sys.stderr = saved_stream
             self._saved_stderr = None
 
     def _native_stderr_to(self, log_path: Path) -> None:
@@ -107,8 +108,7 @@ def failure(exc: BaseException) -> ClusterError | None:
     while current is not None and current not in chain and len(chain) < 20:
         chain.append(current)
         wrapped = getattr(current, "cause", None)  # a RayTaskError's original exception
-        current = wrapped if isinstance(wrapped, BaseException) else None
-        current = current or _cause(chain[-1])
+        current = wrapped if isinstance(wrapped, BaseException) else _cause(current)
     if not any(type(e).__module__.split(".")[0] == "ray" for e in chain):
         return None
     inner = chain[-1]

@@ -198,7 +198,7 @@ def _decode_here(pending: Iterator[FileEntry], decoding: _Decoding, workers: int
     first = next(pending, None)  # a fully cached run never starts a worker
     if first is None:
         return
-    settings, writer = decoding.settings, decoding.writer
+    settings, writer, scan_key = decoding.settings, decoding.writer, decoding.settings.scan_key
     set_preload(["hygiene.scan.measure"])
     with SupervisedPool(
         scan_file,
@@ -209,7 +209,6 @@ def _decode_here(pending: Iterator[FileEntry], decoding: _Decoding, workers: int
     ) as pool:
         for entry, result in pool.map_unordered(itertools.chain([first], pending)):
             writer.begin()
-            scan_key = settings.scan_key
             store_result(writer.conn, decoding.root_key, entry, scan_key, result, decoding.stats)
             writer.wrote()
             decoding.progress.advance()

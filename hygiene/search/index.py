@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hygiene.config import SearchSettings
+from hygiene.config import SearchSettings, user_cache_dir
 
 FORMAT = 1
 SHA_BYTES = 32
@@ -49,9 +49,8 @@ def index_folder(catalog_location: Path | str, root: str, model_id: str) -> Path
     its URL (the index is a local cache of what the shared catalog holds)."""
     key = hashlib.sha256(f"{root}\0{model_id}".encode()).hexdigest()[:20]
     if isinstance(catalog_location, str):
-        cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
         database = hashlib.sha256(catalog_location.encode()).hexdigest()[:16]
-        return Path(cache_home) / "hygiene" / f"postgres-{database}-search" / key
+        return user_cache_dir() / "hygiene" / f"postgres-{database}-search" / key
     return Path(f"{catalog_location}-search") / key
 
 

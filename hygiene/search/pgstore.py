@@ -17,12 +17,12 @@ backends cut results at the same floor.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from hygiene.catalog.postgres import redacted
 from hygiene.search.library import (
     Candidates,
     Library,
@@ -34,11 +34,6 @@ from hygiene.search.library import (
 
 _CONNECT_TIMEOUT_S = 10
 _PHOTO_COLUMNS = "path, sha256, category, taken_at, thumbnail, copies"  # Photo's order
-
-
-def redacted(url: str) -> str:
-    """The URL with any password hidden, for messages."""
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
 
 
 def connect(url: str) -> Any:
