@@ -107,6 +107,46 @@ def test_a_failed_batch_is_retried_pair_by_pair_and_its_bad_pair_is_not_cached(m
     assert pool.sizes.count(1) == confirm._BATCH_PAIRS  # the failed batch, one pair at a time
 
 
+def _clique(size: int) -> list[PairCheck]:
+    """Every pair of `size` photos, in the order the hash search proposes them."""
+    return [PairCheck(a, b, 0, False, 3, 12) for a in range(size) for b in range(a + 1, size)]
+
+
+def test_a_large_group_is_judged_tile_by_tile_and_decodes_each_thumbnail_a_few_times():
+    checks = _clique(40)
+    batches = confirm._batches(checks)
+    positions = [i for batch in batches for i in batch]
+    assert sorted(positions) == list(range(len(checks)))  # every check once
+    assert all(len(batch) <= confirm._BATCH_PAIRS for batch in batches)
+    as_proposed = [list(range(i, min(i + 32, len(checks)))) for i in range(0, len(checks), 32)]
+    tiled = confirm._frames_decoded(checks, batches)
+    assert tiled * 3 < confirm._frames_decoded(checks, as_proposed)
+    assert tiled <= 40 * (40 // confirm._TILE_PHOTOS)  # each photo about once per row of tiles
+
+
+def test_pairs_already_close_together_keep_their_order():
+    # each photo with its two neighbours: the proposal order already needs each frame once
+    checks = [PairCheck(a, b, 0, True, 3, 12) for a in range(60) for b in (a + 1, a + 2)]
+    batches = confirm._batches(checks)
+    assert [i for batch in batches for i in batch] == list(range(len(checks)))
+
+
+def test_verdicts_come_back_in_the_order_asked_whatever_order_they_were_judged_in(monkeypatch):
+    checks = _clique(30)[::-1]  # proposal order reversed: the tiled order differs from it
+
+    def judged(batches):
+        for checks_of_batch in batches:
+            verdicts = [("near", c.a + c.b / 100) for c in checks_of_batch]
+            yield confirm._Batch(checks_of_batch, {}), confirm._BatchResult(verdicts, {})
+
+    monkeypatch.setattr(confirm._Confirmer, "_map", lambda self, batches: judged(batches))
+    settings = ConfirmSettings("catalog.sqlite", "/", 1, DuplicateSettings())
+    confirmer = confirm._Confirmer(sqlite3.connect(":memory:"), [], settings, workers=2)
+    assert [i for b in confirm._batches(checks) for i in b] != list(range(len(checks)))
+    verdicts = confirmer.run(checks, on_judged=lambda count: None)
+    assert verdicts == [(("near", c.a + c.b / 100), True) for c in checks]
+
+
 def test_crop_alignments_are_tried_only_where_more_than_one_capture_time_shows():
     """_mixed_times names the nodes around which a residual can decide something: the ones
     confirmed with photos of more than one capture time (an untimed copy counting at the time

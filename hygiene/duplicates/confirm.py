@@ -48,6 +48,7 @@ _BATCH_TIMEOUT_S = 300.0  # a batch decodes at most a few full-resolution files
 # from them. Consecutive pairs share a photo, so a few serve a batch: the compare corpus took
 # no longer with 16 than with 48, and each confirming worker peaked 33 MB lower.
 _FRAMES_KEPT = 16
+_TILE_PHOTOS = _FRAMES_KEPT // 2  # photos a side of a tile of pairs (see _tiled_batches)
 _RELATION_RANK = {"none": 0, "similar": 1, "near": 2, "pixel": 3}
 
 Verdict = tuple[str, float]  # (relation, mean residual of the aligned thumbnails)
@@ -275,7 +276,19 @@ class _Confirmer:
     ) -> list[tuple[Verdict, bool]]:
         """(verdict, whether it may be cached) for each check, in order; `on_judged(count)`
         hears of each batch finished."""
-        batches = [checks[i : i + _BATCH_PAIRS] for i in range(0, len(checks), _BATCH_PAIRS)]
+        positions = _batches(checks)
+        batches = [[checks[i] for i in batch] for batch in positions]
+        verdicts: list[tuple[Verdict, bool]] = [(("none", _UNCOMPARED), False)] * len(checks)
+        order = [i for batch in positions for i in batch]
+        for position, verdict in zip(order, self._judged(batches, on_judged), strict=True):
+            verdicts[position] = verdict
+        return verdicts
+
+    def _judged(
+        self, batches: list[list[PairCheck]], on_judged: Callable[[int], None]
+    ) -> list[tuple[Verdict, bool]]:
+        """Verdicts of the batches' checks, in order."""
+        checks = [check for batch in batches for check in batch]
         if self._workers <= 1 or len(checks) < _POOL_MIN_PAIRS:
             judge, verdicts = self._local_judge(), []
             for batch in batches:
@@ -341,6 +354,66 @@ class _Confirmer:
                 record_pixel_hash=lambda sha, digest: catalog.record_pixel_hash(conn, sha, digest),
             )
         return self._local
+
+
+def _batches(checks: list[PairCheck]) -> list[list[int]]:
+    """The checks' positions in batches, in the order of the two below that decodes fewer
+    thumbnails into a frame cache like a worker's. Each verdict is the pair's own, so the order
+    changes nothing but the work."""
+    as_proposed = [
+        list(range(start, min(start + _BATCH_PAIRS, len(checks))))
+        for start in range(0, len(checks), _BATCH_PAIRS)
+    ]
+    tiled = _tiled_batches(checks)
+    return min((tiled, as_proposed), key=lambda batches: _frames_decoded(checks, batches))
+
+
+def _tiled_batches(checks: list[PairCheck]) -> list[list[int]]:
+    """Batches tile by tile: the order for groups of many copies.
+
+    In a group of n copies every pair is checked; in the order the search proposes them, one
+    photo stays while the other runs over the whole group, so a group larger than the frame
+    cache decodes every thumbnail again for each of its members. Taken tile by tile instead
+    (photos numbered by first appearance, _TILE_PHOTOS of them a side), a tile needs at most
+    twice that many frames, which the cache holds; a batch keeps to one row of tiles, so the
+    worker that takes it keeps that row's photos while the others stream past.
+    """
+    rank: dict[int, int] = {}
+    for check in checks:
+        rank.setdefault(check.a, len(rank))
+        rank.setdefault(check.b, len(rank))
+
+    def tile(position: int) -> tuple[int, int, int, int]:
+        low, high = sorted((rank[checks[position].a], rank[checks[position].b]))
+        return low // _TILE_PHOTOS, high // _TILE_PHOTOS, low, high
+
+    batches: list[list[int]] = []
+    row = None
+    for position in sorted(range(len(checks)), key=tile):
+        this_row = tile(position)[0]
+        if this_row != row or len(batches[-1]) == _BATCH_PAIRS:
+            batches.append([])
+            row = this_row
+        batches[-1].append(position)
+    return batches
+
+
+def _frames_decoded(checks: list[PairCheck], batches: list[list[int]]) -> int:
+    """How many thumbnails a cache of _FRAMES_KEPT frames decodes taking the checks in this
+    order (as Thumbnails does: a, then b, least recently used out)."""
+    cache: OrderedDict[int, None] = OrderedDict()
+    decoded = 0
+    for batch in batches:
+        for position in batch:
+            for node in (checks[position].a, checks[position].b):
+                if node in cache:
+                    cache.move_to_end(node)
+                    continue
+                decoded += 1
+                cache[node] = None
+                if len(cache) > _FRAMES_KEPT:
+                    cache.popitem(last=False)
+    return decoded
 
 
 def _for_comparison(node: Node) -> Node:
