@@ -119,3 +119,20 @@ def test_search_and_report_read_a_run_whose_catalog_is_postgres(tmp_path, pg_ser
     assert hits and {truth[hit["path"]] for hit in hits} == {"blue"}
     rewritten = run_hygiene("report", tmp_path / "run")
     assert rewritten.returncode == 0, rewritten.stderr
+
+
+def test_a_run_on_sqlite_never_imports_the_postgres_driver(tmp_path):
+    """psycopg costs every run's start a tenth of a second: only a PostgreSQL catalog loads it,
+    and its errors count as database errors once it is loaded."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, hygiene.cli, hygiene.pipeline\n"
+        "from hygiene import catalog\n"
+        "before = 'psycopg' in sys.modules\n"
+        "import psycopg\n"
+        "print(before, psycopg.Error in catalog.database_errors())\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert shown.stdout.split() == ["False", "True"], shown.stderr

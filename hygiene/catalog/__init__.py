@@ -60,14 +60,16 @@ _SHARED_VALUES_AT = tuple(
 # Where a catalog is: a SQLite file, or a PostgreSQL database named by a postgresql:// URL.
 CatalogLocation = Path | str
 CATALOG_HELP = "Catalog of scan results: a SQLite file, or a postgresql:// URL (a shared one)."
-# What a catalog connection raises for a database-level failure, on either backend.
-DATABASE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, postgres.PostgresError)
-try:
-    import psycopg as _psycopg
 
-    DATABASE_ERRORS += (_psycopg.Error,)
-except ImportError:  # only a PostgreSQL catalog needs it, and says so when it is missing
-    pass
+
+def database_errors() -> tuple[type[Exception], ...]:
+    """What a catalog connection raises for a database-level failure, on either backend.
+
+    psycopg's errors count only once psycopg is imported, which opening a PostgreSQL catalog
+    does: importing it up front cost every run a tenth of a second, SQLite ones included."""
+    errors: tuple[type[Exception], ...] = (sqlite3.Error, postgres.PostgresError)
+    psycopg = sys.modules.get("psycopg")
+    return errors if psycopg is None else (*errors, psycopg.Error)
 
 
 class CatalogError(RuntimeError):

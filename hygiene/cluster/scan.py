@@ -108,7 +108,7 @@ def scan_batch(batch: dict[str, np.ndarray], job: BatchJob) -> dict[str, np.ndar
         conn.execute("COMMIT")
     except BaseException:
         # on a lost connection ROLLBACK fails too: the batch's own error is what Ray must see
-        with contextlib.suppress(*catalog.DATABASE_ERRORS):
+        with contextlib.suppress(*catalog.database_errors()):
             conn.execute("ROLLBACK")
         raise
     counts = {name: np.array([getattr(stats, name)]) for name in COUNTED}

@@ -95,7 +95,7 @@ class CatalogLookup:
             if self._conn is None:
                 self._conn = catalog.open_catalog_readonly(catalog.location(self._path))
             return catalog.has_content(self._conn, sha256, self._scan_key)
-        except (*catalog.DATABASE_ERRORS, catalog.CatalogError):
+        except (*catalog.database_errors(), catalog.CatalogError):
             return False  # the cache is an optimisation; scanning again is always correct
 
 

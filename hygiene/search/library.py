@@ -231,7 +231,7 @@ def _sync(run: _Run, folder: Path, settings: SearchSettings) -> SyncReport:
                     stored = catalog.embeddings(conn, run.model_id, shas)
             finally:
                 conn.close()
-        except (*catalog.DATABASE_ERRORS, catalog.CatalogError, OSError) as exc:
+        except (*catalog.database_errors(), catalog.CatalogError, OSError) as exc:
             raise SearchError(
                 f"cannot read the catalog {catalog.describe(run.catalog)}: {exc}"
             ) from None
