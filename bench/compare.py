@@ -1,6 +1,7 @@
 """hygiene against the tools people use instead, on one real-photo corpus (by hand, one command).
 
     .venv/bin/python bench/compare.py [--tools hygiene,cleanvision,imagededup,jdupes,fastdup]
+                                      [--repeat N]
 
 Builds (once) bench/out/compare/corpus from photos that installable packages ship (scikit-image and
 scikit-learn wheels) plus generated scenes, with a ground-truth manifest:
@@ -11,6 +12,10 @@ Each tool runs in its own environment (.venv-<tool>, created and filled from PyP
 Debian's jdupes, installed with apt-get if missing) as a subprocess under /usr/bin/time; its
 answers are scored the same way. Writes a markdown table to stdout and JSON to
 bench/out/compare/results.json.
+
+With --repeat N the tools run N rounds, taking turns within each round, and the table gives each
+tool's median wall time with its range: on a shared machine single runs of the same tool differ
+by 20% or more, and a slow spell then falls on every tool alike.
 """
 
 from __future__ import annotations
@@ -371,6 +376,26 @@ def score(answer: dict, truth: list[dict]) -> dict:
     return result
 
 
+def _over_rounds(runs: list[dict]) -> dict:
+    """One tool's rounds as one result: the first round's scores, the median wall time with
+    every round's, the largest peak; a note where the scores differ between rounds."""
+    result = dict(runs[0])
+    if len(runs) == 1 or "error" in result:
+        return result
+    seconds = [run["seconds"] for run in runs if "seconds" in run]
+    result["seconds"] = round(float(np.median(seconds)), 1)
+    result["seconds_rounds"] = seconds
+    result["peak_mib"] = max(run.get("peak_mib", 0) for run in runs)
+    timing = {"seconds", "peak_mib"}
+    if any(
+        {k: v for k, v in run.items() if k not in timing}
+        != {k: v for k, v in runs[0].items() if k not in timing}
+        for run in runs
+    ):
+        result["notes"] = (result.get("notes", "") + " scores differ between rounds").strip()
+    return result
+
+
 def _pairs(groups) -> set[tuple[str, str]]:
     return {pair for g in groups for pair in itertools.combinations(sorted(g), 2)}
 
@@ -386,16 +411,19 @@ def _f1(p: float, r: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tools", default=",".join(TOOLS))
+    parser.add_argument("--repeat", type=int, default=1, help="rounds, tools taking turns")
     args = parser.parse_args()
     root = OUT / "corpus"
     truth = build_corpus(root)
-    results = {}
-    for name in args.tools.split(","):
-        with tempfile.TemporaryDirectory() as scratch:
-            try:
-                results[name] = score(TOOLS[name](root, Path(scratch)), truth)
-            except Exception as exc:  # a tool that cannot run is reported, not fatal
-                results[name] = {"error": " ".join(str(exc).split())[:200]}
+    rounds: dict[str, list[dict]] = collections.defaultdict(list)
+    for _ in range(max(1, args.repeat)):
+        for name in args.tools.split(","):
+            with tempfile.TemporaryDirectory() as scratch:
+                try:
+                    rounds[name].append(score(TOOLS[name](root, Path(scratch)), truth))
+                except Exception as exc:  # a tool that cannot run is reported, not fatal
+                    rounds[name].append({"error": " ".join(str(exc).split())[:200]})
+    results = {name: _over_rounds(runs) for name, runs in rounds.items()}
     (OUT / "results.json").write_text(json.dumps(results, indent=1))
     columns = [
         "dup_precision",
@@ -417,6 +445,9 @@ def main() -> None:
     print("|---|" + "--:|" * len(columns))
     for name, result in results.items():
         print(f"| {name} | " + " | ".join(str(result.get(c, "–")) for c in columns) + " |")
+    for name, result in results.items():
+        if result.get("seconds_rounds"):
+            print(f"{name}: wall time of each round (s): {result['seconds_rounds']}")
     print("\nper-transform pair recall:")
     for name, result in results.items():
         print(f"- {name}: {result.get('per_transform', result.get('error'))}")
