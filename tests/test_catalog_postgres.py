@@ -121,7 +121,7 @@ def test_search_and_report_read_a_run_whose_catalog_is_postgres(tmp_path, pg_ser
     assert rewritten.returncode == 0, rewritten.stderr
 
 
-def test_a_run_on_sqlite_never_imports_the_postgres_driver(tmp_path):
+def test_a_run_on_sqlite_never_imports_the_postgres_driver():
     """psycopg costs every run's start a tenth of a second: only a PostgreSQL catalog loads it,
     and its errors count as database errors once it is loaded."""
     import subprocess

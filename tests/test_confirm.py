@@ -118,7 +118,8 @@ def test_a_large_group_is_judged_tile_by_tile_and_decodes_each_thumbnail_a_few_t
     positions = [i for batch in batches for i in batch]
     assert sorted(positions) == list(range(len(checks)))  # every check once
     assert all(len(batch) <= confirm._BATCH_PAIRS for batch in batches)
-    as_proposed = [list(range(i, min(i + 32, len(checks)))) for i in range(0, len(checks), 32)]
+    size = confirm._BATCH_PAIRS
+    as_proposed = [list(range(i, min(i + size, len(checks)))) for i in range(0, len(checks), size)]
     tiled = confirm._frames_decoded(checks, batches)
     assert tiled * 3 < confirm._frames_decoded(checks, as_proposed)
     assert tiled <= 40 * (40 // confirm._TILE_PHOTOS)  # each photo about once per row of tiles

@@ -277,12 +277,10 @@ class _Confirmer:
         """(verdict, whether it may be cached) for each check, in order; `on_judged(count)`
         hears of each batch finished."""
         positions = _batches(checks)
-        batches = [[checks[i] for i in batch] for batch in positions]
-        verdicts: list[tuple[Verdict, bool]] = [(("none", _UNCOMPARED), False)] * len(checks)
+        judged = self._judged([[checks[i] for i in batch] for batch in positions], on_judged)
         order = [i for batch in positions for i in batch]
-        for position, verdict in zip(order, self._judged(batches, on_judged), strict=True):
-            verdicts[position] = verdict
-        return verdicts
+        by_position = dict(zip(order, judged, strict=True))
+        return [by_position[i] for i in range(len(checks))]
 
     def _judged(
         self, batches: list[list[PairCheck]], on_judged: Callable[[int], None]
@@ -389,8 +387,7 @@ def _tiled_batches(checks: list[PairCheck]) -> list[list[int]]:
 
     batches: list[list[int]] = []
     row = None
-    for position in sorted(range(len(checks)), key=tile):
-        this_row = tile(position)[0]
+    for (this_row, *_), position in sorted((tile(p), p) for p in range(len(checks))):
         if this_row != row or len(batches[-1]) == _BATCH_PAIRS:
             batches.append([])
             row = this_row
