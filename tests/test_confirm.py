@@ -258,3 +258,97 @@ def test_a_run_tables_quality_stays_in_columns_and_decides_as_before(corpus_run,
     nodes = _nodes(rows, root, KEEPER_RULES, QualityThresholds(), unprotected, table.quality_of)
     by_path = {row.rel_path: row.facts.quality for row in carrying}
     assert all(node.quality == by_path[node.rows[0].rel_path] for node in nodes)
+
+
+def _with_box(node, box: tuple[float, float, float, float]):
+    facts = replace(
+        node.facts,
+        content_left=box[0],
+        content_top=box[1],
+        content_right=box[2],
+        content_bottom=box[3],
+    )
+    return replace(node, rows=[replace(node.rows[0], facts=facts)])
+
+
+def test_copies_with_one_thumbnail_share_a_frame_and_a_comparison(monkeypatch):
+    """A photo and its copy with the metadata stripped store the same thumbnail bytes: one
+    decode, one frame, and each is compared with a third photo once. Another content box over
+    the same bytes is another frame; a node without a thumbnail is looked up once."""
+    import io
+
+    from hygiene.demo.samples import real_photos
+    from tests.test_keeper import _node, metrics
+
+    def webp(name: str) -> bytes:
+        buffer = io.BytesIO()
+        real_photos()[name].convert("RGB").resize((160, 120)).save(buffer, "WEBP", quality=80)
+        return buffer.getvalue()
+
+    photo, other = webp("astronaut.png"), webp("coffee.png")
+    nodes = [_node(seq, metrics()) for seq in range(5)]
+    nodes[3] = _with_box(nodes[3], (0.1, 0.0, 1.0, 1.0))
+    stored = {0: photo, 1: photo, 2: other, 3: photo, 4: None}
+    loads, decodes, compared = [], [], []
+
+    def load(sha: str) -> bytes | None:
+        loads.append(sha)
+        return stored[int(sha, 16)]
+
+    real_decode, real_compare = confirm.decode_thumbnail, confirm.compare
+
+    def counted_decode(encoded: bytes):
+        decodes.append(1)
+        return real_decode(encoded)
+
+    def counted_compare(*args, **kwargs):
+        compared.append(1)
+        return real_compare(*args, **kwargs)
+
+    monkeypatch.setattr(confirm, "decode_thumbnail", counted_decode)
+    monkeypatch.setattr(confirm, "compare", counted_compare)
+    thumbnails = confirm.Thumbnails(load)
+    first, copy, third, boxed = (thumbnails.get(nodes[i]) for i in range(4))
+    assert first is copy and boxed is not first and third is not first
+    assert len(decodes) == 3
+    assert boxed.rgb.shape[1] == round(0.9 * first.rgb.shape[1])
+    assert thumbnails.get(nodes[4]) is None and thumbnails.get(nodes[4]) is None
+    assert loads.count(nodes[4].rows[0].sha256) == 1
+
+    limits = confirm.match_limits(DuplicateSettings())
+    once = thumbnails.compare(first, third, 0, crop=True, limits=limits)
+    again = thumbnails.compare(copy, third, 0, crop=True, limits=limits)
+    direct = real_compare(first, third, 0, b_is_crop_of_a=True, unless_far_from=limits)
+    assert once == again == direct
+    assert len(compared) == 1
+    thumbnails.compare(third, first, 0, crop=True, limits=limits)  # the other way round
+    thumbnails.compare(first, third, 1, crop=False, limits=limits)  # another alignment
+    assert len(compared) == 3
+
+
+def test_a_pair_with_identical_pixels_is_not_tried_as_a_crop(monkeypatch):
+    """A crop is at best a near duplicate, which never replaces a pixel-identical verdict: the
+    last round leaves such pairs out and tries the crops of near pairs only."""
+    from types import SimpleNamespace
+
+    nodes = [SimpleNamespace(facts=SimpleNamespace(taken_at=None)) for _ in range(3)]
+    # (a, b, transform, crop, distance, gated)
+    proposals = [(0, 1, 0, False, 0, True), (0, 2, 0, False, 6, True)]
+    proposals += [(0, 1, 0, True, 4, True), (0, 2, 0, True, 4, True)]
+    given = {0: ("pixel", 0.0), 1: ("near", 0.03), 2: ("near", 0.02), 3: ("near", 0.01)}
+    rounds: list[list[int]] = []
+
+    def judge_round(conn, nodes, proposals, indices, *rest) -> None:
+        rounds.append(list(indices))
+        found = rest[-1]
+        found.update((index, given[index]) for index in indices)
+
+    monkeypatch.setattr(confirm, "_judge_round", judge_round)
+    monkeypatch.setattr(confirm, "_mixed_times", lambda nodes, *rest: set(range(len(nodes))))
+    settings = ConfirmSettings("", "/", 1, DuplicateSettings())
+    edges, _ = confirm.confirmed_edges(
+        None, nodes, proposals, settings, workers=1, on_pairs=lambda done, total: None
+    )
+    assert rounds == [[0, 1], [], [], [3]]
+    assert edges[0][1].kind == "pixel"
+    assert edges[0][2].kind == "near" and edges[0][2].residual == 0.01

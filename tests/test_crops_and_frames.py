@@ -526,3 +526,22 @@ def test_crop_candidates_whose_colours_disagree_with_the_matched_window_are_not_
     crops_of_original = {b for a, b, _, crop, _, _ in proposals if crop and a == 0}
     assert crops_of_original == {1, 3}
     assert sorted(asked) == [0, 1, 2, 3]  # only the photos some window matched
+
+
+def test_a_frame_keeps_its_crop_templates_within_a_byte_budget():
+    """A crop is placed against every copy of its group, which share a size: a template is
+    resized once and the same array comes back, while the bytes kept per frame stay bounded."""
+    from hygiene.duplicates import verify
+
+    rng = np.random.default_rng(3)
+    frame = verify.Frame(rng.random((180, 240, 3), dtype=np.float32))
+    template = frame.template((0.5,), (70, 52))
+    expected = cv2.resize(frame.grey_at((0.5,)), (70, 52), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(template, expected)
+    assert frame.template((0.5,), (70, 52)) is template
+    sizes = [(w, round(w * 0.75)) for w in range(120, 240, 4)]  # far more than the budget
+    for size in sizes:
+        assert frame.template((), size).shape == (size[1], size[0])
+        assert frame._template_bytes <= verify._TEMPLATE_BYTES_KEPT
+    assert frame.template((), sizes[-1]) is frame.template((), sizes[-1])
+    assert ((0.5,), (70, 52)) not in frame._templates  # the oldest went first

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -51,6 +52,8 @@ _FRAMES_KEPT = 16
 _TILE_PHOTOS = _FRAMES_KEPT // 2  # photos a side of a tile of pairs (see _tiled_batches)
 _RELATION_RANK = {"none": 0, "similar": 1, "near": 2, "pixel": 3}
 
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 Verdict = tuple[str, float]  # (relation, mean residual of the aligned thumbnails)
 
 
@@ -105,8 +108,8 @@ def confirmed_edges(
     A pair keeps its strongest verdict over its alignments and, among equally strong ones, the
     closest (the smallest residual). Alignments go in rounds: the hashed whole-frame ones; the
     hashed crops of pairs those left unconfirmed; the crops proposed by equal capture times, for
-    pairs still unconfirmed; last, the hashed crops of pairs the whole frames already confirmed,
-    but only where the residual can matter. It decides which frame of a burst an untimed copy
+    pairs still unconfirmed; last, the hashed crops of pairs the whole frames already confirmed
+    as near (not pixel-identical), but only where the residual can matter. It decides which frame of a burst an untimed copy
     goes with, and the order in which a group gathers frames taken at different times; where
     every photo around both sides has one capture time at most, a crop alignment could change
     no group, and it is not tried (the pair keeps its whole-frame residual and distance).
@@ -121,9 +124,12 @@ def confirmed_edges(
         done += count
         on_pairs(done, len(proposals))
 
-    def confirmed(index: int) -> bool:
+    def relation(index: int) -> str:
         a, b = proposals[index][:2]
-        return verdicts.get(_pair(a, b), ("none",))[0] in ("near", "pixel")
+        return verdicts.get(_pair(a, b), ("none",))[0]
+
+    def confirmed(index: int) -> bool:
+        return relation(index) in ("near", "pixel")
 
     hashed = [i for i, p in enumerate(proposals) if p[5]]
     whole = [i for i in hashed if not proposals[i][3]]
@@ -138,7 +144,8 @@ def confirmed_edges(
                 _keep_strongest(verdicts, _check_of(proposals[index], settings), found[index])
 
         judge(whole)
-        deferred = [i for i in crops if confirmed(i)]
+        # a crop is at best "near", which never replaces "pixel"
+        deferred = [i for i in crops if relation(i) == "near"]
         judge([i for i in crops if not confirmed(i)])
         judge([i for i, p in enumerate(proposals) if not p[5] and not confirmed(i)])
         while True:  # a residual judged here can place an untimed copy at another time
@@ -494,12 +501,10 @@ class _PairJudge:
         if not close and not (whole and _within_burst(a, b, settings)):
             return "none", _UNCOMPARED  # neither a duplicate nor a similar shot, whatever it shows
         limits = match_limits(settings)
-        comparison = compare(
-            frame_a,
-            frame_b,
-            check.transform,
-            b_is_crop_of_a=check.crop,
-            unless_far_from=limits,  # a crop is a duplicate or nothing: stop when it cannot be
+        # with the limits, a crop that cannot be a duplicate is not placed at full size: a
+        # crop is a duplicate or nothing
+        comparison = self._thumbnails.compare(
+            frame_a, frame_b, check.transform, crop=check.crop, limits=limits
         )
         if close and comparison.is_duplicate(limits):
             return "near", comparison.mean_residual
@@ -509,25 +514,73 @@ class _PairJudge:
 
 
 class Thumbnails:
-    """Decoded thumbnails for verification, in a bounded cache (memory must not grow with N)."""
+    """Decoded thumbnails for verification, and comparisons of them, in bounded caches (memory
+    must not grow with N).
+
+    Copies whose thumbnails are the same bytes over the same content box (a photo and its copy
+    with the metadata stripped, a PNG and a BMP of the same pixels) share one frame, and a
+    comparison of two frames is kept: such copies are each compared with the same third photo,
+    and what a comparison finds depends on the pixels alone.
+    """
 
     def __init__(self, load: Callable[[str], bytes | None], capacity: int = _FRAMES_KEPT) -> None:
         self._load = load
-        self._cache: OrderedDict[str, Frame | None] = OrderedDict()
+        self._frames: OrderedDict[object, Frame] = OrderedDict()
+        self._identities: OrderedDict[str, object] = OrderedDict()  # sha256 -> frame identity
+        self._comparisons: OrderedDict[tuple[object, ...], Comparison] = OrderedDict()
         self._capacity = capacity
 
     def get(self, node: Node) -> Frame | None:
         sha256, facts = node.rows[0].sha256, node.facts
-        if sha256 in self._cache:
-            self._cache.move_to_end(sha256)
-            return self._cache[sha256]
-        encoded = self._load(sha256)
         box = (facts.content_left, facts.content_top, facts.content_right, facts.content_bottom)
-        value = Frame(rgb_array(decode_thumbnail(encoded), box)) if encoded else None
-        self._cache[sha256] = value
-        if len(self._cache) > self._capacity:
-            self._cache.popitem(last=False)
-        return value
+        identity = _kept(self._identities, sha256)
+        if identity is _NO_THUMBNAIL:
+            return None
+        frame = None if identity is None else _kept(self._frames, identity)
+        if frame is not None:
+            return frame
+        encoded = self._load(sha256)
+        if not encoded:
+            _keep(self._identities, sha256, _NO_THUMBNAIL, _IDENTITIES_KEPT)
+            return None
+        identity = (hashlib.blake2b(encoded, digest_size=16).digest(), box)
+        _keep(self._identities, sha256, identity, _IDENTITIES_KEPT)
+        frame = _kept(self._frames, identity)
+        if frame is None:
+            frame = Frame(rgb_array(decode_thumbnail(encoded), box), identity=identity)
+            _keep(self._frames, identity, frame, self._capacity)
+        return frame
+
+    def compare(
+        self, a: Frame, b: Frame, transform: int, *, crop: bool, limits: MatchLimits
+    ) -> Comparison:
+        """verify.compare(a, b, transform, b_is_crop_of_a=crop, unless_far_from=limits)."""
+        key = (a.identity, b.identity, transform, crop, limits)
+        found = _kept(self._comparisons, key) if a.identity and b.identity else None
+        if found is None:
+            found = compare(a, b, transform, b_is_crop_of_a=crop, unless_far_from=limits)
+            if a.identity and b.identity:
+                _keep(self._comparisons, key, found, _COMPARISONS_KEPT)
+        return found
+
+
+_NO_THUMBNAIL = object()
+_IDENTITIES_KEPT = 4096  # about 0.5 MB
+_COMPARISONS_KEPT = 4096  # about 1 MB
+
+
+def _kept(cache: OrderedDict[_K, _V], key: _K) -> _V | None:
+    """cache[key], marked as used; None when not there."""
+    value = cache.get(key)
+    if value is not None:
+        cache.move_to_end(key)
+    return value
+
+
+def _keep(cache: OrderedDict[_K, _V], key: _K, value: _V, capacity: int) -> None:
+    cache[key] = value
+    if len(cache) > capacity:
+        cache.popitem(last=False)
 
 
 class _PixelHashes:

@@ -38,7 +38,6 @@ from hygiene.duplicates.grouping import (
     similar_clusters,
 )
 from hygiene.duplicates.keeper import Candidate, rank_key
-from hygiene.duplicates.verify import compare
 from hygiene.heap import release_freed_memory
 from hygiene.protect import is_protected, protected_prefixes
 from hygiene.records import ImageRow
@@ -109,7 +108,7 @@ def find_duplicates(
         checks += [(frame_a, frame_b, 0, True), (frame_b, frame_a, 0, True)]
         limits = match_limits(settings)
         return any(
-            compare(x, y, t, b_is_crop_of_a=c, unless_far_from=limits).is_duplicate(limits)
+            thumbnails.compare(x, y, t, crop=c, limits=limits).is_duplicate(limits)
             for x, y, t, c in checks
         )
 

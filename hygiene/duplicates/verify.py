@@ -9,7 +9,8 @@ greyscale.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 import cv2
@@ -31,6 +32,9 @@ _MIN_TEMPLATE_PX = 6
 # duplicate's half-size result lay within 0.14 of the limits; a half-size result further than
 # about twice that (0.30) from a limit is final.
 _PLACEMENT_MARGIN = 0.30
+_TEMPLATE_BYTES_KEPT = 2 << 20  # per frame; a 256-px grey template is 256 KiB
+
+Level = tuple[float, ...]  # area scalings applied in turn to a grey frame; () is the frame itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +75,19 @@ def rgb_array(thumbnail_rgb: np.ndarray, box: tuple[float, float, float, float])
 class Frame:
     """A thumbnail as the checks read it (float RGB from rgb_array), with what they derive from
     it computed once: a node takes part in many pairs (in a group of 20 copies, 19 each), and
-    its grey copy, scaled copies and turned views are the same every time."""
+    its grey copy, scaled copies, turned views and crop templates are the same every time."""
 
-    def __init__(self, rgb: np.ndarray, grey: np.ndarray | None = None) -> None:
+    def __init__(
+        self, rgb: np.ndarray, grey: np.ndarray | None = None, identity: Hashable = None
+    ) -> None:
         self.rgb = rgb
+        self.identity = identity  # equal for frames of equal pixels, where the caller knows it
         self._derived: dict[object, np.ndarray] = {} if grey is None else {"grey": grey}
         self._turned: dict[int, Frame] = {}  # never itself: a cycle would outlive the cache
+        # A crop is placed against every copy in its group, and copies share a size, so the
+        # same template sizes come back; a byte budget keeps them without growing per pair.
+        self._templates: OrderedDict[tuple[Level, tuple[int, int]], np.ndarray] = OrderedDict()
+        self._template_bytes = 0
 
     def _once(self, key: object, make: Callable[[], np.ndarray]) -> np.ndarray:
         if key not in self._derived:
@@ -95,11 +106,26 @@ class Frame:
     def colour_small(self) -> np.ndarray:
         return self._once("colour_small", lambda: _small(self.rgb, _COLOUR_SIDE))
 
-    def scaled_grey(self, factor: float) -> np.ndarray:
-        return self._once(("scaled", factor), lambda: _scaled(self.grey, factor))
+    def grey_at(self, level: Level) -> np.ndarray:
+        """The grey frame area-scaled by each factor of `level` in turn."""
+        if not level:
+            return self.grey
+        return self._once(level, lambda: _scaled(self.grey_at(level[:-1]), level[-1]))
 
-    def halved_scaled_grey(self, factor: float) -> np.ndarray:
-        return self._once(("halved", factor), lambda: _scaled(self.scaled_grey(factor), 0.5))
+    def template(self, level: Level, size: tuple[int, int]) -> np.ndarray:
+        """grey_at(level) area-resized to `size` (width, height). Read-only: it is shared."""
+        key = (level, size)
+        kept = self._templates.get(key)
+        if kept is not None:
+            self._templates.move_to_end(key)
+            return kept
+        kept = cv2.resize(self.grey_at(level), size, interpolation=cv2.INTER_AREA)
+        self._templates[key] = kept
+        self._template_bytes += kept.nbytes
+        while self._template_bytes > _TEMPLATE_BYTES_KEPT:
+            _, dropped = self._templates.popitem(last=False)
+            self._template_bytes -= dropped.nbytes
+        return kept
 
     def turned_back(self, transform: int) -> Frame:
         """This frame with DIHEDRAL[transform] undone."""
@@ -137,7 +163,7 @@ def compare(
             if _misses_by_far(correlation, changed, unless_far_from):
                 return _compared(rough, b)
         # once more at full size, from a box already within a pixel or two
-        rough_box = _refine(a.grey, b.grey, full_box, margin=2)
+        rough_box = _refine(a.grey, b, (), full_box, margin=2)
     return _compared(_region(a, rough_box), b)
 
 
@@ -193,8 +219,8 @@ def _rough_place(a: Frame, b: Frame) -> tuple[float, tuple[int, int, int, int]]:
     precisely, on copies twice as large, in a small window around where the first step put it.
     """
     fine = min(1.0, 2 * _COARSE_SIDE / max(a.rgb.shape[:2]))
-    fine_a, fine_b = a.scaled_grey(fine), b.scaled_grey(fine)
-    coarse_a, coarse_b = a.halved_scaled_grey(fine), b.halved_scaled_grey(fine)
+    fine_a, fine_b = a.grey_at((fine,)), b.grey_at((fine,))
+    coarse_a = a.grey_at((fine, 0.5))
     best_score, best_box = -2.0, (0, 0, fine_a.shape[1], fine_a.shape[0])
     for width, height in _template_sizes(fine_a.shape, fine_b.shape):
         size = (round(width / 2), round(height / 2))
@@ -204,13 +230,12 @@ def _rough_place(a: Frame, b: Frame) -> tuple[float, tuple[int, int, int, int]]:
             or size[1] > coarse_a.shape[0]
         ):
             continue
-        template = cv2.resize(coarse_b, size, interpolation=cv2.INTER_AREA)
         _, score, _, (x, y) = cv2.minMaxLoc(
-            cv2.matchTemplate(coarse_a, template, cv2.TM_CCOEFF_NORMED)
+            cv2.matchTemplate(coarse_a, b.template((fine, 0.5), size), cv2.TM_CCOEFF_NORMED)
         )
         if score > best_score:
             best_score, best_box = score, (2 * x, 2 * y, 2 * x + width, 2 * y + height)
-    return fine, _refine(fine_a, fine_b, best_box, margin=2)
+    return fine, _refine(fine_a, b, (fine,), best_box, margin=2)
 
 
 def _region(frame: Frame, box: tuple[int, ...]) -> Frame:
@@ -242,9 +267,10 @@ def _template_sizes(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> list[
 
 
 def _refine(
-    grey_a: np.ndarray, grey_b: np.ndarray, box: tuple[int, int, int, int], margin: int
+    grey_a: np.ndarray, b: Frame, level: Level, box: tuple[int, int, int, int], margin: int
 ) -> tuple[int, int, int, int]:
-    """The coarse box moved and rescaled by a few pixels to where b matches a best."""
+    """The coarse box on grey_a moved and rescaled by a few pixels to where b, at the same
+    `level` as grey_a, matches best."""
     x0, y0, x1, y1 = box
     width, height = x1 - x0, y1 - y0
     best_score, best_box = -2.0, box
@@ -258,7 +284,7 @@ def _refine(
         bottom = min(grey_a.shape[0], y0 + h + margin)
         if right - left < w or bottom - top < h:
             continue
-        template = cv2.resize(grey_b, (w, h), interpolation=cv2.INTER_AREA)
+        template = b.template(level, (w, h))
         scores = cv2.matchTemplate(grey_a[top:bottom, left:right], template, cv2.TM_CCOEFF_NORMED)
         _, score, _, (x, y) = cv2.minMaxLoc(scores)
         if score > best_score:
