@@ -109,10 +109,11 @@ def confirmed_edges(
     closest (the smallest residual). Alignments go in rounds: the hashed whole-frame ones; the
     hashed crops of pairs those left unconfirmed; the crops proposed by equal capture times, for
     pairs still unconfirmed; last, the hashed crops of pairs the whole frames already confirmed
-    as near (not pixel-identical), but only where the residual can matter. It decides which frame of a burst an untimed copy
-    goes with, and the order in which a group gathers frames taken at different times; where
-    every photo around both sides has one capture time at most, a crop alignment could change
-    no group, and it is not tried (the pair keeps its whole-frame residual and distance).
+    as near (not pixel-identical), but only where the residual can matter. It decides which
+    frame of a burst an untimed copy goes with, and the order in which a group gathers frames
+    taken at different times; where every photo around both sides has one capture time at
+    most, a crop alignment could change no group, and it is not tried (the pair keeps its
+    whole-frame residual and distance).
     """
     verdicts: dict[tuple[int, int], tuple[str, int, float]] = {}
     found: dict[int, Verdict] = {}  # proposal index -> verdict
