@@ -29,7 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from heldout import corpus, report, score, sources
+import PIL
+from heldout import corpus, render, report, score, sources
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out"
@@ -67,6 +68,10 @@ def main() -> None:
             results[split]["corpus"] = _corpus_counts(truth)
             timings[split] = {"build_s": round(build_s, 1), "scan_s": round(scan_s, 1)}
     meta = _meta(revision, versions, timings)
+    meta["corpus_drawn_with"] = {  # absent from corpora built before it was recorded
+        split: corpus.read_truth_meta(WORK / f"truth-{split}.json").get("drawn_with")
+        for split in args.splits
+    }
     RESULTS.write_text(json.dumps({"meta": meta, "splits": results}, indent=1))
     print(report.markdown(results, meta))
     print(f"\ntimings (s): {json.dumps(timings)}; results: {RESULTS.relative_to(REPO)}")
@@ -116,10 +121,18 @@ def _corpus(split: str, rebuild: bool) -> tuple[list[score.Truth], float]:
         truth_path.unlink(missing_ok=True)
         if root.exists():
             shutil.rmtree(root)
+        missing = render.missing_fonts(split)
+        if missing:
+            print(
+                f"warning: {split}: no {', '.join(missing)} in {render.FONT_DIRS[0].parent}; "
+                "its pages are drawn with Pillow's built-in font and its figures are not "
+                "comparable (install fonts-dejavu-core and fonts-liberation)",
+                file=sys.stderr,
+            )
         items = corpus.build(split, SOURCES_DIR, root)
-        corpus.write_truth(
-            items, truth_path, {"split": split, "sources": sources.SPLIT_SOURCES[split]}
-        )
+        drawn_with = {"pillow": PIL.__version__, "missing_fonts": missing}
+        meta = {"split": split, "sources": sources.SPLIT_SOURCES[split], "drawn_with": drawn_with}
+        corpus.write_truth(items, truth_path, meta)
     return corpus.read_truth(truth_path), time.perf_counter() - started
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -438,6 +439,11 @@ def _damaged_bytes(transform: str, whole: bytes, rng: np.random.Generator) -> by
 
 def write_truth(items: list[Item], path: Path, meta: dict[str, object]) -> None:
     path.write_text(json.dumps({"meta": meta, "items": [i.to_json() for i in items]}, indent=1))
+
+
+def read_truth_meta(path: Path) -> dict[str, Any]:
+    meta: dict[str, Any] = json.loads(path.read_text())["meta"]
+    return meta
 
 
 def read_truth(path: Path) -> list[dict[str, object]]:

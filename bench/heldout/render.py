@@ -42,6 +42,12 @@ WORDS = tuple(_WORD_TEXT.split())
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
+def missing_fonts(split: str) -> list[str]:
+    """The split's font files this machine lacks: its pages are then drawn with Pillow's built-in
+    font, and its figures differ (one HELD-OUT page read as over-exposed without Liberation)."""
+    return [n for n in FONTS[split] if not any((d / n).exists() for d in FONT_DIRS)]
+
+
 def font(split: str, kind: int, size_px: int) -> Font:
     name = FONTS[split][kind]
     for folder in FONT_DIRS:

@@ -180,9 +180,23 @@ def markdown(splits: dict[str, Scores], meta: dict[str, Any]) -> str:
     return "\n\n".join(
         [
             f"hygiene {meta['commit']}, {meta['config']}; corpus: "
-            + ", ".join(f"{n} {s['files']} files" for n, s in splits.items()),
+            + ", ".join(f"{n} {s['files']} files" for n, s in splits.items())
+            + _drawn_with(meta.get("corpus_drawn_with", {})),
             headline(splits),
             per_transform(splits),
             per_class(splits),
         ]
     )
+
+
+def _drawn_with(drawn: dict[str, Any]) -> str:
+    """What drew each split's generated pages, where the corpus recorded it."""
+    notes = []
+    for split, how in drawn.items():
+        if how is None:
+            notes.append(f"{split} drawn with unrecorded Pillow and fonts")
+            continue
+        missing = how["missing_fonts"]
+        fonts = f"MISSING FONTS {', '.join(missing)}" if missing else "all fonts"
+        notes.append(f"{split} drawn with Pillow {how['pillow']}, {fonts}")
+    return "; " + "; ".join(notes) if notes else ""
