@@ -533,7 +533,6 @@ class Thumbnails:
 
     def get(self, node: Node) -> Frame | None:
         sha256, facts = node.rows[0].sha256, node.facts
-        box = (facts.content_left, facts.content_top, facts.content_right, facts.content_bottom)
         identity = _kept(self._identities, sha256)
         if identity is _NO_THUMBNAIL:
             return None
@@ -544,6 +543,7 @@ class Thumbnails:
         if not encoded:
             _keep(self._identities, sha256, _NO_THUMBNAIL, _IDENTITIES_KEPT)
             return None
+        box = (facts.content_left, facts.content_top, facts.content_right, facts.content_bottom)
         identity = (hashlib.blake2b(encoded, digest_size=16).digest(), box)
         _keep(self._identities, sha256, identity, _IDENTITIES_KEPT)
         frame = _kept(self._frames, identity)
@@ -556,12 +556,13 @@ class Thumbnails:
         self, a: Frame, b: Frame, transform: int, *, crop: bool, limits: MatchLimits
     ) -> Comparison:
         """verify.compare(a, b, transform, b_is_crop_of_a=crop, unless_far_from=limits)."""
+        if a.identity is None or b.identity is None:  # a frame not from get(): nothing to key on
+            return compare(a, b, transform, b_is_crop_of_a=crop, unless_far_from=limits)
         key = (a.identity, b.identity, transform, crop, limits)
-        found = _kept(self._comparisons, key) if a.identity and b.identity else None
+        found = _kept(self._comparisons, key)
         if found is None:
             found = compare(a, b, transform, b_is_crop_of_a=crop, unless_far_from=limits)
-            if a.identity and b.identity:
-                _keep(self._comparisons, key, found, _COMPARISONS_KEPT)
+            _keep(self._comparisons, key, found, _COMPARISONS_KEPT)
         return found
 
 
